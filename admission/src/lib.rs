@@ -1,0 +1,22 @@
+//! Who may do what in Lineup: the tokens.
+//!
+//! - [`keys`]: Ed25519 key pairs for admission tokens: generate, load from PEM,
+//!   publish as a JWKS document, derive a stable `kid`.
+//! - [`token`]: admission tokens, the EdDSA JWTs that `queue` hands to an admitted
+//!   fan and `sale` checks before it takes an order (bound to user and drop).
+//! - [`identity`]: user tokens from the site's identity provider (shared secret,
+//!   public key or JWKS file), the `operator` role, and the dev-mode issuer.
+//!
+//! The `admission` binary wraps [`keys`] and [`token`] as `keygen` and `mint`.
+
+pub mod identity;
+pub mod keys;
+pub mod token;
+
+/// Seconds since the Unix epoch, as JWT `iat`/`nbf`/`exp` count them.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
