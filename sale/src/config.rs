@@ -1,0 +1,76 @@
+//! The sale service's settings: every one a flag and an environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "sale",
+    about = "Lineup sale service: drops, orders and the operator API"
+)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "SALE_ADDR", default_value = "127.0.0.1:8081")]
+    pub listen: SocketAddr,
+
+    /// PostgreSQL connection URL.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+
+    /// Redis connection URL.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    pub redis_url: String,
+
+    /// Prefix of every Redis key (several deployments may share one Redis).
+    #[arg(long, env = "REDIS_PREFIX", default_value = "lineup")]
+    pub redis_prefix: String,
+
+    /// JWKS file with the public keys admission tokens are verified with.
+    #[arg(long, env = "ADMISSION_JWKS")]
+    pub admission_jwks: PathBuf,
+
+    /// Shared secret (HS256) of user tokens.
+    #[arg(long, env = "USER_JWT_SECRET", hide_env_values = true)]
+    pub user_jwt_secret: Option<String>,
+
+    /// PEM public key (RSA, EC or Ed25519) of user tokens.
+    #[arg(long, env = "USER_JWT_PUBLIC_KEY")]
+    pub user_jwt_public_key: Option<PathBuf>,
+
+    /// JWKS file with the public keys of user tokens.
+    #[arg(long, env = "USER_JWKS")]
+    pub user_jwks: Option<PathBuf>,
+
+    /// API key that grants operator rights (`Authorization: Bearer <key>`).
+    #[arg(long, env = "OPERATOR_API_KEY", hide_env_values = true)]
+    pub operator_api_key: Option<String>,
+
+    /// Dev mode: enables `POST /api/dev/login` (signs user tokens with the shared secret).
+    #[arg(long, env = "DEV_MODE", default_value_t = false)]
+    pub dev: bool,
+
+    /// Order attempts allowed per user per second (burst of twice that).
+    #[arg(long, env = "ORDER_RATE_PER_USER", default_value_t = 5)]
+    pub order_rate_per_user: u32,
+
+    /// PostgreSQL connections in the pool.
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+
+    /// Group-commit writer tasks.
+    #[arg(long, env = "ORDER_WRITERS", default_value_t = 4)]
+    pub order_writers: usize,
+
+    /// Upper bound on one order batch's transaction, in milliseconds; an order
+    /// not recorded by then is answered 503.
+    #[arg(long, env = "ORDER_WRITE_TIMEOUT_MS", default_value_t = 3000)]
+    pub order_write_timeout_ms: u64,
+
+    /// Apply the embedded migrations at start.
+    #[arg(long, env = "MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub migrate: bool,
+
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "LOG_JSON", default_value_t = false)]
+    pub log_json: bool,
+}

@@ -1,0 +1,92 @@
+//! The HTTP surface of the sale service.
+//!
+//! - [`drops`]: create, list, show, change, stats.
+//! - [`orders`]: place, show, mine, cancel.
+//! - [`auth`]: user, operator and admission credentials.
+//! - [`error`]: the error shape every endpoint answers with.
+
+pub mod auth;
+pub mod drops;
+pub mod error;
+pub mod orders;
+
+use crate::app::AppState;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use error::{ApiError, ApiJson};
+use serde::Deserialize;
+
+/// Request bodies larger than this are refused with 413.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    let mut api = Router::new()
+        .route("/api/drops", post(drops::create).get(drops::list))
+        .route("/api/drops/{id}", get(drops::show).patch(drops::change))
+        .route("/api/drops/{id}/stats", get(drops::stats))
+        .route("/api/drops/{id}/orders", post(orders::place))
+        .route("/api/orders/{id}", get(orders::show).delete(orders::cancel))
+        .route("/api/me/orders", get(orders::mine));
+    if state.dev_issuer.is_some() {
+        api = api.route("/api/dev/login", post(dev_login));
+    }
+    api.route(
+        "/healthz",
+        get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+    )
+    .route("/readyz", get(readyz))
+    .route(
+        "/metrics",
+        get(|State(app): State<AppState>| async move { app.metrics.render() }),
+    )
+    .fallback(|| async { ApiError::NotFound("not_found") })
+    .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    .with_state(state)
+}
+
+/// Ready when both PostgreSQL and Redis answer.
+async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
+    let db = sqlx::query("SELECT 1").execute(&app.db).await.is_ok();
+    let redis = app.gate.counters("readyz-probe").await.is_ok();
+    let status = if db && redis {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(serde_json::json!({"postgres": db, "redis": redis})),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DevLogin {
+    user: String,
+    #[serde(default)]
+    operator: bool,
+}
+
+/// `POST /api/dev/login` (dev mode only): a user token for any name.
+async fn dev_login(
+    State(app): State<AppState>,
+    ApiJson(body): ApiJson<DevLogin>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let issuer = app
+        .dev_issuer
+        .as_ref()
+        .ok_or(ApiError::NotFound("not_found"))?;
+    let user = body.user.trim();
+    if user.is_empty() || user.len() > 64 || !user.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::Validation(
+            "user must be 1-64 visible ASCII characters".into(),
+        ));
+    }
+    let token = issuer.issue(user, body.operator, 24 * 3600)?;
+    Ok(Json(
+        serde_json::json!({"user": user, "token": token, "operator": body.operator}),
+    ))
+}

@@ -1,0 +1,57 @@
+-- reserve.lua: decide one order atomically and reserve its units.
+--
+-- KEYS[1] drop hash       {stock, sold, state, opens_at_ms, cap, price_cents, currency, timeout_secs}
+-- KEYS[2] held hash       user id -> units held (pending + paid)
+-- KEYS[3] reservations    order id -> "user|quantity|reserved_at_ms"
+-- KEYS[4] idempotency key string "order_id|quantity", expires after ARGV[5] seconds
+-- ARGV[1] user id
+-- ARGV[2] quantity (integer >= 1)
+-- ARGV[3] now, milliseconds since the epoch
+-- ARGV[4] new order id (used only when this call reserves)
+-- ARGV[5] idempotency key lifetime, seconds
+--
+-- Returns one of:
+--   {"ok", order_id, remaining, price_cents, currency, timeout_secs}
+--   {"dup", order_id, quantity}   the idempotency key was used before
+--   {"missing"}                    the drop is not loaded in Redis
+--   {"err", code}                  code: closed | paused | not_open | invalid_quantity
+--                                  | cap_exceeded | sold_out
+-- Checks run in this order and nothing is written unless all pass.
+
+local user = ARGV[1]
+local qty = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local order_id = ARGV[4]
+local idem_ttl = tonumber(ARGV[5])
+if not qty or qty < 1 or qty ~= math.floor(qty) or not now or not idem_ttl or user == '' then
+  return {'err', 'invalid_quantity'}
+end
+
+-- A retry of an earlier request answers with that request's order.
+local seen = redis.call('GET', KEYS[4])
+if seen then
+  local sep = string.find(seen, '|', 1, true)
+  return {'dup', string.sub(seen, 1, sep - 1), string.sub(seen, sep + 1)}
+end
+
+local d = redis.call('HMGET', KEYS[1], 'stock', 'sold', 'state', 'opens_at_ms', 'cap',
+  'price_cents', 'currency', 'timeout_secs')
+if not d[1] then
+  return {'missing'}
+end
+local stock, sold = tonumber(d[1]), tonumber(d[2])
+local state, opens_at, cap = d[3], tonumber(d[4]), tonumber(d[5])
+
+if state == 'closed' then return {'err', 'closed'} end
+if state == 'paused' then return {'err', 'paused'} end
+if now < opens_at then return {'err', 'not_open'} end
+if qty > cap then return {'err', 'invalid_quantity'} end
+local held = tonumber(redis.call('HGET', KEYS[2], user) or '0')
+if held + qty > cap then return {'err', 'cap_exceeded'} end
+if sold + qty > stock then return {'err', 'sold_out'} end
+
+redis.call('HINCRBY', KEYS[1], 'sold', qty)
+redis.call('HINCRBY', KEYS[2], user, qty)
+redis.call('HSET', KEYS[3], order_id, user .. '|' .. qty .. '|' .. now)
+redis.call('SET', KEYS[4], order_id .. '|' .. qty, 'EX', idem_ttl)
+return {'ok', order_id, tostring(stock - sold - qty), d[6], d[7], d[8]}

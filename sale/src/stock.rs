@@ -1,0 +1,311 @@
+//! The Redis gate of a drop: its key names and the Lua scripts that reserve and
+//! release units, each called through a typed wrapper.
+//!
+//! Every key of a drop carries the `{drop_id}` hash tag, so a drop lives in one
+//! Redis Cluster slot and each script touches one slot only.
+
+use redis::aio::ConnectionManager;
+use sha2::{Digest, Sha256};
+use std::sync::{Arc, LazyLock};
+use uuid::Uuid;
+
+static RESERVE: LazyLock<redis::Script> =
+    LazyLock::new(|| redis::Script::new(include_str!("scripts/reserve.lua")));
+static RELEASE: LazyLock<redis::Script> =
+    LazyLock::new(|| redis::Script::new(include_str!("scripts/release.lua")));
+static LOAD_DROP: LazyLock<redis::Script> =
+    LazyLock::new(|| redis::Script::new(include_str!("scripts/load_drop.lua")));
+
+/// How long a used idempotency key is remembered in Redis (PostgreSQL's unique
+/// index remembers it for good).
+pub const IDEMPOTENCY_TTL_SECS: u64 = 24 * 3600;
+
+/// The Redis keys of one drop.
+#[derive(Debug, Clone)]
+pub struct DropKeys {
+    base: String,
+}
+
+impl DropKeys {
+    pub fn new(prefix: &str, drop_id: &str) -> Self {
+        Self {
+            base: format!("{prefix}:{{{drop_id}}}"),
+        }
+    }
+    /// Hash: stock, sold, state, opens_at_ms, cap, price_cents, currency, timeout_secs.
+    pub fn drop(&self) -> String {
+        format!("{}:drop", self.base)
+    }
+    /// Hash: user id -> units held by the user's pending and paid orders.
+    pub fn held(&self) -> String {
+        format!("{}:held", self.base)
+    }
+    /// Hash: order id -> "user|quantity|reserved_at_ms" for every holding order.
+    pub fn reservations(&self) -> String {
+        format!("{}:res", self.base)
+    }
+    /// String: the order an idempotency key produced, for one user.
+    pub fn idempotency(&self, user: &str, key: &str) -> String {
+        let mut digest = Sha256::new();
+        digest.update(user.as_bytes());
+        digest.update([0]);
+        digest.update(key.as_bytes());
+        let hex: String = digest
+            .finalize()
+            .iter()
+            .take(16)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("{}:idem:{hex}", self.base)
+    }
+}
+
+/// Why the gate refused an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    Closed,
+    Paused,
+    NotOpen,
+    InvalidQuantity,
+    CapExceeded,
+    SoldOut,
+}
+
+/// The outcome of [`StockGate::reserve`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reservation {
+    /// Units reserved for the new order.
+    Reserved {
+        remaining: i64,
+        price_cents: i64,
+        currency: String,
+        timeout_secs: i64,
+    },
+    /// The idempotency key was used before, for this order and quantity.
+    Duplicate {
+        order_id: Uuid,
+        quantity: i64,
+    },
+    /// The drop is not in Redis (new Redis, lost data): load it and retry.
+    NotLoaded,
+    Refused(Refusal),
+}
+
+/// A drop as Redis needs it.
+#[derive(Debug, Clone)]
+pub struct DropGateState {
+    pub stock: i64,
+    pub state: String,
+    pub opens_at_ms: i64,
+    pub cap: i32,
+    pub price_cents: i64,
+    pub currency: String,
+    pub timeout_secs: i32,
+    /// PostgreSQL's `updated_at` in microseconds: newer settings win.
+    pub version: i64,
+}
+
+/// Counters read back from a loaded drop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GateCounters {
+    pub stock: i64,
+    pub sold: i64,
+}
+
+/// One order holding units, as the rebuild needs it.
+#[derive(Debug, Clone)]
+pub struct Holding {
+    pub order_id: Uuid,
+    pub user_id: String,
+    pub quantity: i32,
+}
+
+/// The typed face of the drop scripts.
+#[derive(Clone)]
+pub struct StockGate {
+    redis: ConnectionManager,
+    prefix: Arc<str>,
+}
+
+fn reply_error(what: &str, reply: &[String]) -> redis::RedisError {
+    redis::RedisError::from((
+        redis::ErrorKind::TypeError,
+        "unexpected script reply",
+        format!("{what}: {reply:?}"),
+    ))
+}
+
+impl StockGate {
+    pub fn new(redis: ConnectionManager, prefix: &str) -> Self {
+        Self {
+            redis,
+            prefix: prefix.into(),
+        }
+    }
+
+    pub fn keys(&self, drop_id: &str) -> DropKeys {
+        DropKeys::new(&self.prefix, drop_id)
+    }
+
+    /// Runs `reserve.lua`: checks state, opening time, cap and stock, then
+    /// reserves `quantity` units for `order_id` under the idempotency key.
+    pub async fn reserve(
+        &self,
+        drop_id: &str,
+        user: &str,
+        quantity: i64,
+        now_ms: i64,
+        order_id: Uuid,
+        idempotency_key: &str,
+    ) -> redis::RedisResult<Reservation> {
+        let keys = self.keys(drop_id);
+        let reply: Vec<String> = RESERVE
+            .key(keys.drop())
+            .key(keys.held())
+            .key(keys.reservations())
+            .key(keys.idempotency(user, idempotency_key))
+            .arg(user)
+            .arg(quantity)
+            .arg(now_ms)
+            .arg(order_id.to_string())
+            .arg(IDEMPOTENCY_TTL_SECS)
+            .invoke_async(&mut self.redis.clone())
+            .await?;
+        let num = |i: usize| reply.get(i).and_then(|s| s.parse::<i64>().ok());
+        match reply.first().map(String::as_str) {
+            Some("ok") => match (num(2), num(3), reply.get(4), num(5)) {
+                (Some(remaining), Some(price_cents), Some(currency), Some(timeout_secs)) => {
+                    Ok(Reservation::Reserved {
+                        remaining,
+                        price_cents,
+                        currency: currency.clone(),
+                        timeout_secs,
+                    })
+                }
+                _ => Err(reply_error("reserve", &reply)),
+            },
+            Some("dup") => match (reply.get(1).and_then(|s| s.parse().ok()), num(2)) {
+                (Some(order_id), Some(quantity)) => {
+                    Ok(Reservation::Duplicate { order_id, quantity })
+                }
+                _ => Err(reply_error("reserve", &reply)),
+            },
+            Some("missing") => Ok(Reservation::NotLoaded),
+            Some("err") => Ok(Reservation::Refused(
+                match reply.get(1).map(String::as_str) {
+                    Some("closed") => Refusal::Closed,
+                    Some("paused") => Refusal::Paused,
+                    Some("not_open") => Refusal::NotOpen,
+                    Some("invalid_quantity") => Refusal::InvalidQuantity,
+                    Some("cap_exceeded") => Refusal::CapExceeded,
+                    Some("sold_out") => Refusal::SoldOut,
+                    _ => return Err(reply_error("reserve", &reply)),
+                },
+            )),
+            _ => Err(reply_error("reserve", &reply)),
+        }
+    }
+
+    /// Runs `release.lua`: returns the order's units at most once. With
+    /// `forget_key`, also forgets the idempotency key (used when the order was
+    /// never recorded, so a retry may reserve again). True when units went back.
+    pub async fn release(
+        &self,
+        drop_id: &str,
+        order_id: Uuid,
+        forget_key: Option<(&str, &str)>,
+    ) -> redis::RedisResult<bool> {
+        let keys = self.keys(drop_id);
+        let (user, key) = forget_key.unwrap_or(("", ""));
+        let released: i64 = RELEASE
+            .key(keys.drop())
+            .key(keys.held())
+            .key(keys.reservations())
+            .key(keys.idempotency(user, key))
+            .arg(order_id.to_string())
+            .arg(if forget_key.is_some() {
+                "forget"
+            } else {
+                "keep"
+            })
+            .invoke_async(&mut self.redis.clone())
+            .await?;
+        Ok(released == 1)
+    }
+
+    async fn load(
+        &self,
+        drop_id: &str,
+        mode: &str,
+        drop: &DropGateState,
+        holdings: &[Holding],
+    ) -> redis::RedisResult<bool> {
+        let keys = self.keys(drop_id);
+        let mut invocation = LOAD_DROP.prepare_invoke();
+        invocation
+            .key(keys.drop())
+            .key(keys.held())
+            .key(keys.reservations())
+            .arg(mode)
+            .arg(drop.stock)
+            .arg(&drop.state)
+            .arg(drop.opens_at_ms)
+            .arg(drop.cap)
+            .arg(drop.price_cents)
+            .arg(&drop.currency)
+            .arg(drop.timeout_secs)
+            .arg(drop.version)
+            .arg(holdings.iter().map(|h| i64::from(h.quantity)).sum::<i64>());
+        for holding in holdings {
+            invocation
+                .arg(holding.order_id.to_string())
+                .arg(&holding.user_id)
+                .arg(holding.quantity);
+        }
+        let wrote: i64 = invocation.invoke_async(&mut self.redis.clone()).await?;
+        Ok(wrote == 1)
+    }
+
+    /// Loads a new drop (no holdings yet). No-op when already loaded.
+    pub async fn create(&self, drop_id: &str, drop: &DropGateState) -> redis::RedisResult<bool> {
+        self.load(drop_id, "create", drop, &[]).await
+    }
+
+    /// Updates the settings of a loaded drop; stock only ever rises here.
+    pub async fn sync(&self, drop_id: &str, drop: &DropGateState) -> redis::RedisResult<bool> {
+        self.load(drop_id, "sync", drop, &[]).await
+    }
+
+    /// Rebuilds a drop missing from Redis from PostgreSQL's holdings. Exactly one
+    /// of several racing callers writes; the others find it loaded.
+    pub async fn rebuild(
+        &self,
+        drop_id: &str,
+        drop: &DropGateState,
+        holdings: &[Holding],
+    ) -> redis::RedisResult<bool> {
+        self.load(drop_id, "rebuild", drop, holdings).await
+    }
+
+    /// The drop's stock and sold counters, or `None` when it is not loaded.
+    pub async fn counters(&self, drop_id: &str) -> redis::RedisResult<Option<GateCounters>> {
+        let (stock, sold): (Option<i64>, Option<i64>) = redis::cmd("HMGET")
+            .arg(self.keys(drop_id).drop())
+            .arg("stock")
+            .arg("sold")
+            .query_async(&mut self.redis.clone())
+            .await?;
+        Ok(match (stock, sold) {
+            (Some(stock), Some(sold)) => Some(GateCounters { stock, sold }),
+            _ => None,
+        })
+    }
+
+    /// Units each user holds, as Redis sees it.
+    pub async fn held_by_user(&self, drop_id: &str) -> redis::RedisResult<Vec<(String, i64)>> {
+        redis::cmd("HGETALL")
+            .arg(self.keys(drop_id).held())
+            .query_async(&mut self.redis.clone())
+            .await
+    }
+}

@@ -1,0 +1,262 @@
+//! Group commit: the orders of concurrent requests are written to PostgreSQL in
+//! one transaction, so the durable write costs one commit per batch, not per
+//! order.
+//!
+//! A request hands its order to [`OrderWriter::write`] and waits for the batch
+//! it landed in to commit. Several workers share one queue: while one commits,
+//! the next gathers the orders that arrived meanwhile.
+//!
+//! In the same transaction each drop's `held` is raised by the batch's units,
+//! guarded by `held + units <= stock`: PostgreSQL refuses an oversell even if
+//! Redis were wrong.
+//!
+//! What a failure means matters to the caller, who holds a Redis reservation:
+//! - [`WriteError::NotWritten`]: the transaction surely did not commit (failed
+//!   before `COMMIT` was sent). The caller releases the reservation.
+//! - [`WriteError::Unknown`]: `COMMIT` was sent and no answer came (timeout,
+//!   lost connection). The order may be recorded, so the reservation must stay;
+//!   reconciliation against PostgreSQL settles it later. Keeping units reserved
+//!   can only undersell, never oversell.
+
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, Mutex};
+use uuid::Uuid;
+
+/// An order to record as `pending`.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    pub id: Uuid,
+    pub drop_id: String,
+    pub user_id: String,
+    pub quantity: i32,
+    pub unit_price_cents: i64,
+    pub currency: String,
+    pub idempotency_key: String,
+    pub admission_jti: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What became of a written order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// Recorded, durably.
+    Recorded,
+    /// Not recorded: the user already has an order under this idempotency key.
+    DuplicateKey,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WriteError {
+    #[error("the order was not written: {0}")]
+    NotWritten(String),
+    #[error("the order may or may not be written: {0}")]
+    Unknown(String),
+}
+
+/// Tuning of the group-commit writer.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterConfig {
+    pub workers: usize,
+    pub max_batch: usize,
+    pub queue_capacity: usize,
+    /// Upper bound on one batch's transaction; past it the requests are answered.
+    pub timeout: Duration,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        Self {
+            workers: 4,
+            max_batch: 512,
+            queue_capacity: 20_000,
+            timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+struct Job {
+    order: NewOrder,
+    reply: oneshot::Sender<Result<WriteOutcome, WriteError>>,
+}
+
+/// The handle requests write through; cheap to clone.
+#[derive(Clone)]
+pub struct OrderWriter {
+    queue: mpsc::Sender<Job>,
+}
+
+impl OrderWriter {
+    /// Starts the workers. They stop when every handle is dropped, after
+    /// finishing the batches already queued.
+    pub fn spawn(
+        db: sqlx::PgPool,
+        config: WriterConfig,
+    ) -> (Self, Vec<tokio::task::JoinHandle<()>>) {
+        let (queue, jobs) = mpsc::channel(config.queue_capacity);
+        let jobs = Arc::new(Mutex::new(jobs));
+        let workers = (0..config.workers.max(1))
+            .map(|n| tokio::spawn(run_worker(n, db.clone(), jobs.clone(), config)))
+            .collect();
+        (Self { queue }, workers)
+    }
+
+    /// Records `order` and waits for its batch to commit.
+    pub async fn write(&self, order: NewOrder) -> Result<WriteOutcome, WriteError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .try_send(Job { order, reply })
+            .map_err(|_| WriteError::NotWritten("the order writer is saturated".into()))?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err(WriteError::Unknown("the order writer stopped".into())))
+    }
+}
+
+async fn run_worker(
+    n: usize,
+    db: sqlx::PgPool,
+    jobs: Arc<Mutex<mpsc::Receiver<Job>>>,
+    config: WriterConfig,
+) {
+    tracing::info!(worker = n, "order writer started");
+    loop {
+        let batch = {
+            let mut jobs = jobs.lock().await;
+            let Some(first) = jobs.recv().await else {
+                break;
+            };
+            let mut batch = vec![first];
+            while batch.len() < config.max_batch {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            batch
+        };
+        let orders: Vec<&NewOrder> = batch.iter().map(|job| &job.order).collect();
+        let result = commit_batch(&db, &orders, config.timeout).await;
+        metrics::histogram!("sale_order_batch_size").record(batch.len() as f64);
+        match result {
+            Ok(recorded) => {
+                for job in batch {
+                    let outcome = if recorded.contains(&job.order.id) {
+                        WriteOutcome::Recorded
+                    } else {
+                        WriteOutcome::DuplicateKey
+                    };
+                    let _ = job.reply.send(Ok(outcome));
+                }
+            }
+            Err(error) => {
+                tracing::warn!(worker = n, %error, orders = batch.len(), "order batch failed");
+                for job in batch {
+                    let _ = job.reply.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+    tracing::info!(worker = n, "order writer stopped");
+}
+
+/// Writes one batch in one transaction; returns the ids actually inserted.
+async fn commit_batch(
+    db: &sqlx::PgPool,
+    orders: &[&NewOrder],
+    timeout: Duration,
+) -> Result<std::collections::HashSet<Uuid>, WriteError> {
+    let commit_sent = AtomicBool::new(false);
+    let attempt = async {
+        let not_written = |e: sqlx::Error| WriteError::NotWritten(e.to_string());
+        let mut tx = db.begin().await.map_err(not_written)?;
+        let inserted: Vec<(Uuid, String, i32)> = sqlx::query_as(
+            "INSERT INTO orders (id, drop_id, user_id, quantity, unit_price_cents, currency, \
+               status, idempotency_key, admission_jti, created_at, expires_at) \
+             SELECT id, drop_id, user_id, quantity, unit_price_cents, currency, 'pending', \
+               idempotency_key, admission_jti, created_at, expires_at \
+             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::text[], \
+               $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[]) \
+               AS t(id, drop_id, user_id, quantity, unit_price_cents, currency, idempotency_key, \
+                    admission_jti, created_at, expires_at) \
+             ON CONFLICT (drop_id, user_id, idempotency_key) DO NOTHING \
+             RETURNING id, drop_id, quantity",
+        )
+        .bind(orders.iter().map(|o| o.id).collect::<Vec<_>>())
+        .bind(orders.iter().map(|o| o.drop_id.clone()).collect::<Vec<_>>())
+        .bind(orders.iter().map(|o| o.user_id.clone()).collect::<Vec<_>>())
+        .bind(orders.iter().map(|o| o.quantity).collect::<Vec<_>>())
+        .bind(
+            orders
+                .iter()
+                .map(|o| o.unit_price_cents)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            orders
+                .iter()
+                .map(|o| o.currency.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            orders
+                .iter()
+                .map(|o| o.idempotency_key.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            orders
+                .iter()
+                .map(|o| o.admission_jti.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(orders.iter().map(|o| o.created_at).collect::<Vec<_>>())
+        .bind(orders.iter().map(|o| o.expires_at).collect::<Vec<_>>())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(not_written)?;
+
+        // Sorted by drop id, so concurrent batches lock drop rows in one order.
+        let mut units_by_drop: BTreeMap<&str, i64> = BTreeMap::new();
+        for (_, drop_id, quantity) in &inserted {
+            *units_by_drop.entry(drop_id.as_str()).or_default() += i64::from(*quantity);
+        }
+        for (drop_id, units) in units_by_drop {
+            let updated = sqlx::query(
+                "UPDATE drops SET held = held + $2 WHERE id = $1 AND held + $2 <= stock",
+            )
+            .bind(drop_id)
+            .bind(units)
+            .execute(&mut *tx)
+            .await
+            .map_err(not_written)?;
+            if updated.rows_affected() != 1 {
+                tracing::error!(
+                    drop = drop_id,
+                    units,
+                    "PostgreSQL refused a batch that would oversell"
+                );
+                return Err(WriteError::NotWritten(format!(
+                    "drop {drop_id} has not {units} units left in PostgreSQL"
+                )));
+            }
+        }
+        commit_sent.store(true, Ordering::SeqCst);
+        tx.commit()
+            .await
+            .map_err(|e| WriteError::Unknown(e.to_string()))?;
+        Ok(inserted.into_iter().map(|(id, _, _)| id).collect())
+    };
+    match tokio::time::timeout(timeout, attempt).await {
+        Ok(result) => result,
+        // Dropping an uncommitted transaction rolls it back: surely not written.
+        Err(_) if !commit_sent.load(Ordering::SeqCst) => {
+            Err(WriteError::NotWritten("timed out before commit".into()))
+        }
+        Err(_) => Err(WriteError::Unknown("timed out waiting for commit".into())),
+    }
+}
