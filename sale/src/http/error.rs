@@ -34,9 +34,9 @@ pub enum ApiError {
     InvalidQuantity(String),
     #[error("{0}")]
     Validation(String),
-    #[error("{0}")]
+    #[error("{1}")]
     Conflict(&'static str, String),
-    #[error("{0}")]
+    #[error("{1}")]
     BadRequest(&'static str, String),
     #[error("the request body is too large")]
     PayloadTooLarge,
