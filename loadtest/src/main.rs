@@ -1,0 +1,368 @@
+//! `loadtest`: proves the order path's capacity against a running deployment.
+//!
+//! - `orders`: creates a drop with ample stock, mints admission tokens up front,
+//!   then `--concurrency` buyers place orders as fast as they are answered for
+//!   `--seconds`; prints acknowledged orders per second and latency percentiles.
+//! - `baseline`: in the same run, (a) the sale service's own `reserve.lua` called
+//!   straight against Redis by `--concurrency` tasks, and (b) a plain PostgreSQL
+//!   checkout (one stock row, `UPDATE ... WHERE stock >= n` plus an insert, per
+//!   order, in a transaction); prints each rate.
+//!
+//! Every run is bounded by `--seconds`; nothing here runs unbounded.
+
+use admission::keys::AdmissionKeyPair;
+use admission::token::{AdmissionClaims, AdmissionSigner};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use hdrhistogram::Histogram;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(name = "loadtest", about = "Lineup load generator")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Orders at the highest rate the sale service takes.
+    Orders {
+        /// Base URL of the sale service.
+        #[arg(long, env = "SALE_URL", default_value = "http://127.0.0.1:8081")]
+        sale: String,
+        /// Operator API key (to create the test drop).
+        #[arg(long, env = "OPERATOR_API_KEY")]
+        operator_key: String,
+        /// Admission signing key (PKCS#8 PEM) trusted by the sale service.
+        #[arg(long, env = "ADMISSION_KEY")]
+        key: std::path::PathBuf,
+        /// Concurrent buyers.
+        #[arg(long, default_value_t = 200)]
+        concurrency: usize,
+        /// How long to run.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Raw Lua rate against Redis and a plain PostgreSQL checkout, side by side.
+    Baseline {
+        #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+        redis: String,
+        #[arg(long, env = "DATABASE_URL")]
+        database: String,
+        #[arg(long, default_value_t = 200)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Orders {
+            sale,
+            operator_key,
+            key,
+            concurrency,
+            seconds,
+        } => {
+            orders(
+                &sale,
+                &operator_key,
+                &key,
+                concurrency,
+                Duration::from_secs(seconds),
+            )
+            .await
+        }
+        Command::Baseline {
+            redis,
+            database,
+            concurrency,
+            seconds,
+        } => {
+            let run = Duration::from_secs(seconds);
+            let lua = baseline_lua(&redis, concurrency, run).await?;
+            let pg = baseline_postgres(&database, concurrency.min(64), run).await?;
+            println!("baseline reserve.lua straight against Redis: {lua:.0} orders/s");
+            println!("baseline plain PostgreSQL row-lock checkout:  {pg:.0} orders/s");
+            Ok(())
+        }
+    }
+}
+
+/// Counts and latencies shared by the workers of one run.
+struct Tally {
+    ok: AtomicU64,
+    failed: AtomicU64,
+    latency_us: std::sync::Mutex<Histogram<u64>>,
+}
+
+impl Tally {
+    fn new() -> anyhow::Result<Arc<Self>> {
+        Ok(Arc::new(Self {
+            ok: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            latency_us: std::sync::Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3)?),
+        }))
+    }
+
+    fn record(&self, ok: bool, started: Instant) {
+        let counter = if ok { &self.ok } else { &self.failed };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let micros = started.elapsed().as_micros().max(1) as u64;
+        if let Ok(mut histogram) = self.latency_us.lock() {
+            let _ = histogram.record(micros.min(60_000_000));
+        }
+    }
+
+    fn report(&self, what: &str, elapsed: Duration) -> f64 {
+        let ok = self.ok.load(Ordering::Relaxed);
+        let rate = ok as f64 / elapsed.as_secs_f64();
+        let failed = self.failed.load(Ordering::Relaxed);
+        if let Ok(h) = self.latency_us.lock() {
+            println!(
+                "{what}: {ok} ok, {failed} failed in {:.1} s = {rate:.0}/s; latency ms p50 {:.2} p99 {:.2} p99.9 {:.2} max {:.2}",
+                elapsed.as_secs_f64(),
+                h.value_at_quantile(0.5) as f64 / 1000.0,
+                h.value_at_quantile(0.99) as f64 / 1000.0,
+                h.value_at_quantile(0.999) as f64 / 1000.0,
+                h.max() as f64 / 1000.0,
+            );
+        }
+        rate
+    }
+}
+
+async fn orders(
+    sale: &str,
+    operator_key: &str,
+    key: &std::path::Path,
+    concurrency: usize,
+    run: Duration,
+) -> anyhow::Result<()> {
+    let signer = AdmissionSigner::new(&AdmissionKeyPair::load(key)?)?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()?;
+    let drop = format!("load-{}", chrono::Utc::now().timestamp_millis());
+    let created = http
+        .post(format!("{sale}/api/drops"))
+        .bearer_auth(operator_key)
+        .json(
+            &serde_json::json!({"id": drop, "name": "Load test", "stock": 100_000_000,
+            "price_cents": 100, "currency": "EUR", "opens_at": "2020-01-01T00:00:00Z"}),
+        )
+        .send()
+        .await
+        .context("creating the load-test drop")?;
+    anyhow::ensure!(
+        created.status() == 201,
+        "creating the drop: {}",
+        created.status()
+    );
+
+    // Tokens minted up front: one user per order, so the cap never refuses.
+    let now = admission::unix_now();
+    let per_worker = 200_000 / concurrency.max(1);
+    let mut token_sets = Vec::with_capacity(concurrency);
+    for w in 0..concurrency {
+        let tokens: Vec<String> = (0..per_worker)
+            .map(|n| {
+                signer.sign(&AdmissionClaims::new(
+                    &format!("w{w}-{n}"),
+                    &drop,
+                    now,
+                    3600,
+                ))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        token_sets.push(tokens);
+    }
+    let tally = Tally::new()?;
+    let deadline = Instant::now() + run;
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for tokens in token_sets {
+        let (http, tally, url) = (
+            http.clone(),
+            tally.clone(),
+            format!("{sale}/api/drops/{drop}/orders"),
+        );
+        workers.push(tokio::spawn(async move {
+            for token in tokens {
+                if Instant::now() >= deadline {
+                    break;
+                }
+                let sent = Instant::now();
+                let response = http
+                    .post(&url)
+                    .bearer_auth(token)
+                    .header("idempotency-key", "load")
+                    .header("content-type", "application/json")
+                    .body(r#"{"quantity":1}"#)
+                    .send()
+                    .await;
+                tally.record(response.is_ok_and(|r| r.status() == 201), sent);
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await?;
+    }
+    tally.report(
+        &format!("orders ({concurrency} concurrent buyers)"),
+        started.elapsed(),
+    );
+    Ok(())
+}
+
+async fn baseline_lua(redis_url: &str, concurrency: usize, run: Duration) -> anyhow::Result<f64> {
+    let client = redis::Client::open(redis_url)?;
+    let manager = redis::aio::ConnectionManager::new(client).await?;
+    let prefix = format!("baseline-{}", uuid::Uuid::new_v4().simple());
+    let gate = sale::stock::StockGate::new(manager, &prefix);
+    let drop = "baseline";
+    gate.create(
+        drop,
+        &sale::stock::DropGateState {
+            stock: 1_000_000_000_000,
+            state: "open".into(),
+            opens_at_ms: 0,
+            cap: 2,
+            price_cents: 100,
+            currency: "EUR".into(),
+            timeout_secs: 3600,
+            version: 1,
+        },
+    )
+    .await?;
+    let tally = Tally::new()?;
+    let deadline = Instant::now() + run;
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for w in 0..concurrency {
+        let (gate, tally) = (gate.clone(), tally.clone());
+        workers.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                n += 1;
+                let sent = Instant::now();
+                let user = format!("w{w}-{n}");
+                let result = gate
+                    .reserve(drop, &user, 1, 1, uuid::Uuid::now_v7(), "k")
+                    .await;
+                tally.record(
+                    matches!(result, Ok(sale::stock::Reservation::Reserved { .. })),
+                    sent,
+                );
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await?;
+    }
+    let rate = tally.report("reserve.lua against Redis", started.elapsed());
+    // Clean up the baseline's keys.
+    let mut conn = redis::Client::open(redis_url)?
+        .get_multiplexed_async_connection()
+        .await?;
+    let keys = gate.keys(drop);
+    let _: () = redis::cmd("DEL")
+        .arg(keys.drop())
+        .arg(keys.held())
+        .arg(keys.reservations())
+        .query_async(&mut conn)
+        .await?;
+    let mut cursor = 0u64;
+    loop {
+        let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}:*"))
+            .arg("COUNT")
+            .arg(10_000)
+            .query_async(&mut conn)
+            .await?;
+        if !found.is_empty() {
+            let _: () = redis::cmd("UNLINK")
+                .arg(found)
+                .query_async(&mut conn)
+                .await?;
+        }
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    Ok(rate)
+}
+
+async fn baseline_postgres(
+    database: &str,
+    concurrency: usize,
+    run: Duration,
+) -> anyhow::Result<f64> {
+    let db = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(concurrency as u32)
+        .connect(database)
+        .await?;
+    let table = format!("baseline_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!(
+        "CREATE TABLE {table}_stock (id INT PRIMARY KEY, stock BIGINT NOT NULL)"
+    ))
+    .execute(&db)
+    .await?;
+    sqlx::query(&format!(
+        "CREATE TABLE {table}_orders (id UUID PRIMARY KEY, user_id TEXT NOT NULL, quantity INT NOT NULL)"
+    ))
+    .execute(&db)
+    .await?;
+    sqlx::query(&format!(
+        "INSERT INTO {table}_stock VALUES (1, 1000000000000)"
+    ))
+    .execute(&db)
+    .await?;
+    let tally = Tally::new()?;
+    let deadline = Instant::now() + run;
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for w in 0..concurrency {
+        let (db, tally, table) = (db.clone(), tally.clone(), table.clone());
+        workers.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                n += 1;
+                let sent = Instant::now();
+                let result: sqlx::Result<bool> = async {
+                    let mut tx = db.begin().await?;
+                    let updated = sqlx::query(&format!(
+                        "UPDATE {table}_stock SET stock = stock - 1 WHERE id = 1 AND stock >= 1"
+                    ))
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(&format!("INSERT INTO {table}_orders VALUES ($1, $2, 1)"))
+                        .bind(uuid::Uuid::now_v7())
+                        .bind(format!("w{w}-{n}"))
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(updated.rows_affected() == 1)
+                }
+                .await;
+                tally.record(result.unwrap_or(false), sent);
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await?;
+    }
+    let rate = tally.report("plain PostgreSQL checkout", started.elapsed());
+    sqlx::query(&format!("DROP TABLE {table}_stock, {table}_orders"))
+        .execute(&db)
+        .await?;
+    Ok(rate)
+}
