@@ -237,6 +237,7 @@ async fn baseline_lua(redis_url: &str, concurrency: usize, run: Duration) -> any
             currency: "EUR".into(),
             timeout_secs: 3600,
             version: 1,
+            epoch: 0,
         },
     )
     .await?;

@@ -4,6 +4,8 @@
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::http;
+use crate::payments::sandbox::{SandboxConfig, SandboxProvider};
+use crate::payments::PaymentProvider;
 use crate::stock::StockGate;
 use crate::writer::{OrderWriter, WriterConfig};
 use admission::identity::{DevIssuer, UserKeySources, UserVerifier};
@@ -16,6 +18,7 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
+use uuid::Uuid;
 
 /// Everything a request handler needs; cheap to clone.
 #[derive(Clone)]
@@ -31,6 +34,11 @@ pub struct AppState {
     pub order_limiter: Arc<DefaultKeyedRateLimiter<String>>,
     pub write_timeout: Duration,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    pub payments: Arc<dyn PaymentProvider>,
+    /// Secret webhook signatures are checked with.
+    pub webhook_secret: Arc<[u8]>,
+    /// Drops this process is rebuilding into Redis right now.
+    pub rebuilding: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 impl AppState {
@@ -124,6 +132,19 @@ impl App {
                 ..WriterConfig::default()
             },
         );
+        let webhook_secret: Arc<[u8]> = match (&config.payment_webhook_secret, config.dev) {
+            (Some(secret), _) => secret.as_bytes().into(),
+            (None, true) => Uuid::new_v4().as_bytes().as_slice().into(),
+            (None, false) => anyhow::bail!("set PAYMENT_WEBHOOK_SECRET (dev mode makes one up)"),
+        };
+        let sandbox = Arc::new(SandboxProvider::new(
+            SandboxConfig {
+                latency: Duration::from_millis(config.sandbox_latency_ms),
+                delayed: Duration::from_millis(config.sandbox_delayed_ms),
+            },
+            &webhook_secret,
+            clock.clone(),
+        ));
         let state = AppState {
             gate: StockGate::new(redis, &config.redis_prefix),
             db,
@@ -136,11 +157,29 @@ impl App {
             order_limiter,
             write_timeout,
             metrics: metrics_handle()?,
+            rebuilding: Arc::default(),
+            payments: sandbox.clone(),
+            webhook_secret,
         };
-        let background = vec![tokio::spawn(crate::sync::run_drop_sync(state.clone()))];
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
+        let port = listener.local_addr()?.port();
+        sandbox.set_webhook_url(
+            config
+                .payment_webhook_url
+                .clone()
+                .unwrap_or_else(|| format!("http://127.0.0.1:{port}/api/payments/webhook")),
+        );
+        let background = vec![
+            tokio::spawn(crate::sync::run_drop_sync(state.clone())),
+            tokio::spawn(crate::expiry::run(
+                state.clone(),
+                Duration::from_millis(config.expiry_sweep_ms.max(10)),
+                Duration::from_secs(config.reconcile_every_secs.max(1)),
+                Duration::from_secs(config.orphan_grace_secs),
+            )),
+        ];
         Ok(Self {
             listener,
             state,

@@ -66,6 +66,37 @@ pub struct Config {
     #[arg(long, env = "ORDER_WRITE_TIMEOUT_MS", default_value_t = 3000)]
     pub order_write_timeout_ms: u64,
 
+    /// Secret the payment provider signs webhooks with (HMAC-SHA256). In dev
+    /// mode a random one is made when unset.
+    #[arg(long, env = "PAYMENT_WEBHOOK_SECRET", hide_env_values = true)]
+    pub payment_webhook_secret: Option<String>,
+
+    /// Where the sandbox payment provider sends its webhooks; default: this
+    /// service's own `/api/payments/webhook`.
+    #[arg(long, env = "PAYMENT_WEBHOOK_URL")]
+    pub payment_webhook_url: Option<String>,
+
+    /// Sandbox provider: how long a charge or refund takes, in milliseconds.
+    #[arg(long, env = "SANDBOX_LATENCY_MS", default_value_t = 300)]
+    pub sandbox_latency_ms: u64,
+
+    /// Sandbox provider: how long a `card_delayed` charge takes, in milliseconds.
+    #[arg(long, env = "SANDBOX_DELAYED_MS", default_value_t = 10_000)]
+    pub sandbox_delayed_ms: u64,
+
+    /// How often due pending orders are expired, in milliseconds.
+    #[arg(long, env = "EXPIRY_SWEEP_MS", default_value_t = 1000)]
+    pub expiry_sweep_ms: u64,
+
+    /// How often Redis reservations are reconciled with PostgreSQL, in seconds.
+    #[arg(long, env = "RECONCILE_EVERY_SECS", default_value_t = 10)]
+    pub reconcile_every_secs: u64,
+
+    /// A reservation without a holding order is released once it is this old,
+    /// in seconds (keep it far above ORDER_WRITE_TIMEOUT_MS).
+    #[arg(long, env = "ORPHAN_GRACE_SECS", default_value_t = 60)]
+    pub orphan_grace_secs: u64,
+
     /// Apply the embedded migrations at start.
     #[arg(long, env = "MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
     pub migrate: bool,

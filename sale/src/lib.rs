@@ -7,6 +7,9 @@
 //! - [`store`]: PostgreSQL, the durable record.
 //! - [`writer`]: group commit of orders into PostgreSQL.
 //! - [`sync`]: keeps Redis's copy of drop settings in step with PostgreSQL.
+//! - [`expiry`]: the expiry sweeper and the orphan reconciler.
+//! - [`payments`]: the payment provider interface, the sandbox provider,
+//!   webhook signatures and the payment ledger.
 //! - [`clock`]: injectable time.
 //!
 //! Redis is the gate (fast, atomic); PostgreSQL is the record. An order is
@@ -15,7 +18,9 @@
 pub mod app;
 pub mod clock;
 pub mod config;
+pub mod expiry;
 pub mod http;
+pub mod payments;
 pub mod stock;
 pub mod store;
 pub mod sync;

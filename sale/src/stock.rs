@@ -40,23 +40,58 @@ impl DropKeys {
     pub fn held(&self) -> String {
         format!("{}:held", self.base)
     }
-    /// Hash: order id -> "user|quantity|reserved_at_ms" for every holding order.
+    /// Hash: order id -> "quantity|reserved_at_ms|idempotency_tag|user" for
+    /// every holding order (see [`ReservationRecord`]).
     pub fn reservations(&self) -> String {
         format!("{}:res", self.base)
     }
     /// String: the order an idempotency key produced, for one user.
     pub fn idempotency(&self, user: &str, key: &str) -> String {
-        let mut digest = Sha256::new();
-        digest.update(user.as_bytes());
-        digest.update([0]);
-        digest.update(key.as_bytes());
-        let hex: String = digest
-            .finalize()
-            .iter()
-            .take(16)
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        format!("{}:idem:{hex}", self.base)
+        self.idempotency_by_tag(&idempotency_tag(user, key))
+    }
+    /// The idempotency key named by a tag (as kept in a reservation record).
+    pub fn idempotency_by_tag(&self, tag: &str) -> String {
+        format!("{}:idem:{tag}", self.base)
+    }
+}
+
+/// The short hash naming one user's idempotency key in Redis.
+pub fn idempotency_tag(user: &str, key: &str) -> String {
+    let mut digest = Sha256::new();
+    digest.update(user.as_bytes());
+    digest.update([0]);
+    digest.update(key.as_bytes());
+    digest
+        .finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// One entry of a drop's reservations hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReservationRecord {
+    pub order_id: Uuid,
+    pub quantity: i64,
+    /// When the units were reserved; 0 for entries loaded by a rebuild.
+    pub reserved_at_ms: i64,
+    /// The idempotency tag; empty for entries loaded by a rebuild.
+    pub idempotency_tag: String,
+    pub user: String,
+}
+
+impl ReservationRecord {
+    /// Parses `order id` -> `"quantity|reserved_at_ms|idempotency_tag|user"`.
+    pub fn parse(order_id: &str, value: &str) -> Option<Self> {
+        let mut parts = value.splitn(4, '|');
+        Some(Self {
+            order_id: order_id.parse().ok()?,
+            quantity: parts.next()?.parse().ok()?,
+            reserved_at_ms: parts.next()?.parse().ok()?,
+            idempotency_tag: parts.next()?.to_string(),
+            user: parts.next()?.to_string(),
+        })
     }
 }
 
@@ -80,6 +115,8 @@ pub enum Reservation {
         price_cents: i64,
         currency: String,
         timeout_secs: i64,
+        /// The load of the drop this reservation was made in (see `drops.redis_epoch`).
+        epoch: i64,
     },
     /// The idempotency key was used before, for this order and quantity.
     Duplicate {
@@ -103,6 +140,8 @@ pub struct DropGateState {
     pub timeout_secs: i32,
     /// PostgreSQL's `updated_at` in microseconds: newer settings win.
     pub version: i64,
+    /// PostgreSQL's `drops.redis_epoch`: which load of the drop this is.
+    pub epoch: i64,
 }
 
 /// Counters read back from a loaded drop.
@@ -169,19 +208,25 @@ impl StockGate {
             .arg(now_ms)
             .arg(order_id.to_string())
             .arg(IDEMPOTENCY_TTL_SECS)
+            .arg(idempotency_tag(user, idempotency_key))
             .invoke_async(&mut self.redis.clone())
             .await?;
         let num = |i: usize| reply.get(i).and_then(|s| s.parse::<i64>().ok());
         match reply.first().map(String::as_str) {
-            Some("ok") => match (num(2), num(3), reply.get(4), num(5)) {
-                (Some(remaining), Some(price_cents), Some(currency), Some(timeout_secs)) => {
-                    Ok(Reservation::Reserved {
-                        remaining,
-                        price_cents,
-                        currency: currency.clone(),
-                        timeout_secs,
-                    })
-                }
+            Some("ok") => match (num(2), num(3), reply.get(4), num(5), num(6)) {
+                (
+                    Some(remaining),
+                    Some(price_cents),
+                    Some(currency),
+                    Some(timeout_secs),
+                    Some(epoch),
+                ) => Ok(Reservation::Reserved {
+                    remaining,
+                    price_cents,
+                    currency: currency.clone(),
+                    timeout_secs,
+                    epoch,
+                }),
                 _ => Err(reply_error("reserve", &reply)),
             },
             Some("dup") => match (reply.get(1).and_then(|s| s.parse().ok()), num(2)) {
@@ -207,23 +252,23 @@ impl StockGate {
     }
 
     /// Runs `release.lua`: returns the order's units at most once. With
-    /// `forget_key`, also forgets the idempotency key (used when the order was
-    /// never recorded, so a retry may reserve again). True when units went back.
+    /// `forget_tag` (see [`idempotency_tag`]), also forgets that idempotency
+    /// key (used when the order was never recorded, so a retry may reserve
+    /// again). True when units went back.
     pub async fn release(
         &self,
         drop_id: &str,
         order_id: Uuid,
-        forget_key: Option<(&str, &str)>,
+        forget_tag: Option<&str>,
     ) -> redis::RedisResult<bool> {
         let keys = self.keys(drop_id);
-        let (user, key) = forget_key.unwrap_or(("", ""));
         let released: i64 = RELEASE
             .key(keys.drop())
             .key(keys.held())
             .key(keys.reservations())
-            .key(keys.idempotency(user, key))
+            .key(keys.idempotency_by_tag(forget_tag.unwrap_or("none")))
             .arg(order_id.to_string())
-            .arg(if forget_key.is_some() {
+            .arg(if forget_tag.is_some() {
                 "forget"
             } else {
                 "keep"
@@ -231,6 +276,28 @@ impl StockGate {
             .invoke_async(&mut self.redis.clone())
             .await?;
         Ok(released == 1)
+    }
+
+    /// One page of a drop's reservation records (HSCAN; `cursor` 0 starts,
+    /// a returned 0 means done). Malformed entries are skipped.
+    pub async fn reservations_page(
+        &self,
+        drop_id: &str,
+        cursor: u64,
+        count: usize,
+    ) -> redis::RedisResult<(u64, Vec<ReservationRecord>)> {
+        let (next, flat): (u64, Vec<String>) = redis::cmd("HSCAN")
+            .arg(self.keys(drop_id).reservations())
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(count)
+            .query_async(&mut self.redis.clone())
+            .await?;
+        let records = flat
+            .chunks_exact(2)
+            .filter_map(|pair| ReservationRecord::parse(&pair[0], &pair[1]))
+            .collect();
+        Ok((next, records))
     }
 
     async fn load(
@@ -255,7 +322,8 @@ impl StockGate {
             .arg(&drop.currency)
             .arg(drop.timeout_secs)
             .arg(drop.version)
-            .arg(holdings.iter().map(|h| i64::from(h.quantity)).sum::<i64>());
+            .arg(holdings.iter().map(|h| i64::from(h.quantity)).sum::<i64>())
+            .arg(drop.epoch);
         for holding in holdings {
             invocation
                 .arg(holding.order_id.to_string())

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// A drop as PostgreSQL records it.
@@ -25,6 +26,8 @@ pub struct DropRow {
     pub state: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Which load of this drop Redis should hold (see migration 0002).
+    pub redis_epoch: i64,
 }
 
 impl DropRow {
@@ -39,6 +42,7 @@ impl DropRow {
             currency: self.currency.clone(),
             timeout_secs: self.order_timeout_secs,
             version: self.updated_at.timestamp_micros(),
+            epoch: self.redis_epoch,
         }
     }
 }
@@ -56,15 +60,17 @@ pub struct OrderRow {
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
     #[serde(skip)]
     pub idempotency_key: String,
 }
 
 const ORDER_COLUMNS: &str = "id, drop_id, user_id, quantity, unit_price_cents, currency, status, \
-     created_at, expires_at, updated_at, idempotency_key";
+     created_at, expires_at, updated_at, paid_at, idempotency_key";
 
 const DROP_COLUMNS: &str = "id, name, stock, held, price_cents, currency, opens_at, per_user_cap, \
-     order_timeout_secs, admission_rate_per_sec, max_active, state, created_at, updated_at";
+     order_timeout_secs, admission_rate_per_sec, max_active, state, created_at, updated_at, \
+     redis_epoch";
 
 /// A drop to create.
 #[derive(Debug, Clone)]
@@ -153,8 +159,45 @@ pub async fn update_drop(
     .await
 }
 
+/// Starts a rebuild of a drop's Redis copy: locks the drop row (waiting at
+/// most `lock_wait` for another rebuilder or order batch), so rebuilds of one
+/// drop never overlap across processes. `Ok(None)` for an unknown drop.
+pub async fn lock_drop_for_rebuild(
+    tx: &mut sqlx::PgConnection,
+    drop_id: &str,
+    lock_wait: std::time::Duration,
+) -> sqlx::Result<Option<DropRow>> {
+    sqlx::query(&format!(
+        "SET LOCAL lock_timeout = '{}ms'",
+        lock_wait.as_millis()
+    ))
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query_as::<_, DropRow>(&format!(
+        "SELECT {DROP_COLUMNS} FROM drops WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(drop_id)
+    .fetch_optional(&mut *tx)
+    .await
+}
+
+/// Moves the drop to a new Redis epoch (inside the rebuild's transaction):
+/// from its commit on, the order writer refuses reservations made on any
+/// earlier Redis copy.
+pub async fn bump_redis_epoch(tx: &mut sqlx::PgConnection, drop_id: &str) -> sqlx::Result<DropRow> {
+    sqlx::query_as::<_, DropRow>(&format!(
+        "UPDATE drops SET redis_epoch = redis_epoch + 1 WHERE id = $1 RETURNING {DROP_COLUMNS}"
+    ))
+    .bind(drop_id)
+    .fetch_one(&mut *tx)
+    .await
+}
+
 /// Orders holding units of a drop (pending or paid), for a Redis rebuild.
-pub async fn holdings(db: &PgPool, drop_id: &str) -> sqlx::Result<Vec<crate::stock::Holding>> {
+pub async fn holdings(
+    db: &mut sqlx::PgConnection,
+    drop_id: &str,
+) -> sqlx::Result<Vec<crate::stock::Holding>> {
     let rows: Vec<(Uuid, String, i32)> = sqlx::query_as(
         "SELECT id, user_id, quantity FROM orders \
          WHERE drop_id = $1 AND status IN ('pending', 'paid')",
@@ -206,12 +249,15 @@ pub async fn orders_for_user(db: &PgPool, user_id: &str) -> sqlx::Result<Vec<Ord
 }
 
 /// Marks a pending order cancelled and gives its units back to the drop's
-/// `held`, in one transaction. `None` when it was not pending (any more).
+/// `held`, in one transaction. `None` when it was not pending (any more) or
+/// a payment of it is in flight.
 pub async fn cancel_pending_order(db: &PgPool, id: Uuid) -> sqlx::Result<Option<OrderRow>> {
     let mut tx = db.begin().await?;
     let order = sqlx::query_as::<_, OrderRow>(&format!(
         "UPDATE orders SET status = 'cancelled', updated_at = now() \
-         WHERE id = $1 AND status = 'pending' RETURNING {ORDER_COLUMNS}"
+         WHERE id = $1 AND status = 'pending' AND NOT EXISTS ( \
+           SELECT 1 FROM payments WHERE order_id = $1 AND status = 'processing') \
+         RETURNING {ORDER_COLUMNS}"
     ))
     .bind(id)
     .fetch_optional(&mut *tx)
@@ -249,4 +295,56 @@ pub async fn totals_by_status(
         .into_iter()
         .map(|(status, orders, units)| (status, StatusTotals { orders, units }))
         .collect())
+}
+
+/// An order that stopped holding units, with what the Redis gate needs to
+/// give them back.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReleasedOrder {
+    pub id: Uuid,
+    pub drop_id: String,
+    pub quantity: i32,
+}
+
+/// Expires up to `limit` pending orders due at `now`, found by the
+/// `orders_pending_by_expiry` index, and lowers each drop's `held`: one
+/// statement, so the status change and the count move together. Rows another
+/// sweeper has locked are skipped (`SKIP LOCKED`) and `status = 'pending'` is
+/// checked again under the lock, so an order expires exactly once however
+/// many sweepers race.
+pub async fn expire_due_orders(
+    db: &PgPool,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> sqlx::Result<Vec<ReleasedOrder>> {
+    sqlx::query_as::<_, ReleasedOrder>(
+        "WITH due AS ( \
+           SELECT id FROM orders WHERE status = 'pending' AND expires_at <= $1 \
+           ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED \
+         ), expired AS ( \
+           UPDATE orders o SET status = 'expired', updated_at = now() \
+           FROM due WHERE o.id = due.id AND o.status = 'pending' \
+           RETURNING o.id, o.drop_id, o.quantity \
+         ), per_drop AS ( \
+           SELECT drop_id, sum(quantity)::BIGINT AS units FROM expired GROUP BY drop_id \
+         ), lowered AS ( \
+           UPDATE drops d SET held = d.held - per_drop.units \
+           FROM per_drop WHERE d.id = per_drop.drop_id RETURNING d.id \
+         ) \
+         SELECT id, drop_id, quantity FROM expired",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Of `ids`, the orders PostgreSQL has at all, with their status.
+pub async fn statuses(db: &PgPool, ids: &[Uuid]) -> sqlx::Result<HashMap<Uuid, String>> {
+    let rows: Vec<(Uuid, String)> =
+        sqlx::query_as("SELECT id, status FROM orders WHERE id = ANY($1)")
+            .bind(ids)
+            .fetch_all(db)
+            .await?;
+    Ok(rows.into_iter().collect())
 }

@@ -7,8 +7,12 @@
 //! the next gathers the orders that arrived meanwhile.
 //!
 //! In the same transaction each drop's `held` is raised by the batch's units,
-//! guarded by `held + units <= stock`: PostgreSQL refuses an oversell even if
-//! Redis were wrong.
+//! guarded by `held + units <= stock` (PostgreSQL refuses an oversell even if
+//! Redis were wrong) and by `redis_epoch = <the epoch the units were reserved
+//! under>`: a reservation made on a Redis copy that has since been rebuilt
+//! from PostgreSQL is refused, so it can never add to the rebuilt count. Such
+//! stale orders are taken out of the batch (answered `NotWritten`) and the
+//! rest is committed without them.
 //!
 //! What a failure means matters to the caller, who holds a Redis reservation:
 //! - [`WriteError::NotWritten`]: the transaction surely did not commit (failed
@@ -19,7 +23,7 @@
 //!   can only undersell, never oversell.
 
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +43,8 @@ pub struct NewOrder {
     pub admission_jti: String,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// The drop's Redis epoch the units were reserved under.
+    pub epoch: i64,
 }
 
 /// What became of a written order.
@@ -139,24 +145,52 @@ async fn run_worker(
             }
             batch
         };
-        let orders: Vec<&NewOrder> = batch.iter().map(|job| &job.order).collect();
-        let result = commit_batch(&db, &orders, config.timeout).await;
         metrics::histogram!("sale_order_batch_size").record(batch.len() as f64);
-        match result {
-            Ok(recorded) => {
-                for job in batch {
-                    let outcome = if recorded.contains(&job.order.id) {
-                        WriteOutcome::Recorded
-                    } else {
-                        WriteOutcome::DuplicateKey
-                    };
-                    let _ = job.reply.send(Ok(outcome));
+        let mut batch = batch;
+        // At most two rounds: the second without orders found stale in the first.
+        for round in 0..2 {
+            let orders: Vec<&NewOrder> = batch.iter().map(|job| &job.order).collect();
+            match commit_batch(&db, &orders, config.timeout).await {
+                Ok(recorded) => {
+                    for job in batch.drain(..) {
+                        let outcome = if recorded.contains(&job.order.id) {
+                            WriteOutcome::Recorded
+                        } else {
+                            WriteOutcome::DuplicateKey
+                        };
+                        let _ = job.reply.send(Ok(outcome));
+                    }
+                    break;
                 }
-            }
-            Err(error) => {
-                tracing::warn!(worker = n, %error, orders = batch.len(), "order batch failed");
-                for job in batch {
-                    let _ = job.reply.send(Err(error.clone()));
+                Err(BatchError::Stale(stale)) if round == 0 => {
+                    let (stale_jobs, fresh): (Vec<Job>, Vec<Job>) =
+                        batch.drain(..).partition(|job| {
+                            stale.contains(&(job.order.drop_id.clone(), job.order.epoch))
+                        });
+                    tracing::warn!(
+                        worker = n,
+                        stale = stale_jobs.len(),
+                        "orders reserved on a rebuilt Redis copy refused"
+                    );
+                    metrics::counter!("sale_orders_stale_epoch_total")
+                        .increment(stale_jobs.len() as u64);
+                    for job in stale_jobs {
+                        let _ = job.reply.send(Err(WriteError::NotWritten(
+                            "reserved on a Redis copy that has since been rebuilt".into(),
+                        )));
+                    }
+                    batch = fresh;
+                    if batch.is_empty() {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    let error = error.into_write_error();
+                    tracing::warn!(worker = n, %error, orders = batch.len(), "order batch failed");
+                    for job in batch.drain(..) {
+                        let _ = job.reply.send(Err(error.clone()));
+                    }
+                    break;
                 }
             }
         }
@@ -164,15 +198,32 @@ async fn run_worker(
     tracing::info!(worker = n, "order writer stopped");
 }
 
+/// Why a batch was not committed.
+enum BatchError {
+    /// Some orders were reserved under an epoch PostgreSQL no longer accepts:
+    /// these (drop, epoch) pairs. Nothing was committed.
+    Stale(HashSet<(String, i64)>),
+    Write(WriteError),
+}
+
+impl BatchError {
+    fn into_write_error(self) -> WriteError {
+        match self {
+            Self::Stale(_) => WriteError::NotWritten("reserved on a rebuilt Redis copy".into()),
+            Self::Write(error) => error,
+        }
+    }
+}
+
 /// Writes one batch in one transaction; returns the ids actually inserted.
 async fn commit_batch(
     db: &sqlx::PgPool,
     orders: &[&NewOrder],
     timeout: Duration,
-) -> Result<std::collections::HashSet<Uuid>, WriteError> {
+) -> Result<HashSet<Uuid>, BatchError> {
     let commit_sent = AtomicBool::new(false);
     let attempt = async {
-        let not_written = |e: sqlx::Error| WriteError::NotWritten(e.to_string());
+        let not_written = |e: sqlx::Error| BatchError::Write(WriteError::NotWritten(e.to_string()));
         let mut tx = db.begin().await.map_err(not_written)?;
         let inserted: Vec<(Uuid, String, i32)> = sqlx::query_as(
             "INSERT INTO orders (id, drop_id, user_id, quantity, unit_price_cents, currency, \
@@ -221,42 +272,62 @@ async fn commit_batch(
         .map_err(not_written)?;
 
         // Sorted by drop id, so concurrent batches lock drop rows in one order.
-        let mut units_by_drop: BTreeMap<&str, i64> = BTreeMap::new();
-        for (_, drop_id, quantity) in &inserted {
-            *units_by_drop.entry(drop_id.as_str()).or_default() += i64::from(*quantity);
+        let epoch_of: HashMap<Uuid, i64> = orders.iter().map(|o| (o.id, o.epoch)).collect();
+        let mut units: BTreeMap<(&str, i64), i64> = BTreeMap::new();
+        for (id, drop_id, quantity) in &inserted {
+            let epoch = epoch_of.get(id).copied().unwrap_or(-1);
+            *units.entry((drop_id.as_str(), epoch)).or_default() += i64::from(*quantity);
         }
-        for (drop_id, units) in units_by_drop {
+        let mut stale = HashSet::new();
+        for ((drop_id, epoch), units) in units {
             let updated = sqlx::query(
-                "UPDATE drops SET held = held + $2 WHERE id = $1 AND held + $2 <= stock",
+                "UPDATE drops SET held = held + $2 \
+                 WHERE id = $1 AND held + $2 <= stock AND redis_epoch = $3",
             )
             .bind(drop_id)
             .bind(units)
+            .bind(epoch)
             .execute(&mut *tx)
             .await
             .map_err(not_written)?;
-            if updated.rows_affected() != 1 {
-                tracing::error!(
-                    drop = drop_id,
-                    units,
-                    "PostgreSQL refused a batch that would oversell"
-                );
-                return Err(WriteError::NotWritten(format!(
-                    "drop {drop_id} has not {units} units left in PostgreSQL"
-                )));
+            if updated.rows_affected() == 1 {
+                continue;
             }
+            let current: i64 = sqlx::query_scalar("SELECT redis_epoch FROM drops WHERE id = $1")
+                .bind(drop_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(not_written)?;
+            if current != epoch {
+                stale.insert((drop_id.to_string(), epoch));
+                continue;
+            }
+            tracing::error!(
+                drop = drop_id,
+                units,
+                "PostgreSQL refused a batch that would oversell"
+            );
+            return Err(BatchError::Write(WriteError::NotWritten(format!(
+                "drop {drop_id} has not {units} units left in PostgreSQL"
+            ))));
+        }
+        if !stale.is_empty() {
+            return Err(BatchError::Stale(stale));
         }
         commit_sent.store(true, Ordering::SeqCst);
         tx.commit()
             .await
-            .map_err(|e| WriteError::Unknown(e.to_string()))?;
+            .map_err(|e| BatchError::Write(WriteError::Unknown(e.to_string())))?;
         Ok(inserted.into_iter().map(|(id, _, _)| id).collect())
     };
     match tokio::time::timeout(timeout, attempt).await {
         Ok(result) => result,
         // Dropping an uncommitted transaction rolls it back: surely not written.
-        Err(_) if !commit_sent.load(Ordering::SeqCst) => {
-            Err(WriteError::NotWritten("timed out before commit".into()))
-        }
-        Err(_) => Err(WriteError::Unknown("timed out waiting for commit".into())),
+        Err(_) if !commit_sent.load(Ordering::SeqCst) => Err(BatchError::Write(
+            WriteError::NotWritten("timed out before commit".into()),
+        )),
+        Err(_) => Err(BatchError::Write(WriteError::Unknown(
+            "timed out waiting for commit".into(),
+        ))),
     }
 }

@@ -30,6 +30,7 @@ async fn start(port: u16, db: &str, prefix: &str, jwks: &std::path::Path) -> tok
         .env("USER_JWT_SECRET", common::USER_SECRET)
         .env("OPERATOR_API_KEY", common::OPERATOR_KEY)
         .env("ORDER_RATE_PER_USER", "1000")
+        .env("PAYMENT_WEBHOOK_SECRET", common::WEBHOOK_SECRET)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -38,6 +38,8 @@ pub enum ApiError {
     Conflict(&'static str, String),
     #[error("{1}")]
     BadRequest(&'static str, String),
+    #[error("{1}")]
+    Unprocessable(&'static str, String),
     #[error("the request body is too large")]
     PayloadTooLarge,
     #[error("too many requests, slow down")]
@@ -65,6 +67,7 @@ impl ApiError {
             Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
             Self::Conflict(code, _) => (StatusCode::CONFLICT, code),
             Self::BadRequest(code, _) => (StatusCode::BAD_REQUEST, code),
+            Self::Unprocessable(code, _) => (StatusCode::UNPROCESSABLE_ENTITY, code),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
@@ -83,13 +86,30 @@ impl ApiError {
     }
 }
 
+/// True for errors that mean "PostgreSQL is unreachable or going away", as
+/// opposed to a bad query: no connection, a dropped one, or the server
+/// shutting down (SQLSTATE classes 08 and 57P, and 53 for exhaustion).
+pub fn is_database_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c.starts_with("53")),
+        _ => false,
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                Self::unavailable("the order database is unavailable", e)
-            }
-            other => Self::Internal(anyhow::Error::new(other).context("database query")),
+        if is_database_unavailable(&e) {
+            Self::unavailable("the order database is unavailable", e)
+        } else {
+            Self::Internal(anyhow::Error::new(e).context("database query"))
         }
     }
 }

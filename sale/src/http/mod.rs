@@ -2,6 +2,7 @@
 //!
 //! - [`drops`]: create, list, show, change, stats.
 //! - [`orders`]: place, show, mine, cancel.
+//! - [`payments`]: pay an order, the provider's webhook.
 //! - [`auth`]: user, operator and admission credentials.
 //! - [`error`]: the error shape every endpoint answers with.
 
@@ -9,6 +10,7 @@ pub mod auth;
 pub mod drops;
 pub mod error;
 pub mod orders;
+pub mod payments;
 
 use crate::app::AppState;
 use axum::extract::{DefaultBodyLimit, State};
@@ -29,6 +31,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/drops/{id}/stats", get(drops::stats))
         .route("/api/drops/{id}/orders", post(orders::place))
         .route("/api/orders/{id}", get(orders::show).delete(orders::cancel))
+        .route("/api/orders/{id}/pay", post(payments::pay))
+        .route("/api/payments/webhook", post(payments::webhook))
         .route("/api/me/orders", get(orders::mine));
     if state.dev_issuer.is_some() {
         api = api.route("/api/dev/login", post(dev_login));

@@ -1,4 +1,5 @@
 //! Order endpoints: place (admission token), show, list mine, cancel.
+//! Paying is in [`super::payments`].
 //!
 //! Placing an order, step by step, and what a crash between steps leaves:
 //! 1. `reserve.lua` decides and reserves in Redis (atomic).
@@ -16,7 +17,8 @@ use super::auth::{bearer, Caller, User};
 use super::drops::{ensure_loaded, valid_drop_id};
 use super::error::ApiError;
 use crate::app::AppState;
-use crate::stock::{Refusal, Reservation};
+use crate::payments::ledger::PaymentRow;
+use crate::stock::{idempotency_tag, Refusal, Reservation};
 use crate::store::{self, OrderRow};
 use crate::writer::{NewOrder, WriteError, WriteOutcome};
 use admission::token::TokenError;
@@ -41,12 +43,19 @@ pub struct OrderView {
     #[serde(flatten)]
     pub order: OrderRow,
     pub total_cents: i64,
+    /// The newest payment attempt (shown by `GET /api/orders/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment: Option<PaymentRow>,
 }
 
 impl From<OrderRow> for OrderView {
     fn from(order: OrderRow) -> Self {
         let total_cents = order.unit_price_cents * i64::from(order.quantity);
-        Self { order, total_cents }
+        Self {
+            order,
+            total_cents,
+            payment: None,
+        }
     }
 }
 
@@ -169,6 +178,7 @@ pub async fn place(
             price_cents,
             currency,
             timeout_secs,
+            epoch,
             ..
         } => {
             let order = NewOrder {
@@ -182,6 +192,7 @@ pub async fn place(
                 admission_jti: claims.jti.clone(),
                 created_at: now,
                 expires_at: now + chrono::Duration::seconds(timeout_secs),
+                epoch,
             };
             record(&app, order).await
         }
@@ -236,7 +247,7 @@ async fn record(
             // PostgreSQL already has an order under this key (Redis forgot
             // it): hand back that one and free what this attempt reserved.
             app.gate
-                .release(&drop_id, order_id, Some((&user, &key)))
+                .release(&drop_id, order_id, Some(&idempotency_tag(&user, &key)))
                 .await?;
             let existing = store::order_by_idempotency_key(&app.db, &drop_id, &user, &key)
                 .await?
@@ -249,7 +260,7 @@ async fn record(
         Err(WriteError::NotWritten(cause)) => {
             if let Err(error) = app
                 .gate
-                .release(&drop_id, order_id, Some((&user, &key)))
+                .release(&drop_id, order_id, Some(&idempotency_tag(&user, &key)))
                 .await
             {
                 tracing::error!(%error, %order_id, "could not release an unrecorded reservation; reconciliation will");
@@ -300,7 +311,11 @@ pub async fn show(
         .await?
         .filter(|order| caller.may_see(&order.user_id))
         .ok_or(ApiError::NotFound("unknown_order"))?;
-    Ok(Json(order.into()))
+    let payment = crate::payments::ledger::latest_for_order(&app.db, order.id).await?;
+    Ok(Json(OrderView {
+        payment,
+        ..order.into()
+    }))
 }
 
 /// `GET /api/me/orders`.
@@ -334,6 +349,15 @@ pub async fn cancel(
                 .await?
                 .map(|o| o.status)
                 .unwrap_or(order.status);
+            let paying = crate::payments::ledger::latest_for_order(&app.db, order_id)
+                .await?
+                .is_some_and(|p| p.status == "processing");
+            if status == "pending" && paying {
+                return Err(ApiError::Conflict(
+                    "payment_in_progress",
+                    "a payment of this order is in progress; wait for its outcome".into(),
+                ));
+            }
             return Err(ApiError::Conflict(
                 "not_pending",
                 format!("only a pending order can be cancelled; this one is {status}"),

@@ -4,7 +4,8 @@
 -- KEYS[2] held hash
 -- KEYS[3] reservations
 -- ARGV[1] mode: "create" (only when absent), "sync" (settings only; stock only
---         ever rises), or "rebuild" (only when absent, with holdings)
+--         ever rises), or "rebuild" (when absent or of an older epoch, with
+--         holdings)
 -- ARGV[2] stock        ARGV[3] state          ARGV[4] opens_at_ms
 -- ARGV[5] cap          ARGV[6] price_cents    ARGV[7] currency
 -- ARGV[8] timeout_secs
@@ -12,11 +13,13 @@
 --         settings older than those already loaded (a slow sync never undoes
 --         a newer operator change)
 -- ARGV[10] sold (rebuild only: units held by pending + paid orders)
--- ARGV[11..] rebuild only: triples order_id, user, quantity of holding orders
+-- ARGV[11] epoch: PostgreSQL's drops.redis_epoch this load belongs to (create
+--          and rebuild store it; sync leaves it alone)
+-- ARGV[12..] rebuild only: triples order_id, user, quantity of holding orders
 --
--- Returns 1 when it wrote, 0 when nothing needed doing. "create" and
--- "rebuild" never touch a drop that is already loaded, so several processes
--- may race to load the same drop and exactly one wins.
+-- Returns 1 when it wrote, 0 when nothing needed doing. "create" never
+-- touches a drop that is already loaded; "rebuild" only replaces a load of an
+-- older epoch, so racing loaders converge on the newest epoch.
 
 local mode = ARGV[1]
 local exists = redis.call('EXISTS', KEYS[1]) == 1
@@ -34,18 +37,24 @@ if mode == 'sync' then
   return 1
 end
 
-if exists then return 0 end
 local sold = 0
 if mode == 'rebuild' then
+  -- A rebuild replaces an older load wholesale (two processes that rebuilt
+  -- one after the other: the later epoch is the one PostgreSQL accepts).
+  if exists and tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0') >= tonumber(ARGV[11]) then
+    return 0
+  end
   sold = tonumber(ARGV[10])
-  redis.call('DEL', KEYS[2], KEYS[3])
-  for i = 11, #ARGV, 3 do
+  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+  for i = 12, #ARGV, 3 do
     local order_id, user, qty = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
     redis.call('HINCRBY', KEYS[2], user, qty)
-    redis.call('HSET', KEYS[3], order_id, user .. '|' .. qty .. '|0')
+    redis.call('HSET', KEYS[3], order_id, qty .. '|0||' .. user)
   end
+elseif exists then
+  return 0
 end
 redis.call('HSET', KEYS[1], 'stock', ARGV[2], 'sold', sold, 'state', ARGV[3],
   'opens_at_ms', ARGV[4], 'cap', ARGV[5], 'price_cents', ARGV[6], 'currency', ARGV[7],
-  'timeout_secs', ARGV[8], 'version', ARGV[9])
+  'timeout_secs', ARGV[8], 'version', ARGV[9], 'epoch', ARGV[11])
 return 1

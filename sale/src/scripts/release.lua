@@ -2,7 +2,7 @@
 --
 -- KEYS[1] drop hash
 -- KEYS[2] held hash      user id -> units held
--- KEYS[3] reservations   order id -> "user|quantity|reserved_at_ms"
+-- KEYS[3] reservations   order id -> "quantity|reserved_at_ms|idempotency_tag|user"
 -- KEYS[4] the order's idempotency key
 -- ARGV[1] order id
 -- ARGV[2] "forget" to also delete KEYS[4] (the order was never recorded, so a
@@ -18,8 +18,9 @@ if not rec then
 end
 local sep1 = string.find(rec, '|', 1, true)
 local sep2 = string.find(rec, '|', sep1 + 1, true)
-local user = string.sub(rec, 1, sep1 - 1)
-local qty = tonumber(string.sub(rec, sep1 + 1, sep2 - 1))
+local sep3 = string.find(rec, '|', sep2 + 1, true)
+local qty = tonumber(string.sub(rec, 1, sep1 - 1))
+local user = string.sub(rec, sep3 + 1)
 
 redis.call('HDEL', KEYS[3], ARGV[1])
 if redis.call('EXISTS', KEYS[1]) == 1 then

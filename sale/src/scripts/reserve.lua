@@ -1,17 +1,23 @@
 -- reserve.lua: decide one order atomically and reserve its units.
 --
--- KEYS[1] drop hash       {stock, sold, state, opens_at_ms, cap, price_cents, currency, timeout_secs}
+-- KEYS[1] drop hash       {stock, sold, state, opens_at_ms, cap, price_cents, currency,
+--                          timeout_secs, epoch}
 -- KEYS[2] held hash       user id -> units held (pending + paid)
--- KEYS[3] reservations    order id -> "user|quantity|reserved_at_ms"
+-- KEYS[3] reservations    order id -> "quantity|reserved_at_ms|idempotency_tag|user"
+--                          (user last: user ids may contain '|')
 -- KEYS[4] idempotency key string "order_id|quantity", expires after ARGV[5] seconds
 -- ARGV[1] user id
 -- ARGV[2] quantity (integer >= 1)
 -- ARGV[3] now, milliseconds since the epoch
 -- ARGV[4] new order id (used only when this call reserves)
 -- ARGV[5] idempotency key lifetime, seconds
+-- ARGV[6] idempotency tag (the hex suffix of KEYS[4]), kept in the reservation
+--         so a reconciler can forget the key of an order never recorded
 --
 -- Returns one of:
---   {"ok", order_id, remaining, price_cents, currency, timeout_secs}
+--   {"ok", order_id, remaining, price_cents, currency, timeout_secs, epoch}
+--                                  epoch: the load this Redis copy came from; the
+--                                  order writer refuses a stale one
 --   {"dup", order_id, quantity}   the idempotency key was used before
 --   {"missing"}                    the drop is not loaded in Redis
 --   {"err", code}                  code: closed | paused | not_open | invalid_quantity
@@ -35,7 +41,7 @@ if seen then
 end
 
 local d = redis.call('HMGET', KEYS[1], 'stock', 'sold', 'state', 'opens_at_ms', 'cap',
-  'price_cents', 'currency', 'timeout_secs')
+  'price_cents', 'currency', 'timeout_secs', 'epoch')
 if not d[1] then
   return {'missing'}
 end
@@ -52,6 +58,6 @@ if sold + qty > stock then return {'err', 'sold_out'} end
 
 redis.call('HINCRBY', KEYS[1], 'sold', qty)
 redis.call('HINCRBY', KEYS[2], user, qty)
-redis.call('HSET', KEYS[3], order_id, user .. '|' .. qty .. '|' .. now)
+redis.call('HSET', KEYS[3], order_id, qty .. '|' .. now .. '|' .. ARGV[6] .. '|' .. user)
 redis.call('SET', KEYS[4], order_id .. '|' .. qty, 'EX', idem_ttl)
-return {'ok', order_id, tostring(stock - sold - qty), d[6], d[7], d[8]}
+return {'ok', order_id, tostring(stock - sold - qty), d[6], d[7], d[8], d[9] or '0'}

@@ -4,12 +4,15 @@
 
 use admission::keys::{AdmissionKeyPair, Jwks};
 use admission::token::{AdmissionClaims, AdmissionSigner};
+use sale::clock::{Clock, ManualClock, SystemClock};
 use sale::{App, Config};
 use serde_json::{json, Value};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub const USER_SECRET: &str = "test-user-secret-0123456789";
 pub const OPERATOR_KEY: &str = "test-operator-key";
+pub const WEBHOOK_SECRET: &str = "test-webhook-secret";
 
 pub fn admin_database_url() -> String {
     std::env::var("DATABASE_URL")
@@ -46,12 +49,20 @@ pub struct TestApp {
     pub config: Config,
     pub http: reqwest::Client,
     pub dir: PathBuf,
+    /// The running service's state (to call its sweeper and reconciler).
+    pub state: sale::AppState,
+    pub clock: Arc<dyn Clock>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}, None).await
+    }
+
+    /// A service with its settings adjusted and, optionally, a manual clock.
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Config), clock: Option<ManualClock>) -> Self {
         if std::env::var("TEST_LOG").is_ok() {
             let _ = tracing_subscriber::fmt().with_env_filter("info").try_init();
         }
@@ -86,18 +97,44 @@ impl TestApp {
             order_write_timeout_ms: 3000,
             migrate: true,
             log_json: false,
+            payment_webhook_secret: Some(WEBHOOK_SECRET.into()),
+            payment_webhook_url: None,
+            sandbox_latency_ms: 50,
+            sandbox_delayed_ms: 1500,
+            expiry_sweep_ms: 1000,
+            reconcile_every_secs: 10,
+            orphan_grace_secs: 60,
         };
-        let mut app = Self::start(config.clone(), key).await;
+        let mut config = config;
+        tweak(&mut config);
+        let clock: Arc<dyn Clock> = match clock {
+            Some(clock) => Arc::new(clock),
+            None => Arc::new(SystemClock),
+        };
+        let mut app = Self::start(config.clone(), key, clock).await;
         app.0.dir = dir;
         app.0.stop = Some(app.1);
         app.0
     }
 
+    /// Another process of the same deployment: same database, Redis prefix,
+    /// keys and clock.
+    pub async fn peer(&self) -> Self {
+        let (mut app, stop) =
+            Self::start(self.config.clone(), self.key.clone(), self.clock.clone()).await;
+        app.stop = Some(stop);
+        app
+    }
+
     async fn start(
         config: Config,
         key: AdmissionKeyPair,
+        clock: Arc<dyn Clock>,
     ) -> (Self, tokio::sync::oneshot::Sender<()>) {
-        let server = App::build(config.clone()).await.expect("build app");
+        let server = App::build_with_clock(config.clone(), clock.clone())
+            .await
+            .expect("build app");
+        let state = server.state().clone();
         let base = format!("http://127.0.0.1:{}", server.port());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -124,6 +161,8 @@ impl TestApp {
             config,
             http: reqwest::Client::new(),
             dir: PathBuf::new(),
+            state,
+            clock,
             stop: None,
             task: Some(task),
         };
@@ -234,11 +273,93 @@ impl TestApp {
             .unwrap()
     }
 
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
+    /// `POST /api/orders/{id}/pay` as `user`.
+    pub async fn pay(&self, user: &str, order_id: &str, method: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .post(self.url(&format!("/api/orders/{order_id}/pay")))
+            .bearer_auth(self.user_token(user))
+            .json(&json!({ "method": method }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `GET /api/orders/{id}` as `user`.
+    pub async fn order(&self, user: &str, order_id: &str) -> Value {
+        self.http
+            .get(self.url(&format!("/api/orders/{order_id}")))
+            .bearer_auth(self.user_token(user))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Polls the order until `done` holds for it (at most 10 s of real time).
+    pub async fn wait_order(
+        &self,
+        user: &str,
+        order_id: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        for _ in 0..200 {
+            let order = self.order(user, order_id).await;
+            if done(&order) {
+                return order;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!(
+            "order {order_id} never reached the expected state: {}",
+            self.order(user, order_id).await
+        );
+    }
+
+    /// Posts a webhook body with a signature header made with `secret` at `timestamp`.
+    pub async fn webhook(&self, body: &[u8], secret: &str, timestamp: i64) -> (u16, Value) {
+        let response = self
+            .http
+            .post(self.url("/api/payments/webhook"))
+            .header(
+                sale::payments::signature::HEADER,
+                sale::payments::signature::sign(secret.as_bytes(), timestamp, body),
+            )
+            .header("content-type", "application/json")
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn stats(&self, drop: &str) -> Value {
+        self.http
+            .get(self.url(&format!("/api/drops/{drop}/stats")))
+            .bearer_auth(OPERATOR_KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn stop(self) {
+        let Self {
+            stop, task, state, ..
+        } = self;
+        // The writers finish once every handle to them is gone, this one too.
+        drop(state);
+        if let Some(stop) = stop {
             let _ = stop.send(());
         }
-        if let Some(task) = self.task.take() {
+        if let Some(task) = task {
             let _ = task.await;
         }
     }
@@ -261,4 +382,159 @@ pub fn now() -> u64 {
 
 pub fn claims(user: &str, drop: &str) -> AdmissionClaims {
     AdmissionClaims::new(user, drop, now(), 600)
+}
+
+/// Buyers ordering as fast as answered until stopped: each one a fresh user
+/// per order pair, asking 1 or 2 units, some users twice (to meet the cap).
+pub struct Burst {
+    pub acknowledged: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    pub answers: Arc<std::sync::Mutex<std::collections::BTreeMap<u16, u64>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    buyers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Burst {
+    /// `base` may change while the burst runs (a restarted service).
+    pub fn start(
+        base: Arc<std::sync::Mutex<String>>,
+        signer: AdmissionSigner,
+        drop: &str,
+        buyers: usize,
+    ) -> Self {
+        let acknowledged = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+        let answers = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::new()));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let http = reqwest::Client::new();
+        let buyers = (0..buyers)
+            .map(|b| {
+                let (http, base, signer, drop) =
+                    (http.clone(), base.clone(), signer.clone(), drop.to_string());
+                let (acknowledged, answers, stop) =
+                    (acknowledged.clone(), answers.clone(), stop.clone());
+                tokio::spawn(async move {
+                    let mut n = 0u64;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        n += 1;
+                        // Every user tries three orders of 1-2 units: the cap (2) must hold.
+                        let user = format!("b{b}-u{}", n / 3);
+                        let quantity = 1 + (n % 2);
+                        let token = signer.sign(&claims(&user, &drop)).unwrap();
+                        let url = format!("{}/api/drops/{drop}/orders", base.lock().unwrap());
+                        let sent = http
+                            .post(url)
+                            .bearer_auth(token)
+                            .header("idempotency-key", format!("k{n}"))
+                            .json(&json!({ "quantity": quantity }))
+                            .timeout(std::time::Duration::from_secs(10))
+                            .send()
+                            .await;
+                        match sent {
+                            Ok(response) => {
+                                let status = response.status().as_u16();
+                                *answers.lock().unwrap().entry(status).or_default() += 1;
+                                if status == 201 {
+                                    let body: Value = response.json().await.unwrap();
+                                    acknowledged
+                                        .lock()
+                                        .unwrap()
+                                        .insert(body["id"].as_str().unwrap().to_string());
+                                } else if status == 503 || status == 409 {
+                                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                                }
+                            }
+                            Err(_) => {
+                                *answers.lock().unwrap().entry(0).or_default() += 1;
+                                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        Self {
+            acknowledged,
+            answers,
+            stop,
+            buyers,
+        }
+    }
+
+    pub fn acknowledged_count(&self) -> usize {
+        self.acknowledged.lock().unwrap().len()
+    }
+
+    /// Waits until at least `n` orders were acknowledged (at most 20 s).
+    pub async fn until_acknowledged(&self, n: usize) {
+        for _ in 0..400 {
+            if self.acknowledged_count() >= n {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!(
+            "only {} orders acknowledged; answers {:?}",
+            self.acknowledged_count(),
+            self.answers.lock().unwrap()
+        );
+    }
+
+    /// Stops the buyers; returns the acknowledged order ids and the answers by status.
+    pub async fn finish(
+        self,
+    ) -> (
+        std::collections::HashSet<String>,
+        std::collections::BTreeMap<u16, u64>,
+    ) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for buyer in self.buyers {
+            buyer.await.unwrap();
+        }
+        let acknowledged = self.acknowledged.lock().unwrap().clone();
+        let answers = self.answers.lock().unwrap().clone();
+        (acknowledged, answers)
+    }
+}
+
+/// Invariants 1-3 against PostgreSQL: paid + pending <= stock (and the
+/// `held` column agrees), nobody over the cap, every acknowledged order
+/// recorded. Returns the units held.
+pub async fn check_invariants(
+    db: &sqlx::PgPool,
+    drop: &str,
+    acknowledged: &std::collections::HashSet<String>,
+) -> i64 {
+    let (stock, held, cap): (i64, i64, i32) =
+        sqlx::query_as("SELECT stock, held, per_user_cap FROM drops WHERE id = $1")
+            .bind(drop)
+            .fetch_one(db)
+            .await
+            .unwrap();
+    let per_user: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT user_id, sum(quantity)::BIGINT FROM orders \
+         WHERE drop_id = $1 AND status IN ('pending','paid') GROUP BY user_id",
+    )
+    .bind(drop)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    let units: i64 = per_user.iter().map(|(_, n)| n).sum();
+    assert!(units <= stock, "oversold: {units} held of {stock}");
+    assert_eq!(units, held, "drops.held counts every held unit once");
+    let over: Vec<_> = per_user
+        .iter()
+        .filter(|(_, n)| *n > i64::from(cap))
+        .collect();
+    assert!(over.is_empty(), "over the cap of {cap}: {over:?}");
+    let recorded: std::collections::HashSet<String> =
+        sqlx::query_scalar::<_, uuid::Uuid>("SELECT id FROM orders WHERE drop_id = $1")
+            .bind(drop)
+            .fetch_all(db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|id| id.to_string())
+            .collect();
+    let lost: Vec<_> = acknowledged.difference(&recorded).collect();
+    assert!(lost.is_empty(), "acknowledged but not recorded: {lost:?}");
+    units
 }

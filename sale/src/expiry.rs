@@ -1,0 +1,164 @@
+//! Giving units back: the expiry sweeper and the orphan reconciler.
+//!
+//! **Expiry** ([`sweep_expired`]): pending orders past `expires_at` are found
+//! by time (the `orders_pending_by_expiry` index, oldest first, a bounded
+//! batch), marked `expired` with the drop's `held` lowered in one statement,
+//! and then released in Redis. Exactly once with any number of sweepers: the
+//! PostgreSQL transition happens once (row locks, `status = 'pending'`
+//! rechecked), and `release.lua` returns units only while the order's
+//! reservation record exists, which it deletes.
+//!
+//! Dies between the PostgreSQL commit and the Redis release: the order is
+//! expired but Redis still counts its units (an undersell, never an
+//! oversell) until the reconciler releases them.
+//!
+//! **Reconciliation** ([`reconcile`]): every reservation record in Redis older
+//! than the grace period is checked against PostgreSQL:
+//! - a holding order (pending, paid): kept;
+//! - an order that stopped holding (expired, cancelled, refunded) whose
+//!   release never reached Redis: released;
+//! - no order at all (the process died between reserving and recording, or
+//!   the write failed and the release did too): an orphan, released with its
+//!   idempotency key forgotten so the buyer's retry can reserve again.
+//!
+//! The grace period must be far longer than an order write can take
+//! (`ORDER_WRITE_TIMEOUT_MS`), so a write still in flight is never mistaken
+//! for an orphan; the default is 60 s against a 3 s write bound.
+
+use crate::app::AppState;
+use crate::stock::ReservationRecord;
+use std::time::Duration;
+
+/// Pending orders expired per statement.
+const SWEEP_BATCH: i64 = 500;
+/// Reservation records read per HSCAN step.
+const SCAN_PAGE: usize = 500;
+
+/// Expires every order due now, in batches; returns how many expired.
+pub async fn sweep_expired(app: &AppState) -> anyhow::Result<usize> {
+    let mut total = 0;
+    loop {
+        let now = app.clock.now();
+        let expired = crate::store::expire_due_orders(&app.db, now, SWEEP_BATCH).await?;
+        total += expired.len();
+        for order in &expired {
+            if let Err(error) = app.gate.release(&order.drop_id, order.id, None).await {
+                tracing::warn!(%error, order = %order.id, "expired, but Redis not released yet; reconciliation will");
+            }
+        }
+        metrics::counter!("sale_orders_expired_total").increment(expired.len() as u64);
+        if (expired.len() as i64) < SWEEP_BATCH {
+            break;
+        }
+    }
+    if total > 0 {
+        tracing::info!(orders = total, "expired pending orders");
+    }
+    Ok(total)
+}
+
+/// What one reconciliation pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Records checked (older than the grace period).
+    pub checked: usize,
+    /// Units of orders that stopped holding, released.
+    pub stale_released: usize,
+    /// Reservations without any order, released.
+    pub orphans_released: usize,
+}
+
+/// Checks every drop's reservation records older than `grace` against
+/// PostgreSQL and releases those that hold nothing there.
+pub async fn reconcile(app: &AppState, grace: Duration) -> anyhow::Result<Reconciled> {
+    let cutoff_ms = app.clock.now().timestamp_millis() - grace.as_millis() as i64;
+    let mut done = Reconciled::default();
+    for drop in crate::store::list_drops(&app.db).await? {
+        let mut cursor = 0;
+        loop {
+            let (next, records) = app
+                .gate
+                .reservations_page(&drop.id, cursor, SCAN_PAGE)
+                .await?;
+            let old: Vec<ReservationRecord> = records
+                .into_iter()
+                .filter(|r| r.reserved_at_ms <= cutoff_ms)
+                .collect();
+            reconcile_records(app, &drop.id, &old, &mut done).await?;
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+    }
+    if done.stale_released + done.orphans_released > 0 {
+        tracing::warn!(?done, "reconciliation released units");
+    }
+    Ok(done)
+}
+
+async fn reconcile_records(
+    app: &AppState,
+    drop_id: &str,
+    records: &[ReservationRecord],
+    done: &mut Reconciled,
+) -> anyhow::Result<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<_> = records.iter().map(|r| r.order_id).collect();
+    let statuses = crate::store::statuses(&app.db, &ids).await?;
+    done.checked += records.len();
+    for record in records {
+        match statuses.get(&record.order_id).map(String::as_str) {
+            Some("pending" | "paid") => {}
+            Some(_) => {
+                if app.gate.release(drop_id, record.order_id, None).await? {
+                    done.stale_released += 1;
+                }
+            }
+            None => {
+                let tag = Some(record.idempotency_tag.as_str()).filter(|t| !t.is_empty());
+                if app.gate.release(drop_id, record.order_id, tag).await? {
+                    tracing::warn!(order = %record.order_id, user = record.user, units = record.quantity, "orphan reservation released");
+                    metrics::counter!("sale_orphans_released_total").increment(1);
+                    done.orphans_released += 1;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The background loop: sweeps expiry every `sweep_every`; reconciles (and
+/// retries unconfirmed refunds) every `reconcile_every`; survives PostgreSQL and Redis outages (logs and
+/// tries again next tick).
+pub async fn run(app: AppState, sweep_every: Duration, reconcile_every: Duration, grace: Duration) {
+    tracing::info!(
+        ?sweep_every,
+        ?reconcile_every,
+        ?grace,
+        "expiry sweeper started"
+    );
+    let mut sweep = tokio::time::interval(sweep_every);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut reconcile_tick = tokio::time::interval(reconcile_every);
+    reconcile_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = sweep.tick() => {
+                if let Err(error) = sweep_expired(&app).await {
+                    tracing::debug!(%error, "expiry sweep failed; next tick retries");
+                }
+            }
+            _ = reconcile_tick.tick() => {
+                if let Err(error) = reconcile(&app, grace).await {
+                    tracing::debug!(%error, "reconciliation failed; next tick retries");
+                }
+                if let Err(error) = crate::payments::retry_refunds(&app).await {
+                    tracing::debug!(%error, "refund retry failed; next tick retries");
+                }
+            }
+        }
+    }
+}
