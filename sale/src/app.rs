@@ -100,7 +100,12 @@ impl App {
         let redis_config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Duration::from_secs(1))
             .set_response_timeout(Duration::from_secs(1))
-            .set_number_of_retries(2);
+            .set_number_of_retries(2)
+            // redis-rs's default backoff (factor 100) sleeps for minutes
+            // between reconnect attempts while callers wait: keep it short,
+            // so a restarted Redis is back in use within a second.
+            .set_factor(2)
+            .set_max_delay(250);
         let redis = redis::aio::ConnectionManager::new_with_config(redis_client, redis_config)
             .await
             .context("connecting to Redis")?;

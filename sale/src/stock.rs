@@ -166,6 +166,23 @@ pub struct StockGate {
     prefix: Arc<str>,
 }
 
+/// Longest any gate call may take, reconnects included: past it the caller
+/// gets an error (answered 503), never a hanging request.
+const CALL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3);
+
+async fn bounded<T>(
+    call: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> redis::RedisResult<T> {
+    tokio::time::timeout(CALL_DEADLINE, call)
+        .await
+        .unwrap_or_else(|_| {
+            Err(redis::RedisError::from((
+                redis::ErrorKind::IoError,
+                "Redis did not answer in time",
+            )))
+        })
+}
+
 fn reply_error(what: &str, reply: &[String]) -> redis::RedisError {
     redis::RedisError::from((
         redis::ErrorKind::TypeError,
@@ -198,19 +215,23 @@ impl StockGate {
         idempotency_key: &str,
     ) -> redis::RedisResult<Reservation> {
         let keys = self.keys(drop_id);
-        let reply: Vec<String> = RESERVE
-            .key(keys.drop())
-            .key(keys.held())
-            .key(keys.reservations())
-            .key(keys.idempotency(user, idempotency_key))
-            .arg(user)
-            .arg(quantity)
-            .arg(now_ms)
-            .arg(order_id.to_string())
-            .arg(IDEMPOTENCY_TTL_SECS)
-            .arg(idempotency_tag(user, idempotency_key))
-            .invoke_async(&mut self.redis.clone())
-            .await?;
+        let reply: Vec<String> = bounded(
+            RESERVE
+                .prepare_invoke()
+                .key(keys.drop())
+                .key(keys.held())
+                .key(keys.reservations())
+                .key(keys.idempotency(user, idempotency_key))
+                .arg(user)
+                .arg(quantity)
+                .arg(now_ms)
+                .arg(order_id.to_string())
+                .arg(IDEMPOTENCY_TTL_SECS)
+                .arg(idempotency_tag(user, idempotency_key))
+                .invoke_async(&mut self.redis.clone()),
+        )
+        .await?;
+
         let num = |i: usize| reply.get(i).and_then(|s| s.parse::<i64>().ok());
         match reply.first().map(String::as_str) {
             Some("ok") => match (num(2), num(3), reply.get(4), num(5), num(6)) {
@@ -262,19 +283,23 @@ impl StockGate {
         forget_tag: Option<&str>,
     ) -> redis::RedisResult<bool> {
         let keys = self.keys(drop_id);
-        let released: i64 = RELEASE
-            .key(keys.drop())
-            .key(keys.held())
-            .key(keys.reservations())
-            .key(keys.idempotency_by_tag(forget_tag.unwrap_or("none")))
-            .arg(order_id.to_string())
-            .arg(if forget_tag.is_some() {
-                "forget"
-            } else {
-                "keep"
-            })
-            .invoke_async(&mut self.redis.clone())
-            .await?;
+        let released: i64 = bounded(
+            RELEASE
+                .prepare_invoke()
+                .key(keys.drop())
+                .key(keys.held())
+                .key(keys.reservations())
+                .key(keys.idempotency_by_tag(forget_tag.unwrap_or("none")))
+                .arg(order_id.to_string())
+                .arg(if forget_tag.is_some() {
+                    "forget"
+                } else {
+                    "keep"
+                })
+                .invoke_async(&mut self.redis.clone()),
+        )
+        .await?;
+
         Ok(released == 1)
     }
 
@@ -286,13 +311,14 @@ impl StockGate {
         cursor: u64,
         count: usize,
     ) -> redis::RedisResult<(u64, Vec<ReservationRecord>)> {
-        let (next, flat): (u64, Vec<String>) = redis::cmd("HSCAN")
+        let mut redis = self.redis.clone();
+        let mut command = redis::cmd("HSCAN");
+        command
             .arg(self.keys(drop_id).reservations())
             .arg(cursor)
             .arg("COUNT")
-            .arg(count)
-            .query_async(&mut self.redis.clone())
-            .await?;
+            .arg(count);
+        let (next, flat): (u64, Vec<String>) = bounded(command.query_async(&mut redis)).await?;
         let records = flat
             .chunks_exact(2)
             .filter_map(|pair| ReservationRecord::parse(&pair[0], &pair[1]))
@@ -330,7 +356,7 @@ impl StockGate {
                 .arg(&holding.user_id)
                 .arg(holding.quantity);
         }
-        let wrote: i64 = invocation.invoke_async(&mut self.redis.clone()).await?;
+        let wrote: i64 = bounded(invocation.invoke_async(&mut self.redis.clone())).await?;
         Ok(wrote == 1)
     }
 
@@ -357,12 +383,14 @@ impl StockGate {
 
     /// The drop's stock and sold counters, or `None` when it is not loaded.
     pub async fn counters(&self, drop_id: &str) -> redis::RedisResult<Option<GateCounters>> {
-        let (stock, sold): (Option<i64>, Option<i64>) = redis::cmd("HMGET")
+        let mut redis = self.redis.clone();
+        let mut command = redis::cmd("HMGET");
+        command
             .arg(self.keys(drop_id).drop())
             .arg("stock")
-            .arg("sold")
-            .query_async(&mut self.redis.clone())
-            .await?;
+            .arg("sold");
+        let (stock, sold): (Option<i64>, Option<i64>) =
+            bounded(command.query_async(&mut redis)).await?;
         Ok(match (stock, sold) {
             (Some(stock), Some(sold)) => Some(GateCounters { stock, sold }),
             _ => None,
@@ -371,9 +399,9 @@ impl StockGate {
 
     /// Units each user holds, as Redis sees it.
     pub async fn held_by_user(&self, drop_id: &str) -> redis::RedisResult<Vec<(String, i64)>> {
-        redis::cmd("HGETALL")
-            .arg(self.keys(drop_id).held())
-            .query_async(&mut self.redis.clone())
-            .await
+        let mut redis = self.redis.clone();
+        let mut command = redis::cmd("HGETALL");
+        command.arg(self.keys(drop_id).held());
+        bounded(command.query_async(&mut redis)).await
     }
 }

@@ -1,13 +1,13 @@
 //! Kill the sale process (SIGKILL) in the middle of an order burst and start it
 //! again: every 201 the clients saw is in PostgreSQL, PostgreSQL never holds
-//! more than the stock, and no unit is counted twice.
+//! more than the stock, nobody is over the cap, no unit is counted twice, and
+//! the reservations orphaned by the kill are released by the reconciler.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use admission::keys::{AdmissionKeyPair, Jwks};
 use admission::token::AdmissionSigner;
-use std::collections::HashSet;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -31,6 +31,9 @@ async fn start(port: u16, db: &str, prefix: &str, jwks: &std::path::Path) -> tok
         .env("OPERATOR_API_KEY", common::OPERATOR_KEY)
         .env("ORDER_RATE_PER_USER", "1000")
         .env("PAYMENT_WEBHOOK_SECRET", common::WEBHOOK_SECRET)
+        .env("ORDER_WRITE_TIMEOUT_MS", "500")
+        .env("ORPHAN_GRACE_SECS", "2")
+        .env("RECONCILE_EVERY_SECS", "1")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -84,116 +87,55 @@ async fn sigkill_mid_burst_loses_no_acknowledged_order() {
         .unwrap();
     assert_eq!(created.status(), 201);
 
-    // 64 buyers keep ordering (1 unit each, fresh keys) until told to stop.
-    let acknowledged = Arc::new(Mutex::new(HashSet::<String>::new()));
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut buyers = Vec::new();
-    for b in 0..64 {
-        let (http, base, acknowledged, stop) = (
-            http.clone(),
-            base.clone(),
-            acknowledged.clone(),
-            stop.clone(),
-        );
-        let signer = signer.clone();
-        buyers.push(tokio::spawn(async move {
-            let mut n = 0;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                n += 1;
-                let user = format!("u{b}-{n}");
-                let token = signer.sign(&common::claims(&user, "crash")).unwrap();
-                let sent = http
-                    .post(format!("{base}/api/drops/crash/orders"))
-                    .bearer_auth(token)
-                    .header("idempotency-key", "k")
-                    .json(&serde_json::json!({"quantity": 1}))
-                    .timeout(Duration::from_secs(5))
-                    .send()
-                    .await;
-                if let Ok(response) = sent {
-                    if response.status() == 201 {
-                        let body: serde_json::Value = response.json().await.unwrap();
-                        acknowledged
-                            .lock()
-                            .unwrap()
-                            .insert(body["id"].as_str().unwrap().to_string());
-                    }
-                } else {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            }
-        }));
-    }
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Buyers keep ordering (1-2 units, three tries per user against a cap of 2).
+    let burst = common::Burst::start(
+        Arc::new(Mutex::new(base.clone())),
+        signer.clone(),
+        "crash",
+        48,
+    );
+    burst.until_acknowledged(100).await;
     child.start_kill().unwrap();
     child.wait().await.unwrap();
-    let before_restart = acknowledged.lock().unwrap().len();
+    let before_restart = burst.acknowledged_count();
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut child = start(port, &db_url, &prefix, &jwks).await;
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    for buyer in buyers {
-        buyer.await.unwrap();
-    }
-    child.start_kill().unwrap();
-    child.wait().await.unwrap();
-
-    let acknowledged = acknowledged.lock().unwrap().clone();
+    burst.until_acknowledged(before_restart + 100).await;
+    let (acknowledged, answers) = burst.finish().await;
     eprintln!(
-        "acknowledged: {before_restart} before the kill, {} in all",
+        "acknowledged: {before_restart} before the kill, {} in all; answers {answers:?}",
         acknowledged.len()
     );
-    assert!(
-        before_restart > 0,
-        "orders were acknowledged before the kill"
-    );
-    assert!(
-        acknowledged.len() > before_restart,
-        "orders were acknowledged after the restart"
-    );
     let db = sqlx::PgPool::connect(&db_url).await.unwrap();
-    let recorded: HashSet<String> =
-        sqlx::query_scalar::<_, uuid::Uuid>("SELECT id FROM orders WHERE drop_id = 'crash'")
-            .fetch_all(&db)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|id| id.to_string())
-            .collect();
-    let lost: Vec<_> = acknowledged.difference(&recorded).collect();
-    assert!(lost.is_empty(), "acknowledged but not recorded: {lost:?}");
-    let (units, held): (i64, i64) = sqlx::query_as(
-        "SELECT COALESCE(sum(o.quantity), 0)::BIGINT, d.held FROM drops d \
-         LEFT JOIN orders o ON o.drop_id = d.id AND o.status IN ('pending','paid') \
-         WHERE d.id = 'crash' GROUP BY d.held",
-    )
-    .fetch_one(&db)
-    .await
-    .unwrap();
-    assert_eq!(units, held, "drops.held counts every recorded unit once");
-    assert!(units <= 1_000_000, "no oversell");
-    // Redis counts each recorded unit once, plus any reservation orphaned by
-    // the kill (reserved, never recorded): never fewer than PostgreSQL.
+    let units = common::check_invariants(&db, "crash", &acknowledged).await;
+
+    // Reservations orphaned by the kill (reserved in Redis, never recorded)
+    // are released by the restarted process's reconciler (grace 2 s here):
+    // Redis comes to count exactly what PostgreSQL holds.
     let mut redis = redis::Client::open(common::redis_url())
         .unwrap()
         .get_multiplexed_async_connection()
         .await
         .unwrap();
-    let sold: i64 = redis::cmd("HGET")
-        .arg(format!("{prefix}:{{crash}}:drop"))
-        .arg("sold")
-        .query_async(&mut redis)
-        .await
-        .unwrap();
-    let reservations: i64 = redis::cmd("HLEN")
-        .arg(format!("{prefix}:{{crash}}:res"))
-        .query_async(&mut redis)
-        .await
-        .unwrap();
-    assert!(sold >= units, "Redis sold {sold} < PostgreSQL {units}");
-    assert_eq!(
-        sold, reservations,
-        "one reservation record per reserved unit"
-    );
+    let mut sold = 0;
+    for attempt in 0..100 {
+        sold = redis::cmd("HGET")
+            .arg(format!("{prefix}:{{crash}}:drop"))
+            .arg("sold")
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        assert!(sold >= units, "Redis sold {sold} < PostgreSQL {units}");
+        if attempt == 0 {
+            eprintln!("orphaned units at the end of the burst: {}", sold - units);
+        }
+        if sold == units {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(sold, units, "orphans were not released within 10 s");
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
     std::fs::remove_dir_all(dir).ok();
 }

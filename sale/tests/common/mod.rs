@@ -2,6 +2,8 @@
 //! PostgreSQL, with a fresh database and a fresh Redis key prefix per test.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod faults;
+
 use admission::keys::{AdmissionKeyPair, Jwks};
 use admission::token::{AdmissionClaims, AdmissionSigner};
 use sale::clock::{Clock, ManualClock, SystemClock};
