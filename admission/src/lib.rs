@@ -6,11 +6,16 @@
 //!   fan and `sale` checks before it takes an order (bound to user and drop).
 //! - [`identity`]: user tokens from the site's identity provider (shared secret,
 //!   public key or JWKS file), the `operator` role, and the dev-mode issuer.
+//! - [`pump`]: the admission governor: how many fans to admit each tick
+//!   (rate by `governor`, `max_active`, stock left).
+//! - [`lease`]: the Redis leader lease that keeps one pump per drop.
 //!
 //! The `admission` binary wraps [`keys`] and [`token`] as `keygen` and `mint`.
 
 pub mod identity;
 pub mod keys;
+pub mod lease;
+pub mod pump;
 pub mod token;
 
 /// Seconds since the Unix epoch, as JWT `iat`/`nbf`/`exp` count them.

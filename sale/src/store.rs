@@ -28,6 +28,9 @@ pub struct DropRow {
     pub updated_at: DateTime<Utc>,
     /// Which load of this drop Redis should hold (see migration 0002).
     pub redis_epoch: i64,
+    /// The pre-queue draw's secret seed (see migration 0003); never shown
+    /// before the drop opens.
+    pub draw_seed: String,
 }
 
 impl DropRow {
@@ -70,7 +73,7 @@ const ORDER_COLUMNS: &str = "id, drop_id, user_id, quantity, unit_price_cents, c
 
 const DROP_COLUMNS: &str = "id, name, stock, held, price_cents, currency, opens_at, per_user_cap, \
      order_timeout_secs, admission_rate_per_sec, max_active, state, created_at, updated_at, \
-     redis_epoch";
+     redis_epoch, draw_seed";
 
 /// A drop to create.
 #[derive(Debug, Clone)]
@@ -91,8 +94,8 @@ pub struct NewDrop {
 pub async fn insert_drop(db: &PgPool, drop: &NewDrop) -> sqlx::Result<Option<DropRow>> {
     sqlx::query_as::<_, DropRow>(&format!(
         "INSERT INTO drops (id, name, stock, price_cents, currency, opens_at, per_user_cap, \
-         order_timeout_secs, admission_rate_per_sec, max_active) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         order_timeout_secs, admission_rate_per_sec, max_active, draw_seed) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
          ON CONFLICT (id) DO NOTHING RETURNING {DROP_COLUMNS}"
     ))
     .bind(&drop.id)
@@ -105,6 +108,12 @@ pub async fn insert_drop(db: &PgPool, drop: &NewDrop) -> sqlx::Result<Option<Dro
     .bind(drop.order_timeout_secs)
     .bind(drop.admission_rate_per_sec)
     .bind(drop.max_active)
+    // 244 bits from the OS random generator, as 64 hex digits.
+    .bind(format!(
+        "{}{}",
+        Uuid::new_v4().simple(),
+        Uuid::new_v4().simple()
+    ))
     .fetch_optional(db)
     .await
 }

@@ -142,6 +142,9 @@ pub struct DropView {
     pub max_active: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// SHA-256 (hex) of the pre-queue draw's secret seed, published from the
+    /// start; the seed is revealed by the queue service after opening.
+    pub draw_seed_sha256: String,
 }
 
 impl DropView {
@@ -168,6 +171,13 @@ impl DropView {
             max_active: drop.max_active,
             created_at: drop.created_at,
             updated_at: drop.updated_at,
+            draw_seed_sha256: {
+                use sha2::{Digest, Sha256};
+                Sha256::digest(drop.draw_seed.as_bytes())
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect()
+            },
         }
     }
 }

@@ -1,0 +1,74 @@
+//! Queue API errors: a status and a machine-readable `error` code, answered
+//! as `{"error": "<code>", "message": "<text>"}`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("{0}")]
+    InvalidToken(String),
+    #[error("unknown drop")]
+    UnknownDrop,
+    #[error("you are not in this drop's line; join first")]
+    NotInLine,
+    #[error("this origin may not open the queue")]
+    BadOrigin,
+    #[error("too many requests, slow down")]
+    RateLimited,
+    #[error("this node is full; try again in a moment")]
+    TryAgain,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the queue is unavailable; try again shortly")]
+    Unavailable,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl QueueError {
+    pub fn parts(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::InvalidToken(_) => (StatusCode::UNAUTHORIZED, "invalid_token"),
+            Self::UnknownDrop => (StatusCode::NOT_FOUND, "unknown_drop"),
+            Self::NotInLine => (StatusCode::NOT_FOUND, "not_in_line"),
+            Self::BadOrigin => (StatusCode::FORBIDDEN, "bad_origin"),
+            Self::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Self::TryAgain => (StatusCode::SERVICE_UNAVAILABLE, "try_again"),
+            Self::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+            Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl From<redis::RedisError> for QueueError {
+    fn from(error: redis::RedisError) -> Self {
+        tracing::warn!(%error, "Redis unavailable");
+        Self::Unavailable
+    }
+}
+
+impl IntoResponse for QueueError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.parts();
+        let message = match &self {
+            Self::Internal(cause) => {
+                tracing::error!(error = ?cause, "internal error");
+                "internal error".to_string()
+            }
+            other => other.to_string(),
+        };
+        let mut response = (
+            status,
+            axum::Json(serde_json::json!({"error": code, "message": message})),
+        )
+            .into_response();
+        if matches!(self, Self::RateLimited | Self::TryAgain | Self::Unavailable) {
+            response
+                .headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from_static("2"));
+        }
+        response
+    }
+}

@@ -1,0 +1,261 @@
+//! One drop's line in Redis: join, leave, admit, and the numbers status is
+//! computed from. Every key of a drop shares its `{drop}` hash tag.
+
+use crate::draw::draw_score;
+use redis::aio::ConnectionManager;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+static JOIN: LazyLock<redis::Script> =
+    LazyLock::new(|| redis::Script::new(include_str!("scripts/join.lua")));
+static ADMIT: LazyLock<redis::Script> =
+    LazyLock::new(|| redis::Script::new(include_str!("scripts/admit.lua")));
+
+/// Longest any line call may take; past it the caller answers "try again".
+const CALL_DEADLINE: Duration = Duration::from_secs(3);
+/// Most head entries one admit call looks at (bounds the script's run time).
+const ADMIT_SCAN_LIMIT: u64 = 2_000;
+
+async fn bounded<T>(
+    call: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> redis::RedisResult<T> {
+    tokio::time::timeout(CALL_DEADLINE, call)
+        .await
+        .unwrap_or_else(|_| {
+            Err(redis::RedisError::from((
+                redis::ErrorKind::IoError,
+                "Redis did not answer in time",
+            )))
+        })
+}
+
+/// Key names of one drop's line.
+#[derive(Debug, Clone)]
+pub struct LineKeys {
+    base: String,
+}
+
+impl LineKeys {
+    pub fn new(prefix: &str, drop_id: &str) -> Self {
+        Self {
+            base: format!("{prefix}:{{{drop_id}}}"),
+        }
+    }
+    pub fn line(&self) -> String {
+        format!("{}:q:line", self.base)
+    }
+    pub fn seen(&self) -> String {
+        format!("{}:q:seen", self.base)
+    }
+    pub fn admitted(&self) -> String {
+        format!("{}:q:admitted", self.base)
+    }
+    pub fn arrivals(&self) -> String {
+        format!("{}:q:arrivals", self.base)
+    }
+    pub fn progress(&self) -> String {
+        format!("{}:q:progress", self.base)
+    }
+    pub fn lease(&self) -> String {
+        format!("{}:q:pump", self.base)
+    }
+    /// The sale service's drop hash (stock, sold), read for units left.
+    pub fn sale_drop(&self) -> String {
+        format!("{}:drop", self.base)
+    }
+}
+
+/// Where a join left the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    Admitted { at_ms: i64 },
+    Waiting { rank: u64, removed: u64 },
+}
+
+/// The pump's progress through the line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Users taken off the head (admitted + skipped leavers).
+    pub removed: u64,
+    pub admitted: u64,
+    pub skipped: u64,
+}
+
+#[derive(Clone)]
+pub struct Lines {
+    redis: ConnectionManager,
+    prefix: std::sync::Arc<str>,
+}
+
+impl Lines {
+    pub fn new(redis: ConnectionManager, prefix: &str) -> Self {
+        Self {
+            redis,
+            prefix: prefix.into(),
+        }
+    }
+
+    pub fn keys(&self, drop_id: &str) -> LineKeys {
+        LineKeys::new(&self.prefix, drop_id)
+    }
+
+    pub fn redis(&self) -> ConnectionManager {
+        self.redis.clone()
+    }
+
+    /// Joins (or re-finds) `user`'s place; before opening, by the draw.
+    pub async fn join(
+        &self,
+        drop_id: &str,
+        user: &str,
+        now_ms: i64,
+        prequeue_seed: Option<&str>,
+        admission_cutoff_ms: i64,
+    ) -> redis::RedisResult<Place> {
+        let keys = self.keys(drop_id);
+        let mut redis = self.redis.clone();
+        let mut invocation = JOIN.prepare_invoke();
+        invocation
+            .key(keys.line())
+            .key(keys.seen())
+            .key(keys.admitted())
+            .key(keys.arrivals())
+            .key(keys.progress())
+            .arg(user)
+            .arg(now_ms);
+        match prequeue_seed {
+            Some(seed) => invocation.arg("pre").arg(draw_score(seed, user)),
+            None => invocation.arg("fifo").arg(0),
+        };
+        invocation.arg(admission_cutoff_ms);
+        let reply: Vec<String> = bounded(invocation.invoke_async(&mut redis)).await?;
+        let num = |i: usize| reply.get(i).and_then(|s| s.parse::<f64>().ok());
+        match (reply.first().map(String::as_str), num(1), num(2)) {
+            (Some("admitted"), Some(at), _) => Ok(Place::Admitted { at_ms: at as i64 }),
+            (Some("waiting"), Some(rank), Some(removed)) => Ok(Place::Waiting {
+                rank: rank as u64,
+                removed: removed as u64,
+            }),
+            _ => Err(redis::RedisError::from((
+                redis::ErrorKind::TypeError,
+                "unexpected join reply",
+                format!("{reply:?}"),
+            ))),
+        }
+    }
+
+    /// Current place without joining: `None` when not in the line.
+    pub async fn place(&self, drop_id: &str, user: &str) -> redis::RedisResult<Option<Place>> {
+        let keys = self.keys(drop_id);
+        let mut redis = self.redis.clone();
+        let mut pipe = redis::pipe();
+        pipe.zscore(keys.admitted(), user)
+            .zrank(keys.line(), user)
+            .hget(keys.progress(), "removed");
+        let (admitted, rank, removed): (Option<f64>, Option<u64>, Option<u64>) =
+            bounded(pipe.query_async(&mut redis)).await?;
+        Ok(match (admitted, rank) {
+            (Some(at), _) => Some(Place::Admitted { at_ms: at as i64 }),
+            (None, Some(rank)) => Some(Place::Waiting {
+                rank,
+                removed: removed.unwrap_or(0),
+            }),
+            (None, None) => None,
+        })
+    }
+
+    /// A sign of life from a waiting user (live socket or poll).
+    pub async fn touch(&self, drop_id: &str, user: &str, now_ms: i64) -> redis::RedisResult<()> {
+        let mut redis = self.redis.clone();
+        let mut cmd = redis::cmd("ZADD");
+        cmd.arg(self.keys(drop_id).seen())
+            .arg("XX")
+            .arg(now_ms)
+            .arg(user);
+        bounded(cmd.query_async::<()>(&mut redis)).await
+    }
+
+    /// Leaves the line (an admitted user keeps their admission).
+    pub async fn leave(&self, drop_id: &str, user: &str) -> redis::RedisResult<bool> {
+        let keys = self.keys(drop_id);
+        let mut redis = self.redis.clone();
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .zrem(keys.line(), user)
+            .zrem(keys.seen(), user);
+        let (removed, _): (u64, u64) = bounded(pipe.query_async(&mut redis)).await?;
+        Ok(removed == 1)
+    }
+
+    /// Admits up to `n` from the head (see `admit.lua`).
+    pub async fn admit(
+        &self,
+        drop_id: &str,
+        n: u64,
+        now_ms: i64,
+        abandon_cutoff_ms: i64,
+    ) -> redis::RedisResult<Vec<String>> {
+        let keys = self.keys(drop_id);
+        let mut redis = self.redis.clone();
+        let mut invocation = ADMIT.prepare_invoke();
+        invocation
+            .key(keys.line())
+            .key(keys.seen())
+            .key(keys.admitted())
+            .key(keys.progress())
+            .arg(n)
+            .arg(now_ms)
+            .arg(abandon_cutoff_ms)
+            .arg(ADMIT_SCAN_LIMIT.max(n));
+        bounded(invocation.invoke_async(&mut redis)).await
+    }
+
+    /// What the pump and every status need, in one round trip: progress,
+    /// waiting count, active shoppers (admitted since `active_since_ms`), and
+    /// the sale service's stock and sold counters.
+    pub async fn snapshot(
+        &self,
+        drop_id: &str,
+        active_since_ms: i64,
+    ) -> redis::RedisResult<LineSnapshot> {
+        let keys = self.keys(drop_id);
+        let mut redis = self.redis.clone();
+        let mut pipe = redis::pipe();
+        pipe.hget(keys.progress(), &["removed", "admitted", "skipped"])
+            .zcard(keys.line())
+            .zcount(keys.admitted(), active_since_ms, "+inf")
+            .hget(keys.sale_drop(), &["stock", "sold"]);
+        type Reply = (Vec<Option<u64>>, u64, u64, Vec<Option<i64>>);
+        let (progress, waiting, active, sale): Reply =
+            bounded(pipe.query_async(&mut redis)).await?;
+        let at = |v: &Vec<Option<u64>>, i: usize| v.get(i).copied().flatten().unwrap_or(0);
+        let units_left = match (
+            sale.first().copied().flatten(),
+            sale.get(1).copied().flatten(),
+        ) {
+            (Some(stock), Some(sold)) => Some(stock - sold),
+            _ => None,
+        };
+        Ok(LineSnapshot {
+            progress: Progress {
+                removed: at(&progress, 0),
+                admitted: at(&progress, 1),
+                skipped: at(&progress, 2),
+            },
+            waiting,
+            active,
+            units_left,
+        })
+    }
+}
+
+/// A drop's line at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LineSnapshot {
+    pub progress: Progress,
+    pub waiting: u64,
+    pub active: u64,
+    /// Stock minus reserved per the sale service; `None` when the drop is
+    /// not loaded in Redis (yet).
+    pub units_left: Option<i64>,
+}

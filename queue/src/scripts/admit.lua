@@ -1,0 +1,45 @@
+-- admit.lua: take up to N users off the head of the line and admit them,
+-- skipping (and removing) those who left: no live connection and no poll
+-- since the cutoff. Skipped users cost no admission capacity.
+--
+-- KEYS[1] line      zset
+-- KEYS[2] seen      zset user -> last sign of life, ms
+-- KEYS[3] admitted  zset user -> admitted at, ms
+-- KEYS[4] progress  hash {removed, admitted, skipped}
+-- ARGV[1] N, how many to admit at most
+-- ARGV[2] now, ms
+-- ARGV[3] abandon cutoff, ms: seen before this = left
+-- ARGV[4] scan limit: most head entries looked at in one call
+--
+-- Returns the admitted user ids, in line order.
+
+local n = tonumber(ARGV[1])
+local now = ARGV[2]
+local cutoff = tonumber(ARGV[3])
+local limit = tonumber(ARGV[4])
+local admitted = {}
+local skipped = 0
+local scanned = 0
+while #admitted < n and scanned < limit do
+  local head = redis.call('ZRANGE', KEYS[1], 0, 99)
+  if #head == 0 then break end
+  for _, user in ipairs(head) do
+    scanned = scanned + 1
+    local seen = tonumber(redis.call('ZSCORE', KEYS[2], user) or '0')
+    redis.call('ZREM', KEYS[1], user)
+    redis.call('ZREM', KEYS[2], user)
+    if seen < cutoff then
+      skipped = skipped + 1
+    else
+      redis.call('ZADD', KEYS[3], now, user)
+      admitted[#admitted + 1] = user
+    end
+    if #admitted >= n or scanned >= limit then break end
+  end
+end
+if #admitted + skipped > 0 then
+  redis.call('HINCRBY', KEYS[4], 'removed', #admitted + skipped)
+  redis.call('HINCRBY', KEYS[4], 'admitted', #admitted)
+  redis.call('HINCRBY', KEYS[4], 'skipped', skipped)
+end
+return admitted

@@ -1,0 +1,39 @@
+-- join.lua: give a user their one place in a drop's line (or find it).
+--
+-- KEYS[1] line      zset user -> score (pre-queue: draw score < 2^52;
+--                   after opening: 2^52 + arrival number)
+-- KEYS[2] seen      zset user -> last sign of life, ms
+-- KEYS[3] admitted  zset user -> admitted at, ms
+-- KEYS[4] arrivals  counter of arrivals after opening
+-- KEYS[5] progress  hash {removed: users taken off the head so far}
+-- ARGV[1] user id
+-- ARGV[2] now, ms
+-- ARGV[3] "pre" (before opening: place by ARGV[4]) or "fifo"
+-- ARGV[4] the user's draw score (pre only), an integer below 2^52
+-- ARGV[5] admission expiry cutoff, ms: an admission older than this has run
+--         out, and joining again starts a new place at the back
+--
+-- Returns {"admitted", admitted_at_ms} or {"waiting", rank (0 = first),
+-- removed (progress at this moment)}. A second join of the same user (tab,
+-- device, reconnect) finds the same place and only refreshes "seen".
+
+local user = ARGV[1]
+local admitted_at = redis.call('ZSCORE', KEYS[3], user)
+if admitted_at then
+  if tonumber(admitted_at) >= tonumber(ARGV[5]) then
+    return {'admitted', admitted_at}
+  end
+  redis.call('ZREM', KEYS[3], user)
+end
+if not redis.call('ZSCORE', KEYS[1], user) then
+  local score
+  if ARGV[3] == 'pre' then
+    score = ARGV[4]
+  else
+    score = 4503599627370496 + redis.call('INCR', KEYS[4])
+  end
+  redis.call('ZADD', KEYS[1], score, user)
+end
+redis.call('ZADD', KEYS[2], ARGV[2], user)
+local removed = redis.call('HGET', KEYS[5], 'removed') or '0'
+return {'waiting', redis.call('ZRANK', KEYS[1], user), removed}
