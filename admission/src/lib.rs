@@ -9,12 +9,14 @@
 //! - [`pump`]: the admission governor: how many fans to admit each tick
 //!   (rate by `governor`, `max_active`, stock left).
 //! - [`lease`]: the Redis leader lease that keeps one pump per drop.
+//! - [`observe`]: the process-wide Prometheus recorder of both services.
 //!
 //! The `admission` binary wraps [`keys`] and [`token`] as `keygen` and `mint`.
 
 pub mod identity;
 pub mod keys;
 pub mod lease;
+pub mod observe;
 pub mod pump;
 pub mod token;
 

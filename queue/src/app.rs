@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
@@ -72,22 +72,6 @@ impl AppState {
     pub fn admission_cutoff_ms(&self) -> i64 {
         self.clock.now_ms() - (self.config.admission_ttl_secs * 1000) as i64
     }
-}
-
-fn metrics_handle() -> anyhow::Result<metrics_exporter_prometheus::PrometheusHandle> {
-    static HANDLE: OnceLock<metrics_exporter_prometheus::PrometheusHandle> = OnceLock::new();
-    if let Some(handle) = HANDLE.get() {
-        return Ok(handle.clone());
-    }
-    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
-    let handle = recorder.handle();
-    if metrics::set_global_recorder(recorder).is_ok() {
-        let _ = HANDLE.set(handle);
-    }
-    HANDLE
-        .get()
-        .cloned()
-        .context("a metrics recorder was installed elsewhere")
 }
 
 fn per_second(n: u32) -> Quota {
@@ -158,7 +142,7 @@ impl App {
             connections: Arc::default(),
             user_limiter: Arc::new(RateLimiter::keyed(per_second(config.join_rate_per_user))),
             ip_limiter: Arc::new(RateLimiter::keyed(per_second(config.join_rate_per_ip))),
-            metrics: metrics_handle()?,
+            metrics: admission::observe::prometheus_handle(),
             config: Arc::new(config.clone()),
         };
         let admission_ttl = Duration::from_secs(config.admission_ttl_secs);

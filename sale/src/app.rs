@@ -15,7 +15,7 @@ use anyhow::Context;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sqlx::postgres::PgPoolOptions;
 use std::num::NonZeroU32;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use uuid::Uuid;
@@ -55,24 +55,6 @@ pub struct App {
     state: AppState,
     writers: Vec<tokio::task::JoinHandle<()>>,
     background: Vec<tokio::task::JoinHandle<()>>,
-}
-
-/// The process-wide Prometheus recorder (installed once, shared by every App
-/// in a process, as tests run several).
-fn metrics_handle() -> anyhow::Result<metrics_exporter_prometheus::PrometheusHandle> {
-    static HANDLE: OnceLock<metrics_exporter_prometheus::PrometheusHandle> = OnceLock::new();
-    if let Some(handle) = HANDLE.get() {
-        return Ok(handle.clone());
-    }
-    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
-    let handle = recorder.handle();
-    if metrics::set_global_recorder(recorder).is_ok() {
-        let _ = HANDLE.set(handle);
-    }
-    HANDLE
-        .get()
-        .cloned()
-        .context("a metrics recorder was installed elsewhere")
 }
 
 impl App {
@@ -161,7 +143,7 @@ impl App {
             clock,
             order_limiter,
             write_timeout,
-            metrics: metrics_handle()?,
+            metrics: admission::observe::prometheus_handle(),
             rebuilding: Arc::default(),
             payments: sandbox.clone(),
             webhook_secret,
