@@ -268,3 +268,47 @@ async fn leavers_lose_their_place_and_cost_no_admission_capacity() {
     let (_, back) = node.join(&deployment, "leave", "p000").await;
     assert_eq!(back["position"], 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fans_are_told_sold_out_at_once_and_admission_resumes_when_stock_returns() {
+    let deployment = Deployment::new().await;
+    deployment.create_drop("gone", 2, 100.0, 100, 0).await;
+    let mut node = Node::start(&deployment, |_| {}).await;
+    node.knows("gone").await;
+    for user in ["x", "y", "z"] {
+        node.join(&deployment, "gone", user).await;
+    }
+    // The sale service sells both units (as its Lua script would count them).
+    let drop_key = format!("{}:{{gone}}:drop", deployment.prefix);
+    let mut redis = deployment.redis().await;
+    let _: () = redis::cmd("HSET")
+        .arg(&drop_key)
+        .arg("sold")
+        .arg(2)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    node.catalog_fresh().await;
+    node.catalog_fresh().await;
+    let (_, status) = node.poll(&deployment, "gone", "x").await;
+    assert_eq!(status["state"], "sold_out", "{status}");
+    assert!(
+        node.pump_for(&deployment.clock, TICK, 10).await.is_empty(),
+        "no admissions while sold out"
+    );
+
+    // One unit comes back (an order expired): admission resumes, one fan.
+    let _: () = redis::cmd("HSET")
+        .arg(&drop_key)
+        .arg("sold")
+        .arg(1)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    node.catalog_fresh().await;
+    node.catalog_fresh().await;
+    let (_, status) = node.poll(&deployment, "gone", "x").await;
+    assert_eq!(status["state"], "waiting");
+    let admitted = node.pump_for(&deployment.clock, TICK, 10).await;
+    assert_eq!(admitted, vec!["x".to_string()]);
+}
