@@ -8,7 +8,11 @@
 //!   checkout (one stock row, `UPDATE ... WHERE stock >= n` plus an insert, per
 //!   order, in a transaction); prints each rate.
 //!
-//! Every run is bounded by `--seconds`; nothing here runs unbounded.
+//! - `sockets`: idle WebSocket fans on a queue node (see [`sockets`]).
+//!
+//! Every run is bounded by `--seconds` or its connection count.
+
+mod sockets;
 
 use admission::keys::AdmissionKeyPair;
 use admission::token::{AdmissionClaims, AdmissionSigner};
@@ -46,6 +50,29 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Idle WebSocket fans on a queue node: joins/s, memory per connection,
+    /// and how fast a status change reaches all of them.
+    Sockets {
+        /// The queue node's address.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        queue: std::net::SocketAddr,
+        /// The queue node's process id (its RSS is read from /proc).
+        #[arg(long)]
+        queue_pid: u32,
+        /// An open drop to wait in (its admission rate should be tiny).
+        #[arg(long)]
+        drop: String,
+        /// The user-token secret the queue trusts (USER_JWT_SECRET).
+        #[arg(long, env = "USER_JWT_SECRET")]
+        user_secret: String,
+        #[arg(long, env = "DATABASE_URL")]
+        database: String,
+        #[arg(long, default_value_t = 10_000)]
+        connections: usize,
+        /// Loopback source addresses to spread connections over (127.0.0.1..).
+        #[arg(long, default_value_t = 4)]
+        source_addresses: u8,
+    },
     /// Raw Lua rate against Redis and a plain PostgreSQL checkout, side by side.
     Baseline {
         #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
@@ -76,6 +103,26 @@ async fn main() -> anyhow::Result<()> {
                 concurrency,
                 Duration::from_secs(seconds),
             )
+            .await
+        }
+        Command::Sockets {
+            queue,
+            queue_pid,
+            drop,
+            user_secret,
+            database,
+            connections,
+            source_addresses,
+        } => {
+            sockets::run(sockets::Options {
+                queue,
+                drop,
+                user_secret,
+                connections,
+                queue_pid,
+                database,
+                source_addresses,
+            })
             .await
         }
         Command::Baseline {
