@@ -63,6 +63,11 @@ pub struct Config {
     )]
     pub checkout_url: String,
 
+    /// The sale service's public base URL, as the fan page's browser reaches
+    /// it (checkout, payment, "my orders").
+    #[arg(long, env = "SALE_URL", default_value = "http://127.0.0.1:8081")]
+    pub sale_url: String,
+
     /// Allowed WebSocket origins, comma separated (`*` for any). Empty: only
     /// requests without an Origin header or from this service's own host.
     #[arg(long, env = "ALLOWED_ORIGINS", default_value = "")]

@@ -103,6 +103,7 @@ async fn start_sale(deployment: &Deployment) -> String {
         expiry_sweep_ms: 1000,
         reconcile_every_secs: 10,
         orphan_grace_secs: 60,
+        cors_origins: "*".into(),
     };
     let app = sale::App::build(config).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());

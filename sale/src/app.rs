@@ -37,6 +37,8 @@ pub struct AppState {
     pub payments: Arc<dyn PaymentProvider>,
     /// Secret webhook signatures are checked with.
     pub webhook_secret: Arc<[u8]>,
+    /// Origins allowed to call the API from a browser.
+    pub cors_origins: Arc<str>,
     /// Drops this process is rebuilding into Redis right now.
     pub rebuilding: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
@@ -145,6 +147,7 @@ impl App {
             write_timeout,
             metrics: admission::observe::prometheus_handle(),
             rebuilding: Arc::default(),
+            cors_origins: config.cors_origins.as_str().into(),
             payments: sandbox.clone(),
             webhook_secret,
         };

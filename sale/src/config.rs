@@ -97,6 +97,12 @@ pub struct Config {
     #[arg(long, env = "ORPHAN_GRACE_SECS", default_value_t = 60)]
     pub orphan_grace_secs: u64,
 
+    /// Origins whose pages may call this API from a browser (CORS), comma
+    /// separated; `*` for any. The fan page is served by the queue service,
+    /// so its origin belongs here.
+    #[arg(long, env = "CORS_ORIGINS", default_value = "")]
+    pub cors_origins: String,
+
     /// Apply the embedded migrations at start.
     #[arg(long, env = "MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
     pub migrate: bool,

@@ -404,4 +404,35 @@ impl StockGate {
         command.arg(self.keys(drop_id).held());
         bounded(command.query_async(&mut redis)).await
     }
+
+    /// The waiting room's counters for a drop (kept by the queue service under
+    /// the same prefix): waiting, admitted so far, admitted since `since_ms`.
+    pub async fn queue_counters(
+        &self,
+        drop_id: &str,
+        since_ms: i64,
+    ) -> redis::RedisResult<QueueCounters> {
+        let base = format!("{}:{{{drop_id}}}", self.prefix);
+        let mut redis = self.redis.clone();
+        let mut pipe = redis::pipe();
+        pipe.zcard(format!("{base}:q:line"))
+            .hget(format!("{base}:q:progress"), "admitted")
+            .zcount(format!("{base}:q:admitted"), since_ms, "+inf");
+        let (waiting, admitted, active): (u64, Option<u64>, u64) =
+            bounded(pipe.query_async(&mut redis)).await?;
+        Ok(QueueCounters {
+            waiting,
+            admitted: admitted.unwrap_or(0),
+            active,
+        })
+    }
+}
+
+/// The waiting room's numbers, as the operator stats show them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct QueueCounters {
+    pub waiting: u64,
+    pub admitted: u64,
+    /// Admitted within the admission token lifetime (600 s).
+    pub active: u64,
 }

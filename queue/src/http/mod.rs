@@ -2,9 +2,11 @@
 //!
 //! - [`rest`]: join, poll and leave over HTTP; the draw; JWKS; dev login.
 //! - [`ws`]: the WebSocket session that pushes status until admitted.
+//! - [`pages`]: the fan page (embedded from `web/`).
 //! - [`error`]: the error shape.
 
 pub mod error;
+pub mod pages;
 pub mod rest;
 pub mod ws;
 
@@ -24,7 +26,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/drops/{id}/queue/ws", get(ws::upgrade))
         .route("/api/drops/{id}/draw", get(rest::draw))
-        .route("/.well-known/jwks.json", get(rest::jwks));
+        .route("/.well-known/jwks.json", get(rest::jwks))
+        .route("/drops/{id}", get(pages::fan_page))
+        .route("/web/{file}", get(pages::asset));
     if state.dev_issuer.is_some() {
         router = router.route("/api/dev/login", post(rest::dev_login));
     }

@@ -127,6 +127,7 @@ impl Deployment {
             admission_ttl_secs: 600,
             abandon_after_secs: 60,
             checkout_url: "http://sale.test/api/drops/{drop}/orders".into(),
+            sale_url: "http://sale.test".into(),
             allowed_origins: "https://fans.example".into(),
             max_connections: 1000,
             join_rate_per_user: 1000,

@@ -320,6 +320,8 @@ pub struct DropStats {
     pub refunded: store::StatusTotals,
     pub admission_rate_per_sec: f64,
     pub max_active: i32,
+    /// The waiting room: waiting, admitted so far, active shoppers.
+    pub queue: crate::stock::QueueCounters,
 }
 
 pub async fn stats(
@@ -342,6 +344,8 @@ pub async fn stats(
         take("refunded"),
     );
     let view = DropView::new(drop.clone(), drop.stock - reserved, app.clock.now());
+    let active_since = app.clock.now().timestamp_millis() - 600_000;
+    let queue = app.gate.queue_counters(&id, active_since).await?;
     Ok(Json(DropStats {
         drop_id: view.id,
         state: view.state,
@@ -355,6 +359,7 @@ pub async fn stats(
         refunded,
         admission_rate_per_sec: view.admission_rate_per_sec,
         max_active: view.max_active,
+        queue,
     }))
 }
 

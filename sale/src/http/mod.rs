@@ -37,18 +37,71 @@ pub fn router(state: AppState) -> Router {
     if state.dev_issuer.is_some() {
         api = api.route("/api/dev/login", post(dev_login));
     }
-    api.route(
-        "/healthz",
-        get(|| async { Json(serde_json::json!({"status": "ok"})) }),
-    )
-    .route("/readyz", get(readyz))
-    .route(
-        "/metrics",
-        get(|State(app): State<AppState>| async move { app.metrics.render() }),
-    )
-    .fallback(|| async { ApiError::NotFound("not_found") })
-    .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-    .with_state(state)
+    let cors = cors(&state.cors_origins);
+    api.route("/ops", get(ops_page))
+        .route("/web/{file}", get(web_asset))
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .route("/readyz", get(readyz))
+        .route(
+            "/metrics",
+            get(|State(app): State<AppState>| async move { app.metrics.render() }),
+        )
+        .fallback(|| async { ApiError::NotFound("not_found") })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(cors)
+        .with_state(state)
+}
+
+/// CORS for the configured origins: the fan page (served by the queue
+/// service) buys and pays here from the browser.
+fn cors(origins: &str) -> tower_http::cors::CorsLayer {
+    use axum::http::{header, HeaderName, HeaderValue, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origins = origins.trim();
+    let allow = if origins == "*" {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            origins
+                .split(',')
+                .filter_map(|o| HeaderValue::from_str(o.trim()).ok()),
+        )
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static(orders::USER_TOKEN_HEADER),
+        ])
+}
+
+/// `GET /ops`: the operator console (embedded; see `web/`).
+async fn ops_page() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("../../../web/ops.html"))
+}
+
+/// `GET /web/{file}`: the console's script and the shared stylesheet.
+async fn web_asset(
+    axum::extract::Path(file): axum::extract::Path<String>,
+) -> axum::response::Response {
+    let (body, kind) = match file.as_str() {
+        "ops.js" => (
+            include_str!("../../../web/ops.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "style.css" => (
+            include_str!("../../../web/style.css"),
+            "text/css; charset=utf-8",
+        ),
+        _ => return ApiError::NotFound("not_found").into_response(),
+    };
+    ([(axum::http::header::CONTENT_TYPE, kind)], body).into_response()
 }
 
 /// Ready when both PostgreSQL and Redis answer.

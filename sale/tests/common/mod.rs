@@ -106,6 +106,7 @@ impl TestApp {
             expiry_sweep_ms: 1000,
             reconcile_every_secs: 10,
             orphan_grace_secs: 60,
+            cors_origins: String::new(),
         };
         let mut config = config;
         tweak(&mut config);
