@@ -10,6 +10,8 @@ pub enum QueueError {
     InvalidToken(String),
     #[error("unknown drop")]
     UnknownDrop,
+    #[error("no such page or endpoint")]
+    NotFound,
     #[error("you are not in this drop's line; join first")]
     NotInLine,
     #[error("this origin may not open the queue")]
@@ -31,6 +33,7 @@ impl QueueError {
         match self {
             Self::InvalidToken(_) => (StatusCode::UNAUTHORIZED, "invalid_token"),
             Self::UnknownDrop => (StatusCode::NOT_FOUND, "unknown_drop"),
+            Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::NotInLine => (StatusCode::NOT_FOUND, "not_in_line"),
             Self::BadOrigin => (StatusCode::FORBIDDEN, "bad_origin"),
             Self::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),

@@ -42,7 +42,7 @@ pub fn router(state: AppState) -> Router {
             "/metrics",
             get(|State(app): State<AppState>| async move { app.metrics.render() }),
         )
-        .fallback(|| async { QueueError::Invalid("no such endpoint".into()) })
+        .fallback(|| async { QueueError::NotFound })
         .layer(axum::extract::DefaultBodyLimit::max(4 * 1024))
         .with_state(state)
 }

@@ -28,7 +28,7 @@ pub async fn asset(Path(file): Path<String>) -> Response {
     let (body, kind) = match file.as_str() {
         "fan.js" => (FAN_JS, "text/javascript; charset=utf-8"),
         "style.css" => (STYLE_CSS, "text/css; charset=utf-8"),
-        _ => return super::error::QueueError::Invalid("no such file".into()).into_response(),
+        _ => return super::error::QueueError::NotFound.into_response(),
     };
     (
         [

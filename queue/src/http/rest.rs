@@ -140,7 +140,7 @@ pub async fn dev_login(
     body: Result<Json<DevLogin>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<serde_json::Value>, QueueError> {
     let Json(body) = body.map_err(|e| QueueError::Invalid(e.body_text()))?;
-    let issuer = app.dev_issuer.as_ref().ok_or(QueueError::UnknownDrop)?;
+    let issuer = app.dev_issuer.as_ref().ok_or(QueueError::NotFound)?;
     let user = body.user.trim();
     if user.is_empty() || user.len() > 64 || !user.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(QueueError::Invalid(
