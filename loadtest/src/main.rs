@@ -9,6 +9,7 @@
 //!   order, in a transaction); prints each rate.
 //!
 //! - `sockets`: idle WebSocket fans on a queue node (see [`sockets`]).
+//! - `rush`: the whole flow with a report and invariants (see `loadtest::rush`).
 //!
 //! Every run is bounded by `--seconds` or its connection count.
 
@@ -73,6 +74,63 @@ enum Command {
         #[arg(long, default_value_t = 4)]
         source_addresses: u8,
     },
+    /// Fans arrive, wait, some abandon; the admitted buy and pay. Ends with a
+    /// report (JSON and Markdown) and the invariants; exits non-zero when an
+    /// invariant is broken.
+    Rush {
+        #[arg(long, env = "QUEUE_URL", default_value = "http://127.0.0.1:8080")]
+        queue: String,
+        #[arg(long, env = "SALE_URL", default_value = "http://127.0.0.1:8081")]
+        sale: String,
+        #[arg(long, env = "OPERATOR_API_KEY")]
+        operator_key: String,
+        /// The user-token secret both services trust (USER_JWT_SECRET).
+        #[arg(long, env = "USER_JWT_SECRET")]
+        user_secret: String,
+        #[arg(long, env = "DATABASE_URL")]
+        database: String,
+        #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+        redis: String,
+        #[arg(long, env = "REDIS_PREFIX", default_value = "lineup")]
+        redis_prefix: String,
+        /// How many fans.
+        #[arg(long, default_value_t = 2000)]
+        fans: usize,
+        /// Share of fans on WebSockets (the rest poll over HTTP).
+        #[arg(long, default_value_t = 0.7)]
+        websocket_share: f64,
+        /// Share of fans who leave right after joining.
+        #[arg(long, default_value_t = 0.1)]
+        abandon_share: f64,
+        /// Share of buyers who pay with a good card.
+        #[arg(long, default_value_t = 0.7)]
+        pay_share: f64,
+        /// Share of buyers whose card is declined (the rest let orders expire).
+        #[arg(long, default_value_t = 0.1)]
+        decline_share: f64,
+        #[arg(long, default_value_t = 300)]
+        stock: i64,
+        /// Admission rate of the drop, fans per second.
+        #[arg(long, default_value_t = 200.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 1000)]
+        max_active: i32,
+        /// Seconds until opening: fans arriving before are drawn at random.
+        #[arg(long, default_value_t = 3)]
+        opens_in: u64,
+        /// Spread arrivals over this many seconds (0: all at once).
+        #[arg(long, default_value_t = 0)]
+        ramp: u64,
+        /// HTTP pollers poll this often, milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        poll_ms: u64,
+        /// Hard bound on the run, seconds.
+        #[arg(long, default_value_t = 120)]
+        max_seconds: u64,
+        /// Where report.json and report.md go.
+        #[arg(long, default_value = "loadtest/out")]
+        out: std::path::PathBuf,
+    },
     /// Raw Lua rate against Redis and a plain PostgreSQL checkout, side by side.
     Baseline {
         #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
@@ -124,6 +182,65 @@ async fn main() -> anyhow::Result<()> {
                 source_addresses,
             })
             .await
+        }
+        Command::Rush {
+            queue,
+            sale,
+            operator_key,
+            user_secret,
+            database,
+            redis,
+            redis_prefix,
+            fans,
+            websocket_share,
+            abandon_share,
+            pay_share,
+            decline_share,
+            stock,
+            rate,
+            max_active,
+            opens_in,
+            ramp,
+            poll_ms,
+            max_seconds,
+            out,
+        } => {
+            let report = loadtest::rush::run(loadtest::rush::RushOptions {
+                queue_url: queue,
+                sale_url: sale,
+                operator_key,
+                user_secret,
+                database_url: database,
+                redis_url: redis,
+                redis_prefix,
+                fans,
+                websocket_share,
+                abandon_share,
+                pay_share,
+                decline_share,
+                stock,
+                rate,
+                max_active,
+                opens_in_secs: opens_in,
+                ramp_secs: ramp,
+                poll_every: Duration::from_millis(poll_ms.max(100)),
+                max_duration: Duration::from_secs(max_seconds),
+                show_progress: true,
+            })
+            .await?;
+            std::fs::create_dir_all(&out)?;
+            std::fs::write(
+                out.join("report.json"),
+                serde_json::to_string_pretty(&report)?,
+            )?;
+            std::fs::write(out.join("report.md"), report.markdown())?;
+            println!("{}", report.markdown());
+            anyhow::ensure!(
+                report.invariants.holds(),
+                "invariants broken: {}",
+                report.invariants.broken.join("; ")
+            );
+            Ok(())
         }
         Command::Baseline {
             redis,

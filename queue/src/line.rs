@@ -50,6 +50,11 @@ impl LineKeys {
     pub fn admitted(&self) -> String {
         format!("{}:q:admitted", self.base)
     }
+    /// Admitted fans who have not ordered yet (the sale service removes a
+    /// buyer in the same script that reserves the units).
+    pub fn shopping(&self) -> String {
+        format!("{}:q:shopping", self.base)
+    }
     pub fn arrivals(&self) -> String {
         format!("{}:q:arrivals", self.base)
     }
@@ -203,6 +208,7 @@ impl Lines {
             .key(keys.seen())
             .key(keys.admitted())
             .key(keys.progress())
+            .key(keys.shopping())
             .arg(n)
             .arg(now_ms)
             .arg(abandon_cutoff_ms)
@@ -211,7 +217,8 @@ impl Lines {
     }
 
     /// What the pump and every status need, in one round trip: progress,
-    /// waiting count, active shoppers (admitted since `active_since_ms`), and
+    /// waiting count, active shoppers (admitted since `active_since_ms` and
+    /// not yet ordered), and
     /// the sale service's stock and sold counters.
     pub async fn snapshot(
         &self,
@@ -223,7 +230,7 @@ impl Lines {
         let mut pipe = redis::pipe();
         pipe.hget(keys.progress(), &["removed", "admitted", "skipped"])
             .zcard(keys.line())
-            .zcount(keys.admitted(), active_since_ms, "+inf")
+            .zcount(keys.shopping(), active_since_ms, "+inf")
             .hget(keys.sale_drop(), &["stock", "sold"]);
         type Reply = (Vec<Option<u64>>, u64, u64, Vec<Option<i64>>);
         let (progress, waiting, active, sale): Reply =

@@ -45,6 +45,10 @@ impl DropKeys {
     pub fn reservations(&self) -> String {
         format!("{}:res", self.base)
     }
+    /// The queue service's zset of admitted fans who have not ordered yet.
+    pub fn shopping(&self) -> String {
+        format!("{}:q:shopping", self.base)
+    }
     /// String: the order an idempotency key produced, for one user.
     pub fn idempotency(&self, user: &str, key: &str) -> String {
         self.idempotency_by_tag(&idempotency_tag(user, key))
@@ -222,6 +226,7 @@ impl StockGate {
                 .key(keys.held())
                 .key(keys.reservations())
                 .key(keys.idempotency(user, idempotency_key))
+                .key(keys.shopping())
                 .arg(user)
                 .arg(quantity)
                 .arg(now_ms)
@@ -417,7 +422,7 @@ impl StockGate {
         let mut pipe = redis::pipe();
         pipe.zcard(format!("{base}:q:line"))
             .hget(format!("{base}:q:progress"), "admitted")
-            .zcount(format!("{base}:q:admitted"), since_ms, "+inf");
+            .zcount(format!("{base}:q:shopping"), since_ms, "+inf");
         let (waiting, admitted, active): (u64, Option<u64>, u64) =
             bounded(pipe.query_async(&mut redis)).await?;
         Ok(QueueCounters {
@@ -433,6 +438,6 @@ impl StockGate {
 pub struct QueueCounters {
     pub waiting: u64,
     pub admitted: u64,
-    /// Admitted within the admission token lifetime (600 s).
+    /// Admitted within the admission token lifetime (600 s), not yet ordered.
     pub active: u64,
 }

@@ -6,6 +6,8 @@
 -- KEYS[2] seen      zset user -> last sign of life, ms
 -- KEYS[3] admitted  zset user -> admitted at, ms
 -- KEYS[4] progress  hash {removed, admitted, skipped}
+-- KEYS[5] shopping  zset user -> admitted at, ms: admitted and not yet
+--                   ordered (the sale service's reserve.lua removes a buyer)
 -- ARGV[1] N, how many to admit at most
 -- ARGV[2] now, ms
 -- ARGV[3] abandon cutoff, ms: seen before this = left
@@ -32,6 +34,7 @@ while #admitted < n and scanned < limit do
       skipped = skipped + 1
     else
       redis.call('ZADD', KEYS[3], now, user)
+      redis.call('ZADD', KEYS[5], now, user)
       admitted[#admitted + 1] = user
     end
     if #admitted >= n or scanned >= limit then break end

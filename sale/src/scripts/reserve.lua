@@ -6,6 +6,8 @@
 -- KEYS[3] reservations    order id -> "quantity|reserved_at_ms|idempotency_tag|user"
 --                          (user last: user ids may contain '|')
 -- KEYS[4] idempotency key string "order_id|quantity", expires after ARGV[5] seconds
+-- KEYS[5] the queue's shopping set (admitted, not yet ordered): the buyer
+--         leaves it, so the admission pump may let the next fan in
 -- ARGV[1] user id
 -- ARGV[2] quantity (integer >= 1)
 -- ARGV[3] now, milliseconds since the epoch
@@ -60,4 +62,5 @@ redis.call('HINCRBY', KEYS[1], 'sold', qty)
 redis.call('HINCRBY', KEYS[2], user, qty)
 redis.call('HSET', KEYS[3], order_id, qty .. '|' .. now .. '|' .. ARGV[6] .. '|' .. user)
 redis.call('SET', KEYS[4], order_id .. '|' .. qty, 'EX', idem_ttl)
+redis.call('ZREM', KEYS[5], user)
 return {'ok', order_id, tostring(stock - sold - qty), d[6], d[7], d[8], d[9] or '0'}

@@ -1,0 +1,673 @@
+//! `rush`: fans arrive (all at once or over a ramp), wait in the queue over a
+//! WebSocket or by polling HTTP, some abandon, and the admitted buy 1 or 2
+//! units and then pay, decline, or let the order expire, in chosen shares.
+//! Ends with a report: joins/s, admission rate achieved, fairness, orders,
+//! latency percentiles per endpoint (HDR, corrected for coordinated
+//! omission where a client waits on a schedule), errors by code, and the
+//! invariants checked against PostgreSQL and Redis.
+
+use crate::invariants::{self, InvariantReport};
+use admission::identity::DevIssuer;
+use futures::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+/// How a rush is run.
+#[derive(Debug, Clone)]
+pub struct RushOptions {
+    pub queue_url: String,
+    pub sale_url: String,
+    pub operator_key: String,
+    pub user_secret: String,
+    pub database_url: String,
+    pub redis_url: String,
+    pub redis_prefix: String,
+    pub fans: usize,
+    /// Share of fans holding a WebSocket; the rest poll over HTTP.
+    pub websocket_share: f64,
+    /// Share of fans who leave right after joining.
+    pub abandon_share: f64,
+    /// Of the admitted: share who pay with a good card, share declined; the
+    /// rest let their order expire.
+    pub pay_share: f64,
+    pub decline_share: f64,
+    pub stock: i64,
+    pub rate: f64,
+    pub max_active: i32,
+    /// Seconds until the drop opens (fans arriving before it are drawn).
+    pub opens_in_secs: u64,
+    /// Fans arrive evenly over this many seconds (0: all at once).
+    pub ramp_secs: u64,
+    /// HTTP pollers poll this often.
+    pub poll_every: Duration,
+    /// Hard bound on the run.
+    pub max_duration: Duration,
+    pub show_progress: bool,
+}
+
+#[derive(Debug, Default)]
+struct Fan {
+    user: String,
+    join_position: Option<u64>,
+    prequeue: bool,
+    admitted: bool,
+    abandoned: bool,
+}
+
+#[derive(Default)]
+struct Shared {
+    fans: Vec<Fan>,
+    acknowledged: HashSet<String>,
+    errors: BTreeMap<String, u64>,
+    joined: u64,
+    admitted: u64,
+    orders: u64,
+    paid: u64,
+    declined: u64,
+    first_join: Option<Instant>,
+    last_join: Option<Instant>,
+}
+
+struct Latencies(Mutex<HashMap<&'static str, Histogram<u64>>>);
+
+impl Latencies {
+    fn record(&self, endpoint: &'static str, took: Duration, expected_interval: Option<Duration>) {
+        let micros = (took.as_micros() as u64).clamp(1, 600_000_000);
+        if let Ok(mut all) = self.0.lock() {
+            let histogram = all.entry(endpoint).or_insert_with(|| {
+                Histogram::new_with_bounds(1, 600_000_000, 3)
+                    .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!()))
+            });
+            let _ = match expected_interval {
+                Some(interval) => histogram.record_correct(micros, interval.as_micros() as u64),
+                None => histogram.record(micros),
+            };
+        }
+    }
+}
+
+/// Percentiles of one endpoint, milliseconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct LatencyReport {
+    pub count: u64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+}
+
+/// Everything a rush measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct RushReport {
+    pub drop: String,
+    pub fans: usize,
+    pub duration_secs: f64,
+    pub joined: u64,
+    pub joins_per_sec: f64,
+    pub websocket_fans: usize,
+    pub abandoned: usize,
+    pub admitted: u64,
+    pub admission_rate_configured: f64,
+    pub admission_rate_achieved: f64,
+    /// Pairs admitted against join order (after opening).
+    pub fifo_inversions: u64,
+    /// Pairs admitted against the published draw (pre-queue).
+    pub draw_inversions: u64,
+    pub draw_verified: Option<bool>,
+    pub orders_acknowledged: u64,
+    pub orders_per_sec: f64,
+    pub paid: u64,
+    pub declined: u64,
+    pub errors: BTreeMap<String, u64>,
+    pub latency: BTreeMap<String, LatencyReport>,
+    pub invariants: InvariantReport,
+}
+
+impl RushReport {
+    /// The report as Markdown.
+    pub fn markdown(&self) -> String {
+        let mut md = format!(
+            "# Rush report: drop `{}`\n\n| measure | value |\n|---|---|\n\
+             | fans | {} ({} on WebSockets, {} abandoned) |\n| run | {:.1} s |\n\
+             | joins | {} ({:.0}/s) |\n| admitted | {} at {:.2}/s (configured {:.2}/s) |\n\
+             | fairness | {} FIFO inversions, {} draw inversions, draw verified: {} |\n\
+             | orders acknowledged | {} ({:.1}/s); paid {}, declined {} |\n\
+             | invariants | {} |\n\n",
+            self.drop,
+            self.fans,
+            self.websocket_fans,
+            self.abandoned,
+            self.duration_secs,
+            self.joined,
+            self.joins_per_sec,
+            self.admitted,
+            self.admission_rate_achieved,
+            self.admission_rate_configured,
+            self.fifo_inversions,
+            self.draw_inversions,
+            self.draw_verified
+                .map_or("n/a".to_string(), |v| v.to_string()),
+            self.orders_acknowledged,
+            self.orders_per_sec,
+            self.paid,
+            self.declined,
+            if self.invariants.holds() {
+                "hold".to_string()
+            } else {
+                self.invariants.broken.join("; ")
+            },
+        );
+        md.push_str("| endpoint | count | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |\n|---|---|---|---|---|---|---|\n");
+        for (endpoint, l) in &self.latency {
+            md.push_str(&format!(
+                "| {endpoint} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |\n",
+                l.count, l.p50_ms, l.p90_ms, l.p99_ms, l.p999_ms, l.max_ms
+            ));
+        }
+        if !self.errors.is_empty() {
+            md.push_str("\n| error | count |\n|---|---|\n");
+            for (code, n) in &self.errors {
+                md.push_str(&format!("| {code} | {n} |\n"));
+            }
+        }
+        md
+    }
+}
+
+fn share(n: usize, fraction: f64) -> bool {
+    // Deterministic spread: fan n is in the share when its slot falls below it.
+    ((n as f64 * 0.618_033_988_75) % 1.0) < fraction
+}
+
+fn error(shared: &Mutex<Shared>, code: impl Into<String>) {
+    if let Ok(mut s) = shared.lock() {
+        *s.errors.entry(code.into()).or_default() += 1;
+    }
+}
+
+async fn error_code(response: reqwest::Response) -> String {
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    format!("{status} {}", body["error"].as_str().unwrap_or(""))
+}
+
+/// Runs one rush; the report's invariants say whether it held.
+pub async fn run(options: RushOptions) -> anyhow::Result<RushReport> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let drop = format!("rush-{}", chrono::Utc::now().timestamp_millis());
+    let opens_at = chrono::Utc::now() + chrono::Duration::seconds(options.opens_in_secs as i64);
+    let created = http
+        .post(format!("{}/api/drops", options.sale_url))
+        .bearer_auth(&options.operator_key)
+        .json(
+            &serde_json::json!({"id": drop, "name": "Rush", "stock": options.stock,
+            "price_cents": 1000, "currency": "EUR", "opens_at": opens_at,
+            "admission_rate_per_sec": options.rate, "max_active": options.max_active,
+            "order_timeout_secs": 60}),
+        )
+        .send()
+        .await?;
+    anyhow::ensure!(
+        created.status() == 201,
+        "creating the drop: {}",
+        error_code(created).await
+    );
+    // The queue reads drops every second.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let shared = Arc::new(Mutex::new(Shared {
+        fans: (0..options.fans)
+            .map(|n| Fan {
+                user: format!("fan-{n}"),
+                ..Fan::default()
+            })
+            .collect(),
+        ..Shared::default()
+    }));
+    let latencies = Arc::new(Latencies(Mutex::new(HashMap::new())));
+    let issuer = Arc::new(DevIssuer::new(&options.user_secret));
+    let started = Instant::now();
+    let deadline = started + options.max_duration;
+    let progress = progress_bar(options.show_progress, options.fans as u64);
+    let ticker = {
+        let (shared, progress) = (shared.clone(), progress.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                if let Ok(s) = shared.lock() {
+                    progress.set_position(s.joined);
+                    progress.set_message(format!(
+                        "admitted {} · orders {} · paid {} · errors {}",
+                        s.admitted,
+                        s.orders,
+                        s.paid,
+                        s.errors.values().sum::<u64>()
+                    ));
+                }
+            }
+        })
+    };
+    let mut tasks = Vec::with_capacity(options.fans);
+    for n in 0..options.fans {
+        let offset = if options.ramp_secs == 0 || options.fans < 2 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(options.ramp_secs as f64 * n as f64 / (options.fans - 1) as f64)
+        };
+        let token = issuer.issue(&format!("fan-{n}"), false, 24 * 3600)?;
+        let context = FanContext {
+            n,
+            token,
+            drop: drop.clone(),
+            options: options.clone(),
+            http: http.clone(),
+            shared: shared.clone(),
+            latencies: latencies.clone(),
+        };
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep(offset).await;
+            let _ = tokio::time::timeout_at(deadline.into(), fan(context)).await;
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    ticker.abort();
+    progress.finish_and_clear();
+    let duration = started.elapsed();
+
+    let db = sqlx::PgPool::connect(&options.database_url).await?;
+    let (acknowledged, websocket_fans, abandoned) = {
+        let s = shared.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        (
+            s.acknowledged.clone(),
+            (0..options.fans)
+                .filter(|n| share(*n, options.websocket_share))
+                .count(),
+            s.fans.iter().filter(|f| f.abandoned).count(),
+        )
+    };
+    let invariants = invariants::check(
+        &db,
+        &options.redis_url,
+        &options.redis_prefix,
+        &drop,
+        &acknowledged,
+    )
+    .await?;
+    let (fifo_inversions, draw_inversions, draw_verified, rate_achieved) =
+        fairness(&options, &http, &drop, &shared).await?;
+    let s = shared.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+    let join_window = match (s.first_join, s.last_join) {
+        (Some(a), Some(b)) if b > a => (b - a).as_secs_f64(),
+        _ => duration.as_secs_f64(),
+    };
+    let latency = latencies
+        .0
+        .lock()
+        .map(|all| {
+            all.iter()
+                .map(|(endpoint, h)| {
+                    let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+                    (
+                        endpoint.to_string(),
+                        LatencyReport {
+                            count: h.len(),
+                            p50_ms: ms(0.5),
+                            p90_ms: ms(0.9),
+                            p99_ms: ms(0.99),
+                            p999_ms: ms(0.999),
+                            max_ms: h.max() as f64 / 1000.0,
+                        },
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(RushReport {
+        drop,
+        fans: options.fans,
+        duration_secs: duration.as_secs_f64(),
+        joined: s.joined,
+        joins_per_sec: s.joined as f64 / join_window.max(0.001),
+        websocket_fans,
+        abandoned,
+        admitted: s.admitted,
+        admission_rate_configured: options.rate,
+        admission_rate_achieved: rate_achieved,
+        fifo_inversions,
+        draw_inversions,
+        draw_verified,
+        orders_acknowledged: s.acknowledged.len() as u64,
+        orders_per_sec: s.acknowledged.len() as f64 / duration.as_secs_f64(),
+        paid: s.paid,
+        declined: s.declined,
+        errors: s.errors.clone(),
+        latency,
+        invariants,
+    })
+}
+
+fn progress_bar(show: bool, total: u64) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{elapsed_precise} joined {pos}/{len} · {msg}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Counts pairs ordered one way by `key` and the other by admission time
+/// (strictly), by merge sort: O(n log n).
+fn inversions(mut pairs: Vec<(u64, i64)>) -> u64 {
+    pairs.sort_by_key(|p| p.0);
+    let mut times: Vec<i64> = pairs.into_iter().map(|p| p.1).collect();
+    fn sort_count(v: &mut [i64]) -> u64 {
+        let n = v.len();
+        if n < 2 {
+            return 0;
+        }
+        let (left, right) = v.split_at_mut(n / 2);
+        let mut count = sort_count(left) + sort_count(right);
+        let (mut merged, mut i, mut j) = (Vec::with_capacity(n), 0, 0);
+        while i < left.len() && j < right.len() {
+            if left[i] <= right[j] {
+                merged.push(left[i]);
+                i += 1;
+            } else {
+                count += (left.len() - i) as u64;
+                merged.push(right[j]);
+                j += 1;
+            }
+        }
+        merged.extend_from_slice(&left[i..]);
+        merged.extend_from_slice(&right[j..]);
+        v.copy_from_slice(&merged);
+        count
+    }
+    sort_count(&mut times)
+}
+
+async fn fairness(
+    options: &RushOptions,
+    http: &reqwest::Client,
+    drop: &str,
+    shared: &Mutex<Shared>,
+) -> anyhow::Result<(u64, u64, Option<bool>, f64)> {
+    let mut redis = redis::Client::open(options.redis_url.as_str())?
+        .get_multiplexed_async_connection()
+        .await?;
+    let admitted: Vec<(String, f64)> = redis::cmd("ZRANGE")
+        .arg(format!("{}:{{{drop}}}:q:admitted", options.redis_prefix))
+        .arg(0)
+        .arg(-1)
+        .arg("WITHSCORES")
+        .query_async(&mut redis)
+        .await?;
+    let at: HashMap<String, i64> = admitted
+        .iter()
+        .map(|(u, t)| (u.clone(), *t as i64))
+        .collect();
+    let rate = match (admitted.first(), admitted.last()) {
+        (Some((_, a)), Some((_, b))) if b > a && admitted.len() > 1 => {
+            (admitted.len() - 1) as f64 * 1000.0 / (b - a)
+        }
+        _ => 0.0,
+    };
+    let (fifo, prequeue_users) = {
+        let s = shared.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        let fifo: Vec<(u64, i64)> = s
+            .fans
+            .iter()
+            .filter(|f| !f.prequeue)
+            .filter_map(|f| Some((f.join_position?, *at.get(&f.user)?)))
+            .collect();
+        let pre: Vec<String> = s
+            .fans
+            .iter()
+            .filter(|f| f.prequeue && at.contains_key(&f.user))
+            .map(|f| f.user.clone())
+            .collect();
+        (fifo, pre)
+    };
+    let mut draw_inversions = 0;
+    let mut draw_verified = None;
+    if !prequeue_users.is_empty() {
+        let draw: serde_json::Value = http
+            .get(format!("{}/api/drops/{drop}/draw", options.queue_url))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if let (Some(seed), Some(hash)) = (draw["seed"].as_str(), draw["seed_sha256"].as_str()) {
+            let order = queue::draw::draw_order(seed, &prequeue_users);
+            let pairs = order
+                .iter()
+                .enumerate()
+                .filter_map(|(rank, u)| Some((rank as u64, *at.get(u)?)))
+                .collect();
+            draw_inversions = inversions(pairs);
+            draw_verified = Some(queue::draw::seed_hash(seed) == hash && draw_inversions == 0);
+        }
+    }
+    Ok((inversions(fifo), draw_inversions, draw_verified, rate))
+}
+
+struct FanContext {
+    n: usize,
+    token: String,
+    drop: String,
+    options: RushOptions,
+    http: reqwest::Client,
+    shared: Arc<Mutex<Shared>>,
+    latencies: Arc<Latencies>,
+}
+
+enum Waited {
+    Admitted(String),
+    Over,
+}
+
+async fn fan(c: FanContext) {
+    let websocket = share(c.n, c.options.websocket_share);
+    let abandon = share(c.n.wrapping_mul(7).wrapping_add(3), c.options.abandon_share);
+    let waited = if websocket {
+        wait_on_socket(&c, abandon).await
+    } else {
+        wait_by_polling(&c, abandon).await
+    };
+    let Ok(Waited::Admitted(admission)) = waited else {
+        if let Err(e) = waited {
+            error(&c.shared, format!("wait: {e}"));
+        }
+        return;
+    };
+    if let Ok(mut s) = c.shared.lock() {
+        s.admitted += 1;
+        if let Some(f) = s.fans.get_mut(c.n) {
+            f.admitted = true;
+        }
+    }
+    buy_and_pay(&c, &admission).await;
+}
+
+fn joined(c: &FanContext, status: &serde_json::Value, abandon: bool) {
+    if let Ok(mut s) = c.shared.lock() {
+        s.joined += 1;
+        let now = Instant::now();
+        s.first_join.get_or_insert(now);
+        s.last_join = Some(now);
+        if let Some(f) = s.fans.get_mut(c.n) {
+            f.prequeue = status["state"] == "prequeue";
+            f.join_position = status["position"].as_u64();
+            f.abandoned = abandon;
+        }
+    }
+}
+
+async fn wait_on_socket(c: &FanContext, abandon: bool) -> anyhow::Result<Waited> {
+    let url = format!(
+        "{}/api/drops/{}/queue/ws",
+        c.options.queue_url.replacen("http", "ws", 1),
+        c.drop
+    );
+    let sent = Instant::now();
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
+    ws.send(Message::Text(
+        serde_json::json!({"token": c.token}).to_string().into(),
+    ))
+    .await?;
+    let mut first = true;
+    while let Some(message) = ws.next().await {
+        let Message::Text(text) = message? else {
+            continue;
+        };
+        let status: serde_json::Value = serde_json::from_str(&text)?;
+        if first {
+            first = false;
+            c.latencies.record("ws join", sent.elapsed(), None);
+            joined(c, &status, abandon);
+            if abandon {
+                return Ok(Waited::Over);
+            }
+        }
+        match status["state"].as_str() {
+            Some("admitted") => {
+                return Ok(Waited::Admitted(
+                    status["admission_token"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                ))
+            }
+            Some("sold_out" | "closed") => return Ok(Waited::Over),
+            _ => {}
+        }
+    }
+    anyhow::bail!("socket closed")
+}
+
+async fn wait_by_polling(c: &FanContext, abandon: bool) -> anyhow::Result<Waited> {
+    let url = format!("{}/api/drops/{}/queue", c.options.queue_url, c.drop);
+    let sent = Instant::now();
+    let response = c.http.post(&url).bearer_auth(&c.token).send().await?;
+    c.latencies.record("POST queue", sent.elapsed(), None);
+    if !response.status().is_success() {
+        anyhow::bail!("join {}", error_code(response).await);
+    }
+    let mut status: serde_json::Value = response.json().await?;
+    joined(c, &status, abandon);
+    if abandon {
+        return Ok(Waited::Over);
+    }
+    loop {
+        match status["state"].as_str() {
+            Some("admitted") => {
+                return Ok(Waited::Admitted(
+                    status["admission_token"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                ))
+            }
+            Some("sold_out" | "closed") => return Ok(Waited::Over),
+            _ => {}
+        }
+        tokio::time::sleep(c.options.poll_every).await;
+        let sent = Instant::now();
+        let response = c.http.get(&url).bearer_auth(&c.token).send().await?;
+        c.latencies
+            .record("GET queue", sent.elapsed(), Some(c.options.poll_every));
+        if response.status().is_success() {
+            status = response.json().await?;
+        } else {
+            error(&c.shared, format!("poll {}", error_code(response).await));
+        }
+    }
+}
+
+async fn buy_and_pay(c: &FanContext, admission: &str) {
+    let quantity = 1 + (c.n % 2);
+    let sent = Instant::now();
+    let response = c
+        .http
+        .post(format!(
+            "{}/api/drops/{}/orders",
+            c.options.sale_url, c.drop
+        ))
+        .bearer_auth(admission)
+        .header("idempotency-key", format!("rush-{}", c.n))
+        .json(&serde_json::json!({ "quantity": quantity }))
+        .send()
+        .await;
+    c.latencies.record("POST orders", sent.elapsed(), None);
+    let response = match response {
+        Ok(r) => r,
+        Err(e) => return error(&c.shared, format!("order: {e}")),
+    };
+    if response.status().as_u16() != 201 {
+        return error(&c.shared, format!("order {}", error_code(response).await));
+    }
+    let order: serde_json::Value = response.json().await.unwrap_or_default();
+    let id = order["id"].as_str().unwrap_or_default().to_string();
+    if let Ok(mut s) = c.shared.lock() {
+        s.orders += 1;
+        s.acknowledged.insert(id.clone());
+    }
+    let method = if share(c.n.wrapping_mul(13).wrapping_add(5), c.options.pay_share) {
+        "card_ok"
+    } else if share(
+        c.n.wrapping_mul(17).wrapping_add(11),
+        c.options.decline_share / (1.0 - c.options.pay_share).max(0.001),
+    ) {
+        "card_declined"
+    } else {
+        return; // lets the order expire
+    };
+    let token = DevIssuer::new(&c.options.user_secret).issue(&format!("fan-{}", c.n), false, 3600);
+    let Ok(token) = token else { return };
+    let sent = Instant::now();
+    let paid = c
+        .http
+        .post(format!("{}/api/orders/{id}/pay", c.options.sale_url))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "method": method }))
+        .send()
+        .await;
+    c.latencies.record("POST pay", sent.elapsed(), None);
+    match paid {
+        Ok(r) if r.status().as_u16() == 202 => {
+            if let Ok(mut s) = c.shared.lock() {
+                if method == "card_ok" {
+                    s.paid += 1
+                } else {
+                    s.declined += 1
+                }
+            }
+        }
+        Ok(r) => error(&c.shared, format!("pay {}", error_code(r).await)),
+        Err(e) => error(&c.shared, format!("pay: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn inversions_are_counted() {
+        assert_eq!(super::inversions(vec![(1, 10), (2, 20), (3, 30)]), 0);
+        assert_eq!(super::inversions(vec![(1, 30), (2, 20), (3, 10)]), 3);
+        assert_eq!(super::inversions(vec![(1, 10), (2, 10), (3, 5)]), 2);
+    }
+}

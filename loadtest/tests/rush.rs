@@ -1,0 +1,220 @@
+//! A small rush against a real stack (sale and queue services in-process,
+//! real Redis and PostgreSQL): its invariants hold; and a deliberately broken
+//! setup (an acknowledged order lost, a user pushed over the cap behind the
+//! services' back) makes the invariant check fail.
+#![allow(clippy::unwrap_used)]
+
+use admission::keys::{AdmissionKeyPair, Jwks};
+use std::time::Duration;
+
+const USER_SECRET: &str = "rush-test-user-secret-0123456";
+const OPERATOR_KEY: &str = "rush-test-operator";
+
+fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+async fn fresh_database() -> String {
+    use sqlx::Connection;
+    let admin = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("lineup_rush_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
+}
+
+struct Stack {
+    sale: String,
+    queue: String,
+    database: String,
+    prefix: String,
+}
+
+async fn stack() -> Stack {
+    let dir = std::env::temp_dir().join(format!("lineup-rush-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = AdmissionKeyPair::generate();
+    std::fs::write(dir.join("key.pem"), key.to_pem().unwrap()).unwrap();
+    std::fs::write(
+        dir.join("jwks.json"),
+        serde_json::to_string(&Jwks {
+            keys: vec![key.public_jwk()],
+        })
+        .unwrap(),
+    )
+    .unwrap();
+    let database = fresh_database().await;
+    let prefix = format!("rush-{}", uuid::Uuid::new_v4().simple());
+    let sale = sale::App::build(sale::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: database.clone(),
+        redis_url: redis_url(),
+        redis_prefix: prefix.clone(),
+        admission_jwks: dir.join("jwks.json"),
+        user_jwt_secret: Some(USER_SECRET.into()),
+        user_jwt_public_key: None,
+        user_jwks: None,
+        operator_api_key: Some(OPERATOR_KEY.into()),
+        dev: false,
+        order_rate_per_user: 50,
+        db_max_connections: 8,
+        order_writers: 2,
+        order_write_timeout_ms: 3000,
+        migrate: true,
+        log_json: false,
+        payment_webhook_secret: Some("whsec-rush".into()),
+        payment_webhook_url: None,
+        sandbox_latency_ms: 50,
+        sandbox_delayed_ms: 1000,
+        expiry_sweep_ms: 1000,
+        reconcile_every_secs: 10,
+        orphan_grace_secs: 60,
+        cors_origins: String::new(),
+    })
+    .await
+    .unwrap();
+    let sale_url = format!("http://127.0.0.1:{}", sale.port());
+    tokio::spawn(async move { sale.run_until(std::future::pending()).await.unwrap() });
+    let queue = queue::App::build(queue::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: database.clone(),
+        redis_url: redis_url(),
+        redis_prefix: prefix.clone(),
+        admission_key: dir.join("key.pem"),
+        admission_jwks: None,
+        user_jwt_secret: Some(USER_SECRET.into()),
+        user_jwt_public_key: None,
+        user_jwks: None,
+        admission_ttl_secs: 600,
+        abandon_after_secs: 60,
+        checkout_url: format!("{sale_url}/api/drops/{{drop}}/orders"),
+        sale_url: sale_url.clone(),
+        allowed_origins: String::new(),
+        max_connections: 10_000,
+        join_rate_per_user: 100,
+        join_rate_per_ip: 1_000_000,
+        pump_tick_ms: 100,
+        pump_lease_ms: 3000,
+        node_id: None,
+        dev: false,
+        log_json: false,
+    })
+    .await
+    .unwrap();
+    let queue_url = format!("http://127.0.0.1:{}", queue.port());
+    tokio::spawn(async move { queue.run_until(std::future::pending()).await.unwrap() });
+    Stack {
+        sale: sale_url,
+        queue: queue_url,
+        database,
+        prefix,
+    }
+}
+
+fn options(stack: &Stack) -> loadtest::rush::RushOptions {
+    loadtest::rush::RushOptions {
+        queue_url: stack.queue.clone(),
+        sale_url: stack.sale.clone(),
+        operator_key: OPERATOR_KEY.into(),
+        user_secret: USER_SECRET.into(),
+        database_url: stack.database.clone(),
+        redis_url: redis_url(),
+        redis_prefix: stack.prefix.clone(),
+        fans: 2000,
+        websocket_share: 0.6,
+        abandon_share: 0.1,
+        pay_share: 0.6,
+        decline_share: 0.2,
+        stock: 300,
+        rate: 400.0,
+        max_active: 1000,
+        opens_in_secs: 3,
+        ramp_secs: 0,
+        poll_every: Duration::from_millis(500),
+        max_duration: Duration::from_secs(25),
+        show_progress: false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_small_rush_keeps_every_invariant_and_a_broken_setup_is_caught() {
+    let stack = stack().await;
+    let report = loadtest::rush::run(options(&stack)).await.unwrap();
+    eprintln!("{}", report.markdown());
+    assert!(report.invariants.holds(), "{:?}", report.invariants.broken);
+    assert_eq!(report.joined, 2000, "every fan joined");
+    assert!(report.orders_acknowledged > 0);
+    assert!(report.invariants.held <= 300);
+    assert_eq!(
+        report.draw_verified,
+        Some(true),
+        "pre-queue admitted in the draw order"
+    );
+
+    // Broken behind the services' back: the check must say so.
+    let db = sqlx::PgPool::connect(&stack.database).await.unwrap();
+    let acknowledged: std::collections::HashSet<String> = sqlx::query_scalar::<_, uuid::Uuid>(
+        "SELECT id FROM orders WHERE drop_id = $1 AND status IN ('pending','paid')",
+    )
+    .bind(&report.drop)
+    .fetch_all(&db)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|id| id.to_string())
+    .collect();
+    let redis = redis_url();
+    let check =
+        || loadtest::invariants::check(&db, &redis, &stack.prefix, &report.drop, &acknowledged);
+    let intact = check().await.unwrap();
+    assert!(intact.holds(), "{:?}", intact.broken);
+    let (victim, user): (uuid::Uuid, String) = sqlx::query_as(
+        "SELECT id, user_id FROM orders WHERE drop_id = $1 AND status IN ('pending','paid') LIMIT 1",
+    )
+    .bind(&report.drop)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "DELETE FROM payment_events WHERE payment_id IN (SELECT id FROM payments WHERE order_id = $1)",
+    )
+    .bind(victim)
+    .execute(&db)
+    .await
+    .unwrap();
+    sqlx::query("DELETE FROM payments WHERE order_id = $1")
+        .bind(victim)
+        .execute(&db)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM orders WHERE id = $1")
+        .bind(victim)
+        .execute(&db)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO orders (id, drop_id, user_id, quantity, unit_price_cents, currency, status, \
+         idempotency_key, created_at, expires_at) \
+         VALUES ($1, $2, $3, 2, 1000, 'EUR', 'pending', 'rogue', now(), now() + interval '1 hour'), \
+                ($4, $2, $3, 2, 1000, 'EUR', 'pending', 'rogue-2', now(), now() + interval '1 hour')",
+    )
+    .bind(uuid::Uuid::new_v4())
+    .bind(&report.drop)
+    .bind(&user)
+    .bind(uuid::Uuid::new_v4())
+    .execute(&db)
+    .await
+    .unwrap();
+    let broken = check().await.unwrap();
+    assert!(!broken.holds());
+    assert_eq!(broken.acknowledged_missing, vec![victim.to_string()]);
+    assert!(
+        broken.users_over_cap.iter().any(|(u, _)| *u == user),
+        "{:?}",
+        broken.broken
+    );
+}
