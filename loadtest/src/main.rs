@@ -141,6 +141,15 @@ enum Command {
         concurrency: usize,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// Also run `orders` against this sale service first and print its
+        /// rate as a ratio of each baseline.
+        #[arg(long)]
+        sale: Option<String>,
+        #[arg(long, env = "OPERATOR_API_KEY")]
+        operator_key: Option<String>,
+        /// Admission signing key for the `orders` run.
+        #[arg(long, env = "ADMISSION_KEY")]
+        key: Option<std::path::PathBuf>,
     },
 }
 
@@ -153,16 +162,15 @@ async fn main() -> anyhow::Result<()> {
             key,
             concurrency,
             seconds,
-        } => {
-            orders(
-                &sale,
-                &operator_key,
-                &key,
-                concurrency,
-                Duration::from_secs(seconds),
-            )
-            .await
-        }
+        } => orders(
+            &sale,
+            &operator_key,
+            &key,
+            concurrency,
+            Duration::from_secs(seconds),
+        )
+        .await
+        .map(|_| ()),
         Command::Sockets {
             queue,
             queue_pid,
@@ -247,12 +255,29 @@ async fn main() -> anyhow::Result<()> {
             database,
             concurrency,
             seconds,
+            sale,
+            operator_key,
+            key,
         } => {
             let run = Duration::from_secs(seconds);
+            let ours = match (sale, operator_key, key) {
+                (Some(sale), Some(operator_key), Some(key)) => {
+                    Some(orders(&sale, &operator_key, &key, concurrency, run).await?)
+                }
+                (None, _, _) => None,
+                _ => anyhow::bail!("--sale needs --operator-key and --key"),
+            };
             let lua = baseline_lua(&redis, concurrency, run).await?;
             let pg = baseline_postgres(&database, concurrency.min(64), run).await?;
             println!("baseline reserve.lua straight against Redis: {lua:.0} orders/s");
             println!("baseline plain PostgreSQL row-lock checkout:  {pg:.0} orders/s");
+            if let Some(ours) = ours {
+                println!(
+                    "our order path: {ours:.0} orders/s = {:.2} x the raw Lua rate, {:.1} x the plain PostgreSQL checkout",
+                    ours / lua.max(1.0),
+                    ours / pg.max(1.0)
+                );
+            }
             Ok(())
         }
     }
@@ -307,7 +332,7 @@ async fn orders(
     key: &std::path::Path,
     concurrency: usize,
     run: Duration,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<f64> {
     let signer = AdmissionSigner::new(&AdmissionKeyPair::load(key)?)?;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
@@ -377,11 +402,10 @@ async fn orders(
     for worker in workers {
         worker.await?;
     }
-    tally.report(
+    Ok(tally.report(
         &format!("orders ({concurrency} concurrent buyers)"),
         started.elapsed(),
-    );
-    Ok(())
+    ))
 }
 
 async fn baseline_lua(redis_url: &str, concurrency: usize, run: Duration) -> anyhow::Result<f64> {
