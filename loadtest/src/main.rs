@@ -50,6 +50,12 @@ enum Command {
         /// How long to run.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// Open loop: offer this many orders per second at a constant pace
+        /// (latency counted from each order's scheduled time, so a slow
+        /// server cannot hide queueing), instead of `--concurrency` buyers
+        /// ordering as fast as they are answered.
+        #[arg(long)]
+        rate: Option<u32>,
     },
     /// Idle WebSocket fans on a queue node: joins/s, memory per connection,
     /// and how fast a status change reaches all of them.
@@ -160,8 +166,25 @@ async fn main() -> anyhow::Result<()> {
             sale,
             operator_key,
             key,
+            seconds,
+            rate: Some(rate),
+            ..
+        } => orders_open_loop(
+            &sale,
+            &operator_key,
+            &key,
+            rate,
+            Duration::from_secs(seconds),
+        )
+        .await
+        .map(|_| ()),
+        Command::Orders {
+            sale,
+            operator_key,
+            key,
             concurrency,
             seconds,
+            rate: None,
         } => orders(
             &sale,
             &operator_key,
@@ -324,6 +347,91 @@ impl Tally {
         }
         rate
     }
+}
+
+/// Creates a drop with ample stock for a load run; returns its id.
+async fn load_drop(
+    http: &reqwest::Client,
+    sale: &str,
+    operator_key: &str,
+) -> anyhow::Result<String> {
+    let drop = format!("load-{}", chrono::Utc::now().timestamp_millis());
+    let created = http
+        .post(format!("{sale}/api/drops"))
+        .bearer_auth(operator_key)
+        .json(
+            &serde_json::json!({"id": drop, "name": "Load test", "stock": 100_000_000,
+            "price_cents": 100, "currency": "EUR", "opens_at": "2020-01-01T00:00:00Z"}),
+        )
+        .send()
+        .await
+        .context("creating the load-test drop")?;
+    anyhow::ensure!(
+        created.status() == 201,
+        "creating the drop: {}",
+        created.status()
+    );
+    Ok(drop)
+}
+
+/// Offers `rate` orders per second for `run`, each from a fresh user, and
+/// reports latency from each order's scheduled send time.
+async fn orders_open_loop(
+    sale: &str,
+    operator_key: &str,
+    key: &std::path::Path,
+    rate: u32,
+    run: Duration,
+) -> anyhow::Result<f64> {
+    let signer = AdmissionSigner::new(&AdmissionKeyPair::load(key)?)?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(2048)
+        .build()?;
+    let drop = load_drop(&http, sale, operator_key).await?;
+    let total = (u64::from(rate.max(1)) * run.as_secs().max(1)) as usize;
+    let now = admission::unix_now();
+    let tokens: Vec<String> = (0..total)
+        .map(|n| {
+            signer.sign(&AdmissionClaims::new(
+                &format!("open-{n}"),
+                &drop,
+                now,
+                3600,
+            ))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let tally = Tally::new()?;
+    let url = format!("{sale}/api/drops/{drop}/orders");
+    let started = tokio::time::Instant::now();
+    let gap = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
+    let mut inflight = Vec::with_capacity(total);
+    for (n, token) in tokens.into_iter().enumerate() {
+        let scheduled = started + gap * n as u32;
+        tokio::time::sleep_until(scheduled).await;
+        let (http, tally, url) = (http.clone(), tally.clone(), url.clone());
+        inflight.push(tokio::spawn(async move {
+            let response = http
+                .post(&url)
+                .bearer_auth(token)
+                .header("idempotency-key", "open")
+                .header("content-type", "application/json")
+                .body(r#"{"quantity":1}"#)
+                .timeout(Duration::from_secs(30))
+                .send()
+                .await;
+            tally.record(
+                response.is_ok_and(|r| r.status() == 201),
+                scheduled.into_std(),
+            );
+        }));
+    }
+    for task in inflight {
+        task.await?;
+    }
+    Ok(tally.report(
+        &format!("orders offered at {rate}/s (open loop)"),
+        started.elapsed(),
+    ))
 }
 
 async fn orders(
