@@ -72,8 +72,10 @@ enum Command {
         /// The user-token secret the queue trusts (USER_JWT_SECRET).
         #[arg(long, env = "USER_JWT_SECRET")]
         user_secret: String,
+        /// PostgreSQL URL of the deployment (invariant checks and baselines).
         #[arg(long, env = "DATABASE_URL")]
         database: String,
+        /// How many idle WebSocket fans to hold.
         #[arg(long, default_value_t = 10_000)]
         connections: usize,
         /// Loopback source addresses to spread connections over (127.0.0.1..).
@@ -83,80 +85,113 @@ enum Command {
     /// Fans arrive, wait, some abandon; the admitted buy and pay. Ends with a
     /// report (JSON and Markdown) and the invariants; exits non-zero when an
     /// invariant is broken.
-    Rush {
-        #[arg(long, env = "QUEUE_URL", default_value = "http://127.0.0.1:8080")]
-        queue: String,
-        #[arg(long, env = "SALE_URL", default_value = "http://127.0.0.1:8081")]
-        sale: String,
-        #[arg(long, env = "OPERATOR_API_KEY")]
-        operator_key: String,
-        /// The user-token secret both services trust (USER_JWT_SECRET).
-        #[arg(long, env = "USER_JWT_SECRET")]
-        user_secret: String,
-        #[arg(long, env = "DATABASE_URL")]
-        database: String,
-        #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
-        redis: String,
-        #[arg(long, env = "REDIS_PREFIX", default_value = "lineup")]
-        redis_prefix: String,
-        /// How many fans.
-        #[arg(long, default_value_t = 2000)]
-        fans: usize,
-        /// Share of fans on WebSockets (the rest poll over HTTP).
-        #[arg(long, default_value_t = 0.7)]
-        websocket_share: f64,
-        /// Share of fans who leave right after joining.
-        #[arg(long, default_value_t = 0.1)]
-        abandon_share: f64,
-        /// Share of buyers who pay with a good card.
-        #[arg(long, default_value_t = 0.7)]
-        pay_share: f64,
-        /// Share of buyers whose card is declined (the rest let orders expire).
-        #[arg(long, default_value_t = 0.1)]
-        decline_share: f64,
-        #[arg(long, default_value_t = 300)]
-        stock: i64,
-        /// Admission rate of the drop, fans per second.
-        #[arg(long, default_value_t = 200.0)]
-        rate: f64,
-        #[arg(long, default_value_t = 1000)]
-        max_active: i32,
-        /// Seconds until opening: fans arriving before are drawn at random.
-        #[arg(long, default_value_t = 3)]
-        opens_in: u64,
-        /// Spread arrivals over this many seconds (0: all at once).
-        #[arg(long, default_value_t = 0)]
-        ramp: u64,
-        /// HTTP pollers poll this often, milliseconds.
-        #[arg(long, default_value_t = 1000)]
-        poll_ms: u64,
-        /// Hard bound on the run, seconds.
-        #[arg(long, default_value_t = 120)]
-        max_seconds: u64,
-        /// Where report.json and report.md go.
-        #[arg(long, default_value = "loadtest/out")]
-        out: std::path::PathBuf,
+    Rush(RushArgs),
+    /// A steady mixed load for a chosen time: fans arrive evenly at
+    /// `--fans-per-sec` for `--minutes`, then everything of `rush` applies.
+    Soak {
+        #[command(flatten)]
+        rush: RushArgs,
+        /// How long the soak runs.
+        #[arg(long, default_value_t = 10)]
+        minutes: u64,
+        /// Fans arriving per second during the soak.
+        #[arg(long, default_value_t = 20.0)]
+        fans_per_sec: f64,
     },
     /// Raw Lua rate against Redis and a plain PostgreSQL checkout, side by side.
     Baseline {
+        /// Redis URL of the deployment.
         #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
         redis: String,
+        /// PostgreSQL URL of the deployment (invariant checks and baselines).
         #[arg(long, env = "DATABASE_URL")]
         database: String,
+        /// Concurrent workers.
         #[arg(long, default_value_t = 200)]
         concurrency: usize,
+        /// How long to run, seconds.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
         /// Also run `orders` against this sale service first and print its
         /// rate as a ratio of each baseline.
         #[arg(long)]
         sale: Option<String>,
+        /// Operator API key for the `orders` run.
         #[arg(long, env = "OPERATOR_API_KEY")]
         operator_key: Option<String>,
         /// Admission signing key for the `orders` run.
         #[arg(long, env = "ADMISSION_KEY")]
         key: Option<std::path::PathBuf>,
     },
+}
+
+/// Settings of a rush (and of a soak, which sets fans and ramp itself).
+#[derive(clap::Args, Clone)]
+struct RushArgs {
+    /// The queue service's base URL.
+    #[arg(long, env = "QUEUE_URL", default_value = "http://127.0.0.1:8080")]
+    pub queue: String,
+    /// The sale service's base URL.
+    #[arg(long, env = "SALE_URL", default_value = "http://127.0.0.1:8081")]
+    pub sale: String,
+    /// Operator API key (creates the drop).
+    #[arg(long, env = "OPERATOR_API_KEY")]
+    pub operator_key: String,
+    /// The user-token secret both services trust (USER_JWT_SECRET).
+    #[arg(long, env = "USER_JWT_SECRET")]
+    pub user_secret: String,
+    /// PostgreSQL URL of the deployment (invariant checks and baselines).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database: String,
+    /// Redis URL of the deployment.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    pub redis: String,
+    /// Redis key prefix of the deployment (REDIS_PREFIX of the services).
+    #[arg(long, env = "REDIS_PREFIX", default_value = "lineup")]
+    pub redis_prefix: String,
+    /// How many fans.
+    #[arg(long, default_value_t = 2000)]
+    pub fans: usize,
+    /// Share of fans on WebSockets (the rest poll over HTTP).
+    #[arg(long, default_value_t = 0.7)]
+    pub websocket_share: f64,
+    /// Share of fans who leave right after joining.
+    #[arg(long, default_value_t = 0.1)]
+    pub abandon_share: f64,
+    /// Share of buyers who pay with a good card.
+    #[arg(long, default_value_t = 0.7)]
+    pub pay_share: f64,
+    /// Share of buyers whose card is declined (the rest let orders expire).
+    #[arg(long, default_value_t = 0.1)]
+    pub decline_share: f64,
+    /// Units on sale.
+    #[arg(long, default_value_t = 300)]
+    pub stock: i64,
+    /// Admission rate of the drop, fans per second.
+    #[arg(long, default_value_t = 200.0)]
+    pub rate: f64,
+    /// Most shoppers admitted at once.
+    #[arg(long, default_value_t = 1000)]
+    pub max_active: i32,
+    /// Seconds until opening: fans arriving before are drawn at random.
+    #[arg(long, default_value_t = 3)]
+    pub opens_in: u64,
+    /// Spread arrivals over this many seconds (0: all at once).
+    #[arg(long, default_value_t = 0)]
+    pub ramp: u64,
+    /// HTTP pollers poll this often, milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub poll_ms: u64,
+    /// Hard bound on the run, seconds.
+    #[arg(long, default_value_t = 120)]
+    pub max_seconds: u64,
+    /// Where report.json, report.md and report.svg go.
+    #[arg(long, default_value = "loadtest/out")]
+    pub out: std::path::PathBuf,
+    /// Arrival curve over the ramp: `ramp` (even), `spike` (80 % in the
+    /// first 5 % of it, the rest even); `--ramp 0` is all at once.
+    #[arg(long, default_value = "ramp")]
+    pub curve: String,
 }
 
 #[tokio::main]
@@ -214,64 +249,17 @@ async fn main() -> anyhow::Result<()> {
             })
             .await
         }
-        Command::Rush {
-            queue,
-            sale,
-            operator_key,
-            user_secret,
-            database,
-            redis,
-            redis_prefix,
-            fans,
-            websocket_share,
-            abandon_share,
-            pay_share,
-            decline_share,
-            stock,
-            rate,
-            max_active,
-            opens_in,
-            ramp,
-            poll_ms,
-            max_seconds,
-            out,
+        Command::Rush(args) => rush(args).await,
+        Command::Soak {
+            rush: mut rush_args,
+            minutes,
+            fans_per_sec,
         } => {
-            let report = loadtest::rush::run(loadtest::rush::RushOptions {
-                queue_url: queue,
-                sale_url: sale,
-                operator_key,
-                user_secret,
-                database_url: database,
-                redis_url: redis,
-                redis_prefix,
-                fans,
-                websocket_share,
-                abandon_share,
-                pay_share,
-                decline_share,
-                stock,
-                rate,
-                max_active,
-                opens_in_secs: opens_in,
-                ramp_secs: ramp,
-                poll_every: Duration::from_millis(poll_ms.max(100)),
-                max_duration: Duration::from_secs(max_seconds),
-                show_progress: true,
-            })
-            .await?;
-            std::fs::create_dir_all(&out)?;
-            std::fs::write(
-                out.join("report.json"),
-                serde_json::to_string_pretty(&report)?,
-            )?;
-            std::fs::write(out.join("report.md"), report.markdown())?;
-            println!("{}", report.markdown());
-            anyhow::ensure!(
-                report.invariants.holds(),
-                "invariants broken: {}",
-                report.invariants.broken.join("; ")
-            );
-            Ok(())
+            rush_args.ramp = minutes * 60;
+            rush_args.fans = (fans_per_sec * (minutes * 60) as f64).round() as usize;
+            rush_args.curve = "ramp".into();
+            rush_args.max_seconds = rush_args.max_seconds.max(minutes * 60 + 120);
+            rush(rush_args).await
         }
         Command::Baseline {
             redis,
@@ -347,6 +335,54 @@ impl Tally {
         }
         rate
     }
+}
+
+/// Runs a rush and writes its report (JSON, Markdown, SVG); fails when an
+/// invariant broke.
+async fn rush(args: RushArgs) -> anyhow::Result<()> {
+    let curve = match args.curve.as_str() {
+        "ramp" => loadtest::rush::Curve::Ramp,
+        "spike" => loadtest::rush::Curve::Spike,
+        other => anyhow::bail!("--curve must be ramp or spike, not {other:?}"),
+    };
+    let report = loadtest::rush::run(loadtest::rush::RushOptions {
+        queue_url: args.queue,
+        sale_url: args.sale,
+        operator_key: args.operator_key,
+        user_secret: args.user_secret,
+        database_url: args.database,
+        redis_url: args.redis,
+        redis_prefix: args.redis_prefix,
+        fans: args.fans,
+        websocket_share: args.websocket_share,
+        abandon_share: args.abandon_share,
+        pay_share: args.pay_share,
+        decline_share: args.decline_share,
+        stock: args.stock,
+        rate: args.rate,
+        max_active: args.max_active,
+        opens_in_secs: args.opens_in,
+        ramp_secs: args.ramp,
+        curve,
+        poll_every: Duration::from_millis(args.poll_ms.max(100)),
+        max_duration: Duration::from_secs(args.max_seconds),
+        show_progress: true,
+    })
+    .await?;
+    std::fs::create_dir_all(&args.out)?;
+    std::fs::write(
+        args.out.join("report.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
+    std::fs::write(args.out.join("report.md"), report.markdown())?;
+    std::fs::write(args.out.join("report.svg"), report.svg())?;
+    println!("{}", report.markdown());
+    anyhow::ensure!(
+        report.invariants.holds(),
+        "invariants broken: {}",
+        report.invariants.broken.join("; ")
+    );
+    Ok(())
 }
 
 /// Creates a drop with ample stock for a load run; returns its id.

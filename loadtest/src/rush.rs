@@ -16,6 +16,31 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
+/// How arrivals spread over the ramp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Curve {
+    /// Evenly.
+    Ramp,
+    /// 80 % of the fans in the first 5 % of the ramp, the rest evenly after.
+    Spike,
+}
+
+impl Curve {
+    /// When fan `n` of `fans` arrives, in seconds after the start.
+    pub fn offset(self, n: usize, fans: usize, ramp_secs: u64) -> f64 {
+        if ramp_secs == 0 || fans < 2 {
+            return 0.0;
+        }
+        let x = n as f64 / (fans - 1) as f64;
+        let ramp = ramp_secs as f64;
+        match self {
+            Self::Ramp => ramp * x,
+            Self::Spike if x <= 0.8 => ramp * 0.05 * (x / 0.8),
+            Self::Spike => ramp * (0.05 + 0.95 * (x - 0.8) / 0.2),
+        }
+    }
+}
+
 /// How a rush is run.
 #[derive(Debug, Clone)]
 pub struct RushOptions {
@@ -40,8 +65,9 @@ pub struct RushOptions {
     pub max_active: i32,
     /// Seconds until the drop opens (fans arriving before it are drawn).
     pub opens_in_secs: u64,
-    /// Fans arrive evenly over this many seconds (0: all at once).
+    /// Fans arrive over this many seconds (0: all at once), along `curve`.
     pub ramp_secs: u64,
+    pub curve: Curve,
     /// HTTP pollers poll this often.
     pub poll_every: Duration,
     /// Hard bound on the run.
@@ -70,6 +96,25 @@ struct Shared {
     declined: u64,
     first_join: Option<Instant>,
     last_join: Option<Instant>,
+    /// Order latency in the current second (sum ms, count), for the plot.
+    order_ms: (f64, u64),
+    samples: Vec<Sample>,
+}
+
+/// One line of the plot: name, colour, (second, value) points.
+type Line = (&'static str, &'static str, Vec<(f64, f64)>);
+
+/// One second of the run, for the plot.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Sample {
+    pub second: f64,
+    pub joined: u64,
+    pub admitted: u64,
+    pub orders: u64,
+    /// Fans joined and still waiting (not admitted, not abandoned).
+    pub waiting: u64,
+    /// Mean order latency in that second, ms.
+    pub order_ms: f64,
 }
 
 struct Latencies(Mutex<HashMap<&'static str, Histogram<u64>>>);
@@ -126,9 +171,95 @@ pub struct RushReport {
     pub errors: BTreeMap<String, u64>,
     pub latency: BTreeMap<String, LatencyReport>,
     pub invariants: InvariantReport,
+    /// One sample per second: joins, admissions, orders, the line, latency.
+    pub timeline: Vec<Sample>,
 }
 
 impl RushReport {
+    /// The run over time as an SVG: throughput (joins, admissions and orders
+    /// per second), the waiting line, and mean order latency.
+    pub fn svg(&self) -> String {
+        let (w, h, pad) = (720.0, 140.0, 30.0);
+        let t_max = self.timeline.last().map_or(1.0, |s| s.second.max(1.0));
+        let rate = |f: fn(&Sample) -> u64| -> Vec<(f64, f64)> {
+            self.timeline
+                .windows(2)
+                .map(|p| {
+                    let dt = (p[1].second - p[0].second).max(0.001);
+                    (p[1].second, f(&p[1]).saturating_sub(f(&p[0])) as f64 / dt)
+                })
+                .collect()
+        };
+        let panels: Vec<(&str, Vec<Line>)> = vec![
+            (
+                "per second",
+                vec![
+                    ("joins", "#1d4ed8", rate(|s| s.joined)),
+                    ("admitted", "#16a34a", rate(|s| s.admitted)),
+                    ("orders", "#dc2626", rate(|s| s.orders)),
+                ],
+            ),
+            (
+                "waiting",
+                vec![(
+                    "waiting",
+                    "#7c3aed",
+                    self.timeline
+                        .iter()
+                        .map(|s| (s.second, s.waiting as f64))
+                        .collect(),
+                )],
+            ),
+            (
+                "order latency, ms",
+                vec![(
+                    "mean",
+                    "#ea580c",
+                    self.timeline
+                        .iter()
+                        .map(|s| (s.second, s.order_ms))
+                        .collect(),
+                )],
+            ),
+        ];
+        let mut svg = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"11\">",
+            (h + pad) * panels.len() as f64
+        );
+        for (i, (title, lines)) in panels.iter().enumerate() {
+            let top = i as f64 * (h + pad) + pad;
+            let y_max = lines
+                .iter()
+                .flat_map(|l| l.2.iter().map(|p| p.1))
+                .fold(1.0, f64::max);
+            svg.push_str(&format!(
+                "<text x=\"4\" y=\"{}\">{title} (max {y_max:.0})</text><rect x=\"40\" y=\"{top}\" width=\"{}\" height=\"{h}\" fill=\"none\" stroke=\"#ccc\"/>",
+                top - 8.0,
+                w - 50.0
+            ));
+            for (j, (name, color, points)) in lines.iter().enumerate() {
+                let path: Vec<String> = points
+                    .iter()
+                    .map(|(t, v)| {
+                        format!(
+                            "{:.1},{:.1}",
+                            40.0 + (w - 50.0) * t / t_max,
+                            top + h - h * v / y_max
+                        )
+                    })
+                    .collect();
+                svg.push_str(&format!(
+                    "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" points=\"{}\"/><text x=\"{}\" y=\"{}\" fill=\"{color}\">{name}</text>",
+                    path.join(" "),
+                    w - 200.0 + j as f64 * 60.0,
+                    top - 8.0
+                ));
+            }
+        }
+        svg.push_str("</svg>");
+        svg
+    }
+
     /// The report as Markdown.
     pub fn markdown(&self) -> String {
         let mut md = format!(
@@ -240,9 +371,24 @@ pub async fn run(options: RushOptions) -> anyhow::Result<RushReport> {
     let ticker = {
         let (shared, progress) = (shared.clone(), progress.clone());
         tokio::spawn(async move {
+            let mut tick = 0u64;
             loop {
                 tokio::time::sleep(Duration::from_millis(250)).await;
-                if let Ok(s) = shared.lock() {
+                tick += 1;
+                if let Ok(mut s) = shared.lock() {
+                    if tick.is_multiple_of(4) {
+                        let abandoned = s.fans.iter().filter(|f| f.abandoned).count() as u64;
+                        let (sum, n) = std::mem::take(&mut s.order_ms);
+                        let sample = Sample {
+                            second: started.elapsed().as_secs_f64(),
+                            joined: s.joined,
+                            admitted: s.admitted,
+                            orders: s.orders,
+                            waiting: s.joined.saturating_sub(s.admitted + abandoned),
+                            order_ms: if n > 0 { sum / n as f64 } else { 0.0 },
+                        };
+                        s.samples.push(sample);
+                    }
                     progress.set_position(s.joined);
                     progress.set_message(format!(
                         "admitted {} · orders {} · paid {} · errors {}",
@@ -257,11 +403,8 @@ pub async fn run(options: RushOptions) -> anyhow::Result<RushReport> {
     };
     let mut tasks = Vec::with_capacity(options.fans);
     for n in 0..options.fans {
-        let offset = if options.ramp_secs == 0 || options.fans < 2 {
-            Duration::ZERO
-        } else {
-            Duration::from_secs_f64(options.ramp_secs as f64 * n as f64 / (options.fans - 1) as f64)
-        };
+        let offset =
+            Duration::from_secs_f64(options.curve.offset(n, options.fans, options.ramp_secs));
         let token = issuer.issue(&format!("fan-{n}"), false, 24 * 3600)?;
         let context = FanContext {
             n,
@@ -353,6 +496,7 @@ pub async fn run(options: RushOptions) -> anyhow::Result<RushReport> {
         errors: s.errors.clone(),
         latency,
         invariants,
+        timeline: s.samples.clone(),
     })
 }
 
@@ -613,6 +757,10 @@ async fn buy_and_pay(c: &FanContext, admission: &str) {
         .send()
         .await;
     c.latencies.record("POST orders", sent.elapsed(), None);
+    if let Ok(mut s) = c.shared.lock() {
+        s.order_ms.0 += sent.elapsed().as_secs_f64() * 1000.0;
+        s.order_ms.1 += 1;
+    }
     let response = match response {
         Ok(r) => r,
         Err(e) => return error(&c.shared, format!("order: {e}")),
@@ -669,5 +817,14 @@ mod tests {
         assert_eq!(super::inversions(vec![(1, 10), (2, 20), (3, 30)]), 0);
         assert_eq!(super::inversions(vec![(1, 30), (2, 20), (3, 10)]), 3);
         assert_eq!(super::inversions(vec![(1, 10), (2, 10), (3, 5)]), 2);
+    }
+
+    #[test]
+    fn arrival_curves_spread_fans() {
+        use super::Curve;
+        assert_eq!(Curve::Ramp.offset(5, 10, 0), 0.0);
+        assert_eq!(Curve::Ramp.offset(9, 10, 90), 90.0);
+        assert!(Curve::Spike.offset(799, 1000, 100) <= 5.0);
+        assert!((Curve::Spike.offset(999, 1000, 100) - 100.0).abs() < 1e-9);
     }
 }

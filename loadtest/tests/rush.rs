@@ -134,6 +134,7 @@ fn options(stack: &Stack) -> loadtest::rush::RushOptions {
         max_active: 1000,
         opens_in_secs: 3,
         ramp_secs: 0,
+        curve: loadtest::rush::Curve::Ramp,
         poll_every: Duration::from_millis(500),
         max_duration: Duration::from_secs(25),
         show_progress: false,
