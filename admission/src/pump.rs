@@ -2,8 +2,9 @@
 //!
 //! Three limits, the smallest wins:
 //! - the rate (`admission_rate_per_sec`), enforced by a `governor` GCRA limiter
-//!   with a burst of a fifth of a second's worth, so admissions spread evenly
-//!   and a new pump holder (after a failover) cannot burst;
+//!   that may hold up to one second's worth, so a pump tick delayed by a busy
+//!   machine catches up instead of losing admissions; a new limiter starts
+//!   empty, so a new pump holder (after a failover) cannot burst;
 //! - `max_active` minus the shoppers admitted and still active;
 //! - the units left minus the active shoppers (each may buy at least one):
 //!   never more shoppers than the stock could serve.
@@ -71,7 +72,7 @@ pub struct AdmissionGovernor {
 
 fn limiter(rate: f64, clock: &PumpClock) -> (Limiter, u32) {
     let rate = rate.clamp(0.001, 1_000_000.0);
-    let burst = ((rate / 5.0).ceil() as u32).max(1);
+    let burst = (rate.ceil() as u32).max(1);
     let quota = Quota::with_period(Duration::from_secs_f64(1.0 / rate))
         .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
         .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
