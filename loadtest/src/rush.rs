@@ -78,7 +78,10 @@ pub struct RushOptions {
 #[derive(Debug, Default)]
 struct Fan {
     user: String,
-    join_position: Option<u64>,
+    /// When the join request left and when its answer came back: a fan
+    /// whose answer came before another's request left surely holds the
+    /// earlier place.
+    join_window: Option<(Instant, Instant)>,
     prequeue: bool,
     admitted: bool,
     abandoned: bool,
@@ -540,6 +543,48 @@ fn peak_rate(times_ms: &[i64], window_ms: i64) -> f64 {
     best as f64 * 1000.0 / window_ms as f64
 }
 
+/// FIFO inversions seen from the client: pairs (A, B) where A's join answer
+/// arrived before B's join request was sent (so A surely joined first) but
+/// B was admitted strictly earlier. Pairs whose joins overlapped in time are
+/// not counted: their server order is unknown. O(n log n) with a Fenwick
+/// tree over admission times.
+fn fifo_inversions(fans: Vec<((Instant, Instant), i64)>) -> u64 {
+    let mut times: Vec<i64> = fans.iter().map(|f| f.1).collect();
+    times.sort_unstable();
+    times.dedup();
+    let rank = |t: i64| times.partition_point(|x| *x < t);
+    let mut tree = vec![0u64; times.len() + 1];
+    let add = |tree: &mut Vec<u64>, i: usize| {
+        let mut i = i + 1;
+        while i < tree.len() {
+            tree[i] += 1;
+            i += i & i.wrapping_neg();
+        }
+    };
+    let below_or_at = |tree: &Vec<u64>, i: usize| {
+        let (mut i, mut sum) = (i + 1, 0);
+        while i > 0 {
+            sum += tree[i];
+            i -= i & i.wrapping_neg();
+        }
+        sum
+    };
+    let mut by_done: Vec<&((Instant, Instant), i64)> = fans.iter().collect();
+    by_done.sort_by_key(|f| f.0 .1);
+    let mut by_sent: Vec<&((Instant, Instant), i64)> = fans.iter().collect();
+    by_sent.sort_by_key(|f| f.0 .0);
+    let (mut inserted, mut count) = (0usize, 0u64);
+    for b in by_sent {
+        while inserted < by_done.len() && by_done[inserted].0 .1 < b.0 .0 {
+            add(&mut tree, rank(by_done[inserted].1));
+            inserted += 1;
+        }
+        // Of the fans surely ahead of B, those admitted after B.
+        count += inserted as u64 - below_or_at(&tree, rank(b.1));
+    }
+    count
+}
+
 /// Counts pairs ordered one way by `key` and the other by admission time
 /// (strictly), by merge sort: O(n log n).
 fn inversions(mut pairs: Vec<(u64, i64)>) -> u64 {
@@ -597,11 +642,11 @@ async fn fairness(
     );
     let (fifo, prequeue_users) = {
         let s = shared.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
-        let fifo: Vec<(u64, i64)> = s
+        let fifo: Vec<((Instant, Instant), i64)> = s
             .fans
             .iter()
             .filter(|f| !f.prequeue)
-            .filter_map(|f| Some((f.join_position?, *at.get(&f.user)?)))
+            .filter_map(|f| Some((f.join_window?, *at.get(&f.user)?)))
             .collect();
         let pre: Vec<String> = s
             .fans
@@ -631,7 +676,7 @@ async fn fairness(
             draw_verified = Some(queue::draw::seed_hash(seed) == hash && draw_inversions == 0);
         }
     }
-    Ok((inversions(fifo), draw_inversions, draw_verified, rate))
+    Ok((fifo_inversions(fifo), draw_inversions, draw_verified, rate))
 }
 
 struct FanContext {
@@ -672,7 +717,7 @@ async fn fan(c: FanContext) {
     buy_and_pay(&c, &admission).await;
 }
 
-fn joined(c: &FanContext, status: &serde_json::Value, abandon: bool) {
+fn joined(c: &FanContext, status: &serde_json::Value, abandon: bool, sent: Instant) {
     if let Ok(mut s) = c.shared.lock() {
         s.joined += 1;
         let now = Instant::now();
@@ -680,7 +725,7 @@ fn joined(c: &FanContext, status: &serde_json::Value, abandon: bool) {
         s.last_join = Some(now);
         if let Some(f) = s.fans.get_mut(c.n) {
             f.prequeue = status["state"] == "prequeue";
-            f.join_position = status["position"].as_u64();
+            f.join_window = Some((sent, now));
             f.abandoned = abandon;
         }
     }
@@ -707,7 +752,7 @@ async fn wait_on_socket(c: &FanContext, abandon: bool) -> anyhow::Result<Waited>
         if first {
             first = false;
             c.latencies.record("ws join", sent.elapsed(), None);
-            joined(c, &status, abandon);
+            joined(c, &status, abandon, sent);
             if abandon {
                 return Ok(Waited::Over);
             }
@@ -737,7 +782,7 @@ async fn wait_by_polling(c: &FanContext, abandon: bool) -> anyhow::Result<Waited
         anyhow::bail!("join {}", error_code(response).await);
     }
     let mut status: serde_json::Value = response.json().await?;
-    joined(c, &status, abandon);
+    joined(c, &status, abandon, sent);
     if abandon {
         return Ok(Waited::Over);
     }
@@ -842,6 +887,29 @@ mod tests {
         assert_eq!(super::inversions(vec![(1, 10), (2, 20), (3, 30)]), 0);
         assert_eq!(super::inversions(vec![(1, 30), (2, 20), (3, 10)]), 3);
         assert_eq!(super::inversions(vec![(1, 10), (2, 10), (3, 5)]), 2);
+    }
+
+    #[test]
+    fn fifo_inversions_count_only_sure_orders() {
+        let t0 = std::time::Instant::now();
+        let at = |ms: u64| t0 + std::time::Duration::from_millis(ms);
+        // A joined (0-10) surely before B (20-30) and C (25-40); C overlaps B.
+        let fair = vec![
+            ((at(0), at(10)), 100),
+            ((at(20), at(30)), 200),
+            ((at(25), at(40)), 150),
+        ];
+        assert_eq!(
+            super::fifo_inversions(fair),
+            0,
+            "B and C overlapped: either order is fair"
+        );
+        let unfair = vec![
+            ((at(0), at(10)), 300),
+            ((at(20), at(30)), 200),
+            ((at(50), at(60)), 100),
+        ];
+        assert_eq!(super::fifo_inversions(unfair), 3);
     }
 
     #[test]
