@@ -73,8 +73,12 @@ enum Command {
         #[arg(long, env = "USER_JWT_SECRET")]
         user_secret: String,
         /// PostgreSQL URL of the deployment (invariant checks and baselines).
-        #[arg(long, env = "DATABASE_URL")]
-        database: String,
+        /// The sale service (the pause is sent there).
+        #[arg(long, env = "SALE_URL", default_value = "http://127.0.0.1:8081")]
+        sale: String,
+        /// Operator API key.
+        #[arg(long, env = "OPERATOR_API_KEY")]
+        operator_key: String,
         /// How many idle WebSocket fans to hold.
         #[arg(long, default_value_t = 10_000)]
         connections: usize,
@@ -234,7 +238,8 @@ async fn main() -> anyhow::Result<()> {
             queue_pid,
             drop,
             user_secret,
-            database,
+            sale,
+            operator_key,
             connections,
             source_addresses,
         } => {
@@ -244,7 +249,8 @@ async fn main() -> anyhow::Result<()> {
                 user_secret,
                 connections,
                 queue_pid,
-                database,
+                sale,
+                operator_key,
                 source_addresses,
             })
             .await

@@ -3,8 +3,8 @@
 //! - joins per second (upgrade + join + first status) at up to 1,000 in flight;
 //! - the node's RSS before and after, per connection (from /proc, so the
 //!   node must run on this machine; pass its pid);
-//! - how long an operator's change (pause, written to PostgreSQL as the sale
-//!   service does) takes to reach every connected fan.
+//! - how long an operator's change (a pause, sent to the sale service's
+//!   `PATCH /api/drops/{id}`) takes to reach every connected fan.
 //!
 //! Connections come from several loopback source addresses (127.0.0.x), so
 //! more than one address's worth of ephemeral ports can be open; raise
@@ -28,7 +28,10 @@ pub struct Options {
     pub user_secret: String,
     pub connections: usize,
     pub queue_pid: u32,
-    pub database: String,
+    /// The sale service and its operator key: the pause is an operator's
+    /// `PATCH`, as in production.
+    pub sale: String,
+    pub operator_key: String,
     pub source_addresses: u8,
 }
 
@@ -44,11 +47,14 @@ fn rss_kib(pid: u32) -> anyhow::Result<u64> {
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
     let issuer = DevIssuer::new(&options.user_secret);
-    let db = sqlx::PgPool::connect(&options.database).await?;
-    sqlx::query("UPDATE drops SET state = 'open', updated_at = now() WHERE id = $1")
-        .bind(&options.drop)
-        .execute(&db)
-        .await?;
+    let http = reqwest::Client::new();
+    let set_state = |state: &'static str| {
+        http.patch(format!("{}/api/drops/{}", options.sale, options.drop))
+            .bearer_auth(&options.operator_key)
+            .json(&serde_json::json!({ "state": state }))
+            .send()
+    };
+    set_state("open").await?.error_for_status()?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let rss_before = rss_kib(options.queue_pid)?;
 
@@ -135,10 +141,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     );
 
     let paused = Instant::now();
-    sqlx::query("UPDATE drops SET state = 'paused', updated_at = now() WHERE id = $1")
-        .bind(&options.drop)
-        .execute(&db)
-        .await?;
+    set_state("paused").await?.error_for_status()?;
     let deadline = paused + Duration::from_secs(30);
     while paused_at.lock().map(|v| v.len()).unwrap_or(0) < connected && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -162,10 +165,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         pick(0.99),
         pick(1.0)
     );
-    sqlx::query("UPDATE drops SET state = 'open', updated_at = now() WHERE id = $1")
-        .bind(&options.drop)
-        .execute(&db)
-        .await?;
+    set_state("open").await?.error_for_status()?;
     for fan in fans {
         fan.abort();
     }

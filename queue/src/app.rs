@@ -146,6 +146,7 @@ impl App {
             config: Arc::new(config.clone()),
         };
         let admission_ttl = Duration::from_secs(config.admission_ttl_secs);
+        let changed = Arc::new(tokio::sync::Notify::new());
         let mut background = vec![
             tokio::spawn(crate::catalog::run(
                 catalog.clone(),
@@ -153,11 +154,14 @@ impl App {
                 lines.clone(),
                 clock.clone(),
                 admission_ttl,
+                changed.clone(),
             )),
             tokio::spawn(crate::notify::run(
                 redis_client,
                 crate::pump::channel(&config.redis_prefix),
+                format!("{}:drops:changed", config.redis_prefix),
                 admitted,
+                changed,
             )),
         ];
         let pump = Pump::new(PumpSettings {

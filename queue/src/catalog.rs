@@ -100,14 +100,16 @@ pub async fn load_settings(db: &sqlx::PgPool) -> sqlx::Result<Vec<DropSettings>>
     .await
 }
 
-/// Refreshes the catalog until the task is dropped: settings every second,
-/// line snapshots every half second.
+/// Refreshes the catalog until the task is dropped: settings every second
+/// and at once when a change is announced (`changed`), line snapshots every
+/// half second.
 pub async fn run(
     catalog: Catalog,
     db: sqlx::PgPool,
     lines: Lines,
     clock: crate::clock::QueueClock,
     admission_ttl: Duration,
+    changed: std::sync::Arc<tokio::sync::Notify>,
 ) {
     tracing::info!("drop catalog started");
     let mut settings: Vec<DropSettings> = Vec::new();
@@ -116,8 +118,11 @@ pub async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut n = 0u64;
     loop {
-        tick.tick().await;
-        if n.is_multiple_of(2) || settings.is_empty() {
+        let announced = tokio::select! {
+            _ = tick.tick() => false,
+            _ = changed.notified() => true,
+        };
+        if announced || n.is_multiple_of(2) || settings.is_empty() {
             match load_settings(&db).await {
                 Ok(fresh) => settings = fresh,
                 Err(error) => tracing::debug!(%error, "catalog: PostgreSQL unavailable"),

@@ -397,3 +397,39 @@ async fn joins_are_rate_limited_and_a_full_node_says_try_again() {
     .await;
     assert_eq!(second.err(), Some(503), "the node is full: try again");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_operator_pause_reaches_waiting_fans_at_once() {
+    let deployment = Deployment::new().await;
+    let sale = start_sale(&deployment).await;
+    create_drop(&sale, "pause").await;
+    let node = Node::start(&deployment, |_| {}).await;
+    node.knows("pause").await;
+    let mut fan = connect(
+        &node,
+        "pause",
+        &[(
+            "authorization",
+            format!("Bearer {}", deployment.user_token("fan")),
+        )],
+    )
+    .await
+    .unwrap();
+    until_state(&mut fan, "waiting").await;
+    // Let the catalog's periodic reload pass, so only the announcement can
+    // explain a fast update.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let changed = std::time::Instant::now();
+    let response = reqwest::Client::new()
+        .patch(format!("{sale}/api/drops/pause"))
+        .bearer_auth(OPERATOR_KEY)
+        .json(&json!({"state": "paused"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    until_state(&mut fan, "paused").await;
+    let took = changed.elapsed();
+    eprintln!("pause reached the fan {took:?} after the change");
+    assert!(took < Duration::from_millis(500), "took {took:?}");
+}

@@ -431,6 +431,20 @@ impl StockGate {
             active,
         })
     }
+
+    /// Tells the queue services a drop's settings changed (pub/sub on
+    /// `{prefix}:drops:changed`), so a pause or a new rate reaches waiting
+    /// fans at once instead of at the queue's next settings poll.
+    pub async fn announce_change(&self, drop_id: &str) -> redis::RedisResult<()> {
+        let mut redis = self.redis.clone();
+        let mut command = redis::cmd("PUBLISH");
+        command
+            .arg(format!("{}:drops:changed", self.prefix))
+            .arg(drop_id);
+        bounded(command.query_async::<i64>(&mut redis))
+            .await
+            .map(|_| ())
+    }
 }
 
 /// The waiting room's numbers, as the operator stats show them.

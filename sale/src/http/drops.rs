@@ -301,6 +301,9 @@ pub async fn change(
     if let Err(error) = app.gate.sync(&drop.id, &drop.gate_state()).await {
         tracing::warn!(%error, drop = drop.id, "drop changed but Redis not updated yet");
     }
+    if let Err(error) = app.gate.announce_change(&drop.id).await {
+        tracing::debug!(%error, "drop change not announced; queues see it at their next poll");
+    }
     tracing::info!(drop = drop.id, ?change, "drop changed");
     Ok(Json(view(&app, drop).await))
 }
