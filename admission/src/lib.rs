@@ -9,15 +9,16 @@
 //! - [`pump`]: the admission governor: how many fans to admit each tick
 //!   (rate by `governor`, `max_active`, stock left).
 //! - [`lease`]: the Redis leader lease that keeps one pump per drop.
-//! - [`observe`]: the process-wide Prometheus recorder of both services.
+//! - [`service`]: plumbing both services share: Prometheus recorder, Redis
+//!   connection and call deadline, shutdown signal.
 //!
 //! The `admission` binary wraps [`keys`] and [`token`] as `keygen` and `mint`.
 
 pub mod identity;
 pub mod keys;
 pub mod lease;
-pub mod observe;
 pub mod pump;
+pub mod service;
 pub mod token;
 
 /// Seconds since the Unix epoch, as JWT `iat`/`nbf`/`exp` count them.

@@ -100,16 +100,9 @@ impl App {
             .context("connecting to PostgreSQL")?;
         let redis_client =
             redis::Client::open(config.redis_url.as_str()).context("parsing REDIS_URL")?;
-        let redis_config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Duration::from_secs(1))
-            .set_response_timeout(Duration::from_secs(2))
-            .set_number_of_retries(2)
-            .set_factor(2)
-            .set_max_delay(250);
-        let redis =
-            redis::aio::ConnectionManager::new_with_config(redis_client.clone(), redis_config)
-                .await
-                .context("connecting to Redis")?;
+        let redis = admission::service::connect_redis(redis_client.clone())
+            .await
+            .context("connecting to Redis")?;
         let key = AdmissionKeyPair::load(&config.admission_key)?;
         let jwks = match &config.admission_jwks {
             Some(path) => Jwks::load(path)?,
@@ -142,7 +135,7 @@ impl App {
             connections: Arc::default(),
             user_limiter: Arc::new(RateLimiter::keyed(per_second(config.join_rate_per_user))),
             ip_limiter: Arc::new(RateLimiter::keyed(per_second(config.join_rate_per_ip))),
-            metrics: admission::observe::prometheus_handle(),
+            metrics: admission::service::prometheus_handle(),
             config: Arc::new(config.clone()),
         };
         let admission_ttl = Duration::from_secs(config.admission_ttl_secs);
@@ -212,7 +205,7 @@ impl App {
     }
 
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.run_until(shutdown_signal()).await
+        self.run_until(admission::service::shutdown_signal()).await
     }
 
     pub async fn run_until(
@@ -240,20 +233,4 @@ impl App {
         tracing::info!("queue service stopped");
         Ok(())
     }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
-    tracing::info!("shutdown signal received");
 }

@@ -2,32 +2,17 @@
 //! computed from. Every key of a drop shares its `{drop}` hash tag.
 
 use crate::draw::draw_score;
+use admission::service::bounded;
 use redis::aio::ConnectionManager;
 use std::sync::LazyLock;
-use std::time::Duration;
 
 static JOIN: LazyLock<redis::Script> =
     LazyLock::new(|| redis::Script::new(include_str!("scripts/join.lua")));
 static ADMIT: LazyLock<redis::Script> =
     LazyLock::new(|| redis::Script::new(include_str!("scripts/admit.lua")));
 
-/// Longest any line call may take; past it the caller answers "try again".
-const CALL_DEADLINE: Duration = Duration::from_secs(3);
 /// Most head entries one admit call looks at (bounds the script's run time).
 const ADMIT_SCAN_LIMIT: u64 = 2_000;
-
-async fn bounded<T>(
-    call: impl std::future::Future<Output = redis::RedisResult<T>>,
-) -> redis::RedisResult<T> {
-    tokio::time::timeout(CALL_DEADLINE, call)
-        .await
-        .unwrap_or_else(|_| {
-            Err(redis::RedisError::from((
-                redis::ErrorKind::IoError,
-                "Redis did not answer in time",
-            )))
-        })
-}
 
 /// Key names of one drop's line.
 #[derive(Debug, Clone)]

@@ -81,16 +81,7 @@ impl App {
         }
         let redis_client =
             redis::Client::open(config.redis_url.as_str()).context("parsing REDIS_URL")?;
-        let redis_config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Duration::from_secs(1))
-            .set_response_timeout(Duration::from_secs(1))
-            .set_number_of_retries(2)
-            // redis-rs's default backoff (factor 100) sleeps for minutes
-            // between reconnect attempts while callers wait: keep it short,
-            // so a restarted Redis is back in use within a second.
-            .set_factor(2)
-            .set_max_delay(250);
-        let redis = redis::aio::ConnectionManager::new_with_config(redis_client, redis_config)
+        let redis = admission::service::connect_redis(redis_client)
             .await
             .context("connecting to Redis")?;
 
@@ -145,7 +136,7 @@ impl App {
             clock,
             order_limiter,
             write_timeout,
-            metrics: admission::observe::prometheus_handle(),
+            metrics: admission::service::prometheus_handle(),
             rebuilding: Arc::default(),
             cors_origins: config.cors_origins.as_str().into(),
             payments: sandbox.clone(),
@@ -188,7 +179,7 @@ impl App {
 
     /// Serves until SIGINT or SIGTERM, then drains.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.run_until(shutdown_signal()).await
+        self.run_until(admission::service::shutdown_signal()).await
     }
 
     /// Serves until `stop` completes: stops accepting, finishes open requests,
@@ -220,23 +211,4 @@ impl App {
         tracing::info!("sale service stopped");
         Ok(())
     }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
-    tracing::info!("shutdown signal received");
 }

@@ -170,22 +170,7 @@ pub struct StockGate {
     prefix: Arc<str>,
 }
 
-/// Longest any gate call may take, reconnects included: past it the caller
-/// gets an error (answered 503), never a hanging request.
-const CALL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3);
-
-async fn bounded<T>(
-    call: impl std::future::Future<Output = redis::RedisResult<T>>,
-) -> redis::RedisResult<T> {
-    tokio::time::timeout(CALL_DEADLINE, call)
-        .await
-        .unwrap_or_else(|_| {
-            Err(redis::RedisError::from((
-                redis::ErrorKind::IoError,
-                "Redis did not answer in time",
-            )))
-        })
-}
+use admission::service::bounded;
 
 fn reply_error(what: &str, reply: &[String]) -> redis::RedisError {
     redis::RedisError::from((
