@@ -6,6 +6,7 @@
 //!   fan and `sale` checks before it takes an order (bound to user and drop).
 //! - [`identity`]: user tokens from the site's identity provider (shared secret,
 //!   public key or JWKS file), the `operator` role, and the dev-mode issuer.
+//! - [`drop_keys`]: the Redis key names of a drop, shared by both services.
 //! - [`pump`]: the admission governor: how many fans to admit each tick
 //!   (rate by `governor`, `max_active`, stock left).
 //! - [`lease`]: the Redis leader lease that keeps one pump per drop.
@@ -14,6 +15,7 @@
 //!
 //! The `admission` binary wraps [`keys`] and [`token`] as `keygen` and `mint`.
 
+pub mod drop_keys;
 pub mod identity;
 pub mod keys;
 pub mod lease;

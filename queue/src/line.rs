@@ -14,46 +14,8 @@ static ADMIT: LazyLock<redis::Script> =
 /// Most head entries one admit call looks at (bounds the script's run time).
 const ADMIT_SCAN_LIMIT: u64 = 2_000;
 
-/// Key names of one drop's line.
-#[derive(Debug, Clone)]
-pub struct LineKeys {
-    base: String,
-}
-
-impl LineKeys {
-    pub fn new(prefix: &str, drop_id: &str) -> Self {
-        Self {
-            base: format!("{prefix}:{{{drop_id}}}"),
-        }
-    }
-    pub fn line(&self) -> String {
-        format!("{}:q:line", self.base)
-    }
-    pub fn seen(&self) -> String {
-        format!("{}:q:seen", self.base)
-    }
-    pub fn admitted(&self) -> String {
-        format!("{}:q:admitted", self.base)
-    }
-    /// Admitted fans who have not ordered yet (the sale service removes a
-    /// buyer in the same script that reserves the units).
-    pub fn shopping(&self) -> String {
-        format!("{}:q:shopping", self.base)
-    }
-    pub fn arrivals(&self) -> String {
-        format!("{}:q:arrivals", self.base)
-    }
-    pub fn progress(&self) -> String {
-        format!("{}:q:progress", self.base)
-    }
-    pub fn lease(&self) -> String {
-        format!("{}:q:pump", self.base)
-    }
-    /// The sale service's drop hash (stock, sold), read for units left.
-    pub fn sale_drop(&self) -> String {
-        format!("{}:drop", self.base)
-    }
-}
+/// Key names of one drop's line (the drop's shared keyspace).
+pub use admission::drop_keys::DropKeys as LineKeys;
 
 /// Where a join left the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,7 +178,7 @@ impl Lines {
         pipe.hget(keys.progress(), &["removed", "admitted", "skipped"])
             .zcard(keys.line())
             .zcount(keys.shopping(), active_since_ms, "+inf")
-            .hget(keys.sale_drop(), &["stock", "sold"]);
+            .hget(keys.drop(), &["stock", "sold"]);
         type Reply = (Vec<Option<u64>>, u64, u64, Vec<Option<i64>>);
         let (progress, waiting, active, sale): Reply =
             bounded(pipe.query_async(&mut redis)).await?;

@@ -1,11 +1,9 @@
-//! The Redis gate of a drop: its key names and the Lua scripts that reserve and
-//! release units, each called through a typed wrapper.
-//!
-//! Every key of a drop carries the `{drop_id}` hash tag, so a drop lives in one
-//! Redis Cluster slot and each script touches one slot only.
+//! The Redis gate of a drop: the Lua scripts that reserve and release units,
+//! each called through a typed wrapper. Key names (shared with the queue
+//! service, all under the drop's `{drop_id}` hash tag) are in
+//! `admission::drop_keys`.
 
 use redis::aio::ConnectionManager;
-use sha2::{Digest, Sha256};
 use std::sync::{Arc, LazyLock};
 use uuid::Uuid;
 
@@ -20,58 +18,7 @@ static LOAD_DROP: LazyLock<redis::Script> =
 /// index remembers it for good).
 pub const IDEMPOTENCY_TTL_SECS: u64 = 24 * 3600;
 
-/// The Redis keys of one drop.
-#[derive(Debug, Clone)]
-pub struct DropKeys {
-    base: String,
-}
-
-impl DropKeys {
-    pub fn new(prefix: &str, drop_id: &str) -> Self {
-        Self {
-            base: format!("{prefix}:{{{drop_id}}}"),
-        }
-    }
-    /// Hash: stock, sold, state, opens_at_ms, cap, price_cents, currency, timeout_secs.
-    pub fn drop(&self) -> String {
-        format!("{}:drop", self.base)
-    }
-    /// Hash: user id -> units held by the user's pending and paid orders.
-    pub fn held(&self) -> String {
-        format!("{}:held", self.base)
-    }
-    /// Hash: order id -> "quantity|reserved_at_ms|idempotency_tag|user" for
-    /// every holding order (see [`ReservationRecord`]).
-    pub fn reservations(&self) -> String {
-        format!("{}:res", self.base)
-    }
-    /// The queue service's zset of admitted fans who have not ordered yet.
-    pub fn shopping(&self) -> String {
-        format!("{}:q:shopping", self.base)
-    }
-    /// String: the order an idempotency key produced, for one user.
-    pub fn idempotency(&self, user: &str, key: &str) -> String {
-        self.idempotency_by_tag(&idempotency_tag(user, key))
-    }
-    /// The idempotency key named by a tag (as kept in a reservation record).
-    pub fn idempotency_by_tag(&self, tag: &str) -> String {
-        format!("{}:idem:{tag}", self.base)
-    }
-}
-
-/// The short hash naming one user's idempotency key in Redis.
-pub fn idempotency_tag(user: &str, key: &str) -> String {
-    let mut digest = Sha256::new();
-    digest.update(user.as_bytes());
-    digest.update([0]);
-    digest.update(key.as_bytes());
-    digest
-        .finalize()
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+pub use admission::drop_keys::{idempotency_tag, DropKeys};
 
 /// One entry of a drop's reservations hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -402,12 +349,12 @@ impl StockGate {
         drop_id: &str,
         since_ms: i64,
     ) -> redis::RedisResult<QueueCounters> {
-        let base = format!("{}:{{{drop_id}}}", self.prefix);
+        let keys = self.keys(drop_id);
         let mut redis = self.redis.clone();
         let mut pipe = redis::pipe();
-        pipe.zcard(format!("{base}:q:line"))
-            .hget(format!("{base}:q:progress"), "admitted")
-            .zcount(format!("{base}:q:shopping"), since_ms, "+inf");
+        pipe.zcard(keys.line())
+            .hget(keys.progress(), "admitted")
+            .zcount(keys.shopping(), since_ms, "+inf");
         let (waiting, admitted, active): (u64, Option<u64>, u64) =
             bounded(pipe.query_async(&mut redis)).await?;
         Ok(QueueCounters {
