@@ -68,7 +68,8 @@ pub struct OrderRow {
     pub idempotency_key: String,
 }
 
-const ORDER_COLUMNS: &str = "id, drop_id, user_id, quantity, unit_price_cents, currency, status, \
+pub(crate) const ORDER_COLUMNS: &str =
+    "id, drop_id, user_id, quantity, unit_price_cents, currency, status, \
      created_at, expires_at, updated_at, paid_at, idempotency_key";
 
 const DROP_COLUMNS: &str = "id, name, stock, held, price_cents, currency, opens_at, per_user_cap, \

@@ -22,6 +22,7 @@
 //!   reconciliation against PostgreSQL settles it later. Keeping units reserved
 //!   can only undersell, never oversell.
 
+use crate::store::{OrderRow, ORDER_COLUMNS};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,10 +49,10 @@ pub struct NewOrder {
 }
 
 /// What became of a written order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteOutcome {
-    /// Recorded, durably.
-    Recorded,
+    /// Recorded, durably: the row as PostgreSQL stored it.
+    Recorded(Box<OrderRow>),
     /// Not recorded: the user already has an order under this idempotency key.
     DuplicateKey,
 }
@@ -151,12 +152,11 @@ async fn run_worker(
         for round in 0..2 {
             let orders: Vec<&NewOrder> = batch.iter().map(|job| &job.order).collect();
             match commit_batch(&db, &orders, config.timeout).await {
-                Ok(recorded) => {
+                Ok(mut recorded) => {
                     for job in batch.drain(..) {
-                        let outcome = if recorded.contains(&job.order.id) {
-                            WriteOutcome::Recorded
-                        } else {
-                            WriteOutcome::DuplicateKey
+                        let outcome = match recorded.remove(&job.order.id) {
+                            Some(row) => WriteOutcome::Recorded(Box::new(row)),
+                            None => WriteOutcome::DuplicateKey,
                         };
                         let _ = job.reply.send(Ok(outcome));
                     }
@@ -220,12 +220,12 @@ async fn commit_batch(
     db: &sqlx::PgPool,
     orders: &[&NewOrder],
     timeout: Duration,
-) -> Result<HashSet<Uuid>, BatchError> {
+) -> Result<HashMap<Uuid, OrderRow>, BatchError> {
     let commit_sent = AtomicBool::new(false);
     let attempt = async {
         let not_written = |e: sqlx::Error| BatchError::Write(WriteError::NotWritten(e.to_string()));
         let mut tx = db.begin().await.map_err(not_written)?;
-        let inserted: Vec<(Uuid, String, i32)> = sqlx::query_as(
+        let inserted: Vec<OrderRow> = sqlx::query_as(&format!(
             "INSERT INTO orders (id, drop_id, user_id, quantity, unit_price_cents, currency, \
                status, idempotency_key, admission_jti, created_at, expires_at) \
              SELECT id, drop_id, user_id, quantity, unit_price_cents, currency, 'pending', \
@@ -235,8 +235,8 @@ async fn commit_batch(
                AS t(id, drop_id, user_id, quantity, unit_price_cents, currency, idempotency_key, \
                     admission_jti, created_at, expires_at) \
              ON CONFLICT (drop_id, user_id, idempotency_key) DO NOTHING \
-             RETURNING id, drop_id, quantity",
-        )
+             RETURNING {ORDER_COLUMNS}",
+        ))
         .bind(orders.iter().map(|o| o.id).collect::<Vec<_>>())
         .bind(orders.iter().map(|o| o.drop_id.clone()).collect::<Vec<_>>())
         .bind(orders.iter().map(|o| o.user_id.clone()).collect::<Vec<_>>())
@@ -274,7 +274,13 @@ async fn commit_batch(
         // Sorted by drop id, so concurrent batches lock drop rows in one order.
         let epoch_of: HashMap<Uuid, i64> = orders.iter().map(|o| (o.id, o.epoch)).collect();
         let mut units: BTreeMap<(&str, i64), i64> = BTreeMap::new();
-        for (id, drop_id, quantity) in &inserted {
+        for OrderRow {
+            id,
+            drop_id,
+            quantity,
+            ..
+        } in &inserted
+        {
             let epoch = epoch_of.get(id).copied().unwrap_or(-1);
             *units.entry((drop_id.as_str(), epoch)).or_default() += i64::from(*quantity);
         }
@@ -318,7 +324,7 @@ async fn commit_batch(
         tx.commit()
             .await
             .map_err(|e| BatchError::Write(WriteError::Unknown(e.to_string())))?;
-        Ok(inserted.into_iter().map(|(id, _, _)| id).collect())
+        Ok(inserted.into_iter().map(|row| (row.id, row)).collect())
     };
     match tokio::time::timeout(timeout, attempt).await {
         Ok(result) => result,

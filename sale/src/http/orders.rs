@@ -236,12 +236,9 @@ async fn record(
         order.quantity,
     );
     match app.writer.write(order).await {
-        Ok(WriteOutcome::Recorded) => {
+        Ok(WriteOutcome::Recorded(order)) => {
             metrics::counter!("sale_orders_placed_total").increment(1);
-            let order = store::order_by_id(&app.db, order_id)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("order {order_id} recorded but not found"))?;
-            Ok((StatusCode::CREATED, Json(order.into())))
+            Ok((StatusCode::CREATED, Json((*order).into())))
         }
         Ok(WriteOutcome::DuplicateKey) => {
             // PostgreSQL already has an order under this key (Redis forgot
