@@ -2,6 +2,7 @@
 //! computed from. Every key of a drop shares its `{drop}` hash tag.
 
 use crate::draw::draw_score;
+use admission::drop_keys::ALIVE_BUCKETS;
 use admission::service::bounded;
 use redis::aio::ConnectionManager;
 use std::sync::LazyLock;
@@ -10,6 +11,10 @@ static JOIN: LazyLock<redis::Script> =
     LazyLock::new(|| redis::Script::new(include_str!("scripts/join.lua")));
 static ADMIT: LazyLock<redis::Script> =
     LazyLock::new(|| redis::Script::new(include_str!("scripts/admit.lua")));
+static TOUCH: LazyLock<redis::Script> =
+    LazyLock::new(|| redis::Script::new(include_str!("scripts/touch.lua")));
+static LEAVE: LazyLock<redis::Script> =
+    LazyLock::new(|| redis::Script::new(include_str!("scripts/leave.lua")));
 
 /// Most head entries one admit call looks at (bounds the script's run time).
 const ADMIT_SCAN_LIMIT: u64 = 2_000;
@@ -69,7 +74,7 @@ impl Lines {
         let mut invocation = JOIN.prepare_invoke();
         invocation
             .key(keys.line())
-            .key(keys.seen())
+            .key(keys.alive())
             .key(keys.admitted())
             .key(keys.arrivals())
             .key(keys.progress())
@@ -79,7 +84,7 @@ impl Lines {
             Some(seed) => invocation.arg("pre").arg(draw_score(seed, user)),
             None => invocation.arg("fifo").arg(0),
         };
-        invocation.arg(admission_cutoff_ms);
+        invocation.arg(admission_cutoff_ms).arg(ALIVE_BUCKETS);
         let reply: Vec<String> = bounded(invocation.invoke_async(&mut redis)).await?;
         let num = |i: usize| reply.get(i).and_then(|s| s.parse::<f64>().ok());
         match (reply.first().map(String::as_str), num(1), num(2)) {
@@ -118,24 +123,29 @@ impl Lines {
 
     /// A sign of life from a waiting user (live socket or poll).
     pub async fn touch(&self, drop_id: &str, user: &str, now_ms: i64) -> redis::RedisResult<()> {
+        let keys = self.keys(drop_id);
         let mut redis = self.redis.clone();
-        let mut cmd = redis::cmd("ZADD");
-        cmd.arg(self.keys(drop_id).seen())
-            .arg("XX")
+        let mut invocation = TOUCH.prepare_invoke();
+        invocation
+            .key(keys.line())
+            .key(keys.alive())
+            .arg(user)
             .arg(now_ms)
-            .arg(user);
-        bounded(cmd.query_async::<()>(&mut redis)).await
+            .arg(ALIVE_BUCKETS);
+        bounded(invocation.invoke_async::<()>(&mut redis)).await
     }
 
     /// Leaves the line (an admitted user keeps their admission).
     pub async fn leave(&self, drop_id: &str, user: &str) -> redis::RedisResult<bool> {
         let keys = self.keys(drop_id);
         let mut redis = self.redis.clone();
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .zrem(keys.line(), user)
-            .zrem(keys.seen(), user);
-        let (removed, _): (u64, u64) = bounded(pipe.query_async(&mut redis)).await?;
+        let mut invocation = LEAVE.prepare_invoke();
+        invocation
+            .key(keys.line())
+            .key(keys.alive())
+            .arg(user)
+            .arg(ALIVE_BUCKETS);
+        let removed: u64 = bounded(invocation.invoke_async(&mut redis)).await?;
         Ok(removed == 1)
     }
 
@@ -152,14 +162,15 @@ impl Lines {
         let mut invocation = ADMIT.prepare_invoke();
         invocation
             .key(keys.line())
-            .key(keys.seen())
+            .key(keys.alive())
             .key(keys.admitted())
             .key(keys.progress())
             .key(keys.shopping())
             .arg(n)
             .arg(now_ms)
             .arg(abandon_cutoff_ms)
-            .arg(ADMIT_SCAN_LIMIT.max(n));
+            .arg(ADMIT_SCAN_LIMIT.max(n))
+            .arg(ALIVE_BUCKETS);
         bounded(invocation.invoke_async(&mut redis)).await
     }
 

@@ -135,15 +135,10 @@ async fn the_pump_admits_at_the_set_rate_and_respects_max_active_and_stock() {
     for second in 0..60 {
         admitted += node.pump_for(&deployment.clock, TICK, 10).await.len();
         if second % 20 == 0 {
-            let mut redis = deployment.redis().await;
-            let _: () = redis::cmd("ZADD")
-                .arg(format!("{}:{{rate}}:q:seen", deployment.prefix))
-                .arg("XX")
-                .arg(deployment.clock.now_ms())
-                .arg(users.clone())
-                .query_async(&mut redis)
-                .await
-                .unwrap_or(());
+            let now = deployment.clock.now_ms();
+            for chunk in users.chunks(200) {
+                join_all(chunk.iter().map(|u| node.state.lines.touch("rate", u, now))).await;
+            }
         }
     }
     let expected = 20.0 * 60.0;
@@ -158,17 +153,19 @@ async fn the_pump_admits_at_the_set_rate_and_respects_max_active_and_stock() {
     for user in ["a", "b", "c", "d", "e", "f"] {
         node.join(&deployment, "bounded", user).await;
     }
-    let first = node.pump_for(&deployment.clock, TICK, 10).await;
-    assert_eq!(first.len(), 3, "max_active 3");
+    // (The first drop's fans, still alive, go on being admitted meanwhile.)
+    let of_bounded = |users: Vec<String>| users.into_iter().filter(|u| !u.starts_with('r'));
+    let first = of_bounded(node.pump_for(&deployment.clock, TICK, 10).await);
+    assert_eq!(first.count(), 3, "max_active 3");
     sqlx::query("UPDATE drops SET max_active = 10 WHERE id = 'bounded'")
         .execute(&deployment.db)
         .await
         .unwrap();
     node.catalog_fresh().await;
     node.catalog_fresh().await;
-    let more = node.pump_for(&deployment.clock, TICK, 10).await;
+    let more = of_bounded(node.pump_for(&deployment.clock, TICK, 10).await);
     assert_eq!(
-        more.len(),
+        more.count(),
         2,
         "5 units: never more shoppers than the stock can serve"
     );
@@ -264,9 +261,41 @@ async fn leavers_lose_their_place_and_cost_no_admission_capacity() {
         .await
         .unwrap();
     assert_eq!(skipped, 30);
-    // A leaver who comes back joins at the back.
+    // Liveness is kept only for fans in the line: the admitted and the
+    // skipped left none behind, and a late sign of life adds none.
+    node.state
+        .lines
+        .touch("leave", "p001", deployment.clock.now_ms())
+        .await
+        .unwrap();
+    assert_eq!(liveness_entries(&deployment, "leave").await, 0);
+    // A leaver who comes back joins at the back, counted alive again.
     let (_, back) = node.join(&deployment, "leave", "p000").await;
     assert_eq!(back["position"], 1);
+    assert_eq!(liveness_entries(&deployment, "leave").await, 1);
+    assert!(node.state.lines.leave("leave", "p000").await.unwrap());
+    assert_eq!(liveness_entries(&deployment, "leave").await, 0);
+}
+
+/// Fans with a liveness entry in `drop`, over all its buckets.
+async fn liveness_entries(deployment: &Deployment, drop: &str) -> u64 {
+    let mut redis = deployment.redis().await;
+    let pattern = format!("{}:{{{drop}}}:q:alive:*", deployment.prefix);
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(pattern)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let mut total = 0;
+    for key in keys {
+        let n: u64 = redis::cmd("HLEN")
+            .arg(key)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        total += n;
+    }
+    total
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -3,7 +3,7 @@
 -- since the cutoff. Skipped users cost no admission capacity.
 --
 -- KEYS[1] line      zset
--- KEYS[2] seen      zset user -> last sign of life, ms
+-- KEYS[2] alive     prefix of the liveness buckets (see join.lua)
 -- KEYS[3] admitted  zset user -> admitted at, ms
 -- KEYS[4] progress  hash {removed, admitted, skipped}
 -- KEYS[5] shopping  zset user -> admitted at, ms: admitted and not yet
@@ -12,6 +12,7 @@
 -- ARGV[2] now, ms
 -- ARGV[3] abandon cutoff, ms: seen before this = left
 -- ARGV[4] scan limit: most head entries looked at in one call
+-- ARGV[5] number of liveness buckets
 --
 -- Returns the admitted user ids, in line order.
 
@@ -19,17 +20,20 @@ local n = tonumber(ARGV[1])
 local now = ARGV[2]
 local cutoff = tonumber(ARGV[3])
 local limit = tonumber(ARGV[4])
+local buckets = tonumber(ARGV[5])
 local admitted = {}
 local skipped = 0
 local scanned = 0
 while #admitted < n and scanned < limit do
-  local head = redis.call('ZRANGE', KEYS[1], 0, 99)
+  local head = redis.call('ZRANGE', KEYS[1], 0, 99, 'WITHSCORES')
   if #head == 0 then break end
-  for _, user in ipairs(head) do
+  for i = 1, #head, 2 do
+    local user = head[i]
+    local alive = KEYS[2] .. ':' .. string.format('%d', math.fmod(tonumber(head[i + 1]), buckets))
     scanned = scanned + 1
-    local seen = tonumber(redis.call('ZSCORE', KEYS[2], user) or '0')
+    local seen = tonumber(redis.call('HGET', alive, user) or '0')
     redis.call('ZREM', KEYS[1], user)
-    redis.call('ZREM', KEYS[2], user)
+    redis.call('HDEL', alive, user)
     if seen < cutoff then
       skipped = skipped + 1
     else

@@ -2,7 +2,9 @@
 --
 -- KEYS[1] line      zset user -> score (pre-queue: draw score < 2^52;
 --                   after opening: 2^52 + arrival number)
--- KEYS[2] seen      zset user -> last sign of life, ms
+-- KEYS[2] alive     prefix of the liveness buckets: hash KEYS[2]..':'..b
+--                   maps user -> last sign of life, ms, for the users whose
+--                   score mod ARGV[6] is b (same hash tag as the others)
 -- KEYS[3] admitted  zset user -> admitted at, ms
 -- KEYS[4] arrivals  counter of arrivals after opening
 -- KEYS[5] progress  hash {removed: users taken off the head so far}
@@ -12,10 +14,11 @@
 -- ARGV[4] the user's draw score (pre only), an integer below 2^52
 -- ARGV[5] admission expiry cutoff, ms: an admission older than this has run
 --         out, and joining again starts a new place at the back
+-- ARGV[6] number of liveness buckets
 --
 -- Returns {"admitted", admitted_at_ms} or {"waiting", rank (0 = first),
 -- removed (progress at this moment)}. A second join of the same user (tab,
--- device, reconnect) finds the same place and only refreshes "seen".
+-- device, reconnect) finds the same place and only refreshes liveness.
 
 local user = ARGV[1]
 local admitted_at = redis.call('ZSCORE', KEYS[3], user)
@@ -25,8 +28,8 @@ if admitted_at then
   end
   redis.call('ZREM', KEYS[3], user)
 end
-if not redis.call('ZSCORE', KEYS[1], user) then
-  local score
+local score = redis.call('ZSCORE', KEYS[1], user)
+if not score then
   if ARGV[3] == 'pre' then
     score = ARGV[4]
   else
@@ -34,6 +37,7 @@ if not redis.call('ZSCORE', KEYS[1], user) then
   end
   redis.call('ZADD', KEYS[1], score, user)
 end
-redis.call('ZADD', KEYS[2], ARGV[2], user)
+local bucket = math.fmod(tonumber(score), tonumber(ARGV[6]))
+redis.call('HSET', KEYS[2] .. ':' .. string.format('%d', bucket), user, ARGV[2])
 local removed = redis.call('HGET', KEYS[5], 'removed') or '0'
 return {'waiting', redis.call('ZRANK', KEYS[1], user), removed}
