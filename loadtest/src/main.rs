@@ -153,9 +153,15 @@ struct RushArgs {
     /// Redis key prefix of the deployment (REDIS_PREFIX of the services).
     #[arg(long, env = "REDIS_PREFIX", default_value = "lineup")]
     pub redis_prefix: String,
-    /// How many fans.
+    /// How many live fans (each a task holding a WebSocket or polling).
     #[arg(long, default_value_t = 2000)]
     pub fans: usize,
+    /// Idle fans on top: places nobody holds a connection for, joined behind
+    /// the live fans through the queue's own join script straight against
+    /// Redis (up to 10,000,000 and more; ~60k/s here). The report gives
+    /// Redis's memory per waiting fan; the line is removed at the end.
+    #[arg(long, default_value_t = 0)]
+    pub idle_fans: u64,
     /// Share of fans on WebSockets (the rest poll over HTTP).
     #[arg(long, default_value_t = 0.7)]
     pub websocket_share: f64,
@@ -360,6 +366,7 @@ async fn rush(args: RushArgs) -> anyhow::Result<()> {
         redis_url: args.redis,
         redis_prefix: args.redis_prefix,
         fans: args.fans,
+        idle_fans: args.idle_fans,
         websocket_share: args.websocket_share,
         abandon_share: args.abandon_share,
         pay_share: args.pay_share,

@@ -6,12 +6,14 @@
 //! omission where a client waits on a schedule), errors by code, and the
 //! invariants checked against PostgreSQL and Redis.
 
+use crate::idle::{self, RedisWatch};
 use crate::invariants::{self, InvariantReport};
 use admission::identity::DevIssuer;
 use futures::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
@@ -52,6 +54,9 @@ pub struct RushOptions {
     pub redis_url: String,
     pub redis_prefix: String,
     pub fans: usize,
+    /// Idle fans joined behind the live ones straight through the queue's
+    /// join script (see `crate::idle`); removed again at the end.
+    pub idle_fans: u64,
     /// Share of fans holding a WebSocket; the rest poll over HTTP.
     pub websocket_share: f64,
     /// Share of fans who leave right after joining.
@@ -114,8 +119,12 @@ pub struct Sample {
     pub joined: u64,
     pub admitted: u64,
     pub orders: u64,
-    /// Fans joined and still waiting (not admitted, not abandoned).
+    /// Live fans joined and still waiting (not admitted, not abandoned).
     pub waiting: u64,
+    /// The drop's whole line in Redis (live and idle fans).
+    pub line: u64,
+    /// Redis `used_memory`, MiB.
+    pub redis_mib: f64,
     /// Mean order latency in that second, ms.
     pub order_ms: f64,
 }
@@ -154,6 +163,15 @@ pub struct LatencyReport {
 pub struct RushReport {
     pub drop: String,
     pub fans: usize,
+    /// Idle fans joined (see `crate::idle`), and at what rate.
+    pub idle_fans: u64,
+    pub idle_joins_per_sec: f64,
+    /// Redis `used_memory` before the run and at its peak, with the line's
+    /// length at that peak; their difference per fan in the line.
+    pub redis_before_mib: f64,
+    pub redis_peak_mib: f64,
+    pub line_at_peak: u64,
+    pub redis_bytes_per_waiting_fan: f64,
     pub duration_secs: f64,
     pub joined: u64,
     pub joins_per_sec: f64,
@@ -205,12 +223,33 @@ impl RushReport {
             ),
             (
                 "waiting",
+                vec![
+                    (
+                        "live fans",
+                        "#7c3aed",
+                        self.timeline
+                            .iter()
+                            .map(|s| (s.second, s.waiting as f64))
+                            .collect(),
+                    ),
+                    (
+                        "line (Redis)",
+                        "#0891b2",
+                        self.timeline
+                            .iter()
+                            .map(|s| (s.second, s.line as f64))
+                            .collect(),
+                    ),
+                ],
+            ),
+            (
+                "Redis used_memory, MiB",
                 vec![(
-                    "waiting",
-                    "#7c3aed",
+                    "used",
+                    "#475569",
                     self.timeline
                         .iter()
-                        .map(|s| (s.second, s.waiting as f64))
+                        .map(|s| (s.second, s.redis_mib))
                         .collect(),
                 )],
             ),
@@ -272,6 +311,8 @@ impl RushReport {
              | joins | {} ({:.0}/s) |\n| admitted | {}; {:.2}/s in the busiest 10 s (configured {:.2}/s) |\n\
              | fairness | {} FIFO inversions, {} draw inversions, draw verified: {} |\n\
              | orders acknowledged | {} ({:.1}/s); paid {}, declined {} |\n\
+             | idle fans | {} joined behind the live ones ({:.0}/s) |\n\
+             | Redis | {:.0} MiB before, {:.0} MiB at peak with {} in line: {:.0} bytes per waiting fan |\n\
              | invariants | {} |\n\n",
             self.drop,
             self.fans,
@@ -291,6 +332,12 @@ impl RushReport {
             self.orders_per_sec,
             self.paid,
             self.declined,
+            self.idle_fans,
+            self.idle_joins_per_sec,
+            self.redis_before_mib,
+            self.redis_peak_mib,
+            self.line_at_peak,
+            self.redis_bytes_per_waiting_fan,
             if self.invariants.holds() {
                 "hold".to_string()
             } else {
@@ -355,6 +402,8 @@ pub async fn run(options: RushOptions) -> anyhow::Result<RushReport> {
         "creating the drop: {}",
         error_code(created).await
     );
+    let (watch, redis_before, watcher) =
+        RedisWatch::start(&options.redis_url, &options.redis_prefix, &drop).await?;
     // The queue reads drops every second.
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
@@ -372,8 +421,29 @@ pub async fn run(options: RushOptions) -> anyhow::Result<RushReport> {
     let started = Instant::now();
     let deadline = started + options.max_duration;
     let progress = progress_bar(options.show_progress, options.fans as u64);
+    let idle_loaded = Arc::new(AtomicU64::new(0));
+    let idle_loader = (options.idle_fans > 0).then(|| {
+        let (shared, options, drop) = (shared.clone(), options.clone(), drop.clone());
+        let loaded = idle_loaded.clone();
+        let arrivals_end = started + Duration::from_secs(options.ramp_secs);
+        tokio::spawn(async move {
+            live_joins_settled(&shared, options.fans as u64, arrivals_end, deadline).await;
+            let began = Instant::now();
+            let loading = idle::load(
+                &options.redis_url,
+                &options.redis_prefix,
+                &drop,
+                options.idle_fans,
+                loaded,
+                deadline,
+            )
+            .await;
+            (loading, began.elapsed())
+        })
+    });
     let ticker = {
-        let (shared, progress) = (shared.clone(), progress.clone());
+        let (shared, progress, watch) = (shared.clone(), progress.clone(), watch.clone());
+        let idle_loaded = idle_loaded.clone();
         tokio::spawn(async move {
             let mut tick = 0u64;
             loop {
@@ -389,17 +459,22 @@ pub async fn run(options: RushOptions) -> anyhow::Result<RushReport> {
                             admitted: s.admitted,
                             orders: s.orders,
                             waiting: s.joined.saturating_sub(s.admitted + abandoned),
+                            line: watch.line.load(Ordering::Relaxed),
+                            redis_mib: mib(watch.used_bytes.load(Ordering::Relaxed)),
                             order_ms: if n > 0 { sum / n as f64 } else { 0.0 },
                         };
                         s.samples.push(sample);
                     }
                     progress.set_position(s.joined);
                     progress.set_message(format!(
-                        "admitted {} · orders {} · paid {} · errors {}",
+                        "admitted {} · orders {} · paid {} · errors {} · idle {} · line {} · Redis {:.0} MiB",
                         s.admitted,
                         s.orders,
                         s.paid,
-                        s.errors.values().sum::<u64>()
+                        s.errors.values().sum::<u64>(),
+                        idle_loaded.load(Ordering::Relaxed),
+                        watch.line.load(Ordering::Relaxed),
+                        mib(watch.used_bytes.load(Ordering::Relaxed)),
                     ));
                 }
             }
@@ -427,6 +502,14 @@ pub async fn run(options: RushOptions) -> anyhow::Result<RushReport> {
     for task in tasks {
         let _ = task.await;
     }
+    let idle_secs = match idle_loader {
+        Some(loader) => {
+            let (loading, took) = loader.await?;
+            loading?;
+            took.as_secs_f64()
+        }
+        None => 0.0,
+    };
     ticker.abort();
     progress.finish_and_clear();
     let duration = started.elapsed();
@@ -452,6 +535,15 @@ pub async fn run(options: RushOptions) -> anyhow::Result<RushReport> {
     .await?;
     let (fifo_inversions, draw_inversions, draw_verified, rate_achieved) =
         fairness(&options, &http, &drop, &shared).await?;
+    watcher.abort();
+    let (peak, line_at_peak) = (
+        watch.peak_bytes.load(Ordering::Relaxed),
+        watch.line_at_peak.load(Ordering::Relaxed),
+    );
+    let idle_fans = idle_loaded.load(Ordering::Relaxed);
+    if idle_fans > 0 {
+        idle::remove_line(&options.redis_url, &options.redis_prefix, &drop).await?;
+    }
     let s = shared.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
     let join_window = match (s.first_join, s.last_join) {
         (Some(a), Some(b)) if b > a => (b - a).as_secs_f64(),
@@ -482,6 +574,13 @@ pub async fn run(options: RushOptions) -> anyhow::Result<RushReport> {
     Ok(RushReport {
         drop,
         fans: options.fans,
+        idle_fans,
+        idle_joins_per_sec: idle_fans as f64 / idle_secs.max(0.001),
+        redis_before_mib: mib(redis_before),
+        redis_peak_mib: mib(peak),
+        line_at_peak,
+        redis_bytes_per_waiting_fan: peak.saturating_sub(redis_before) as f64
+            / line_at_peak.max(1) as f64,
         duration_secs: duration.as_secs_f64(),
         joined: s.joined,
         joins_per_sec: s.joined as f64 / join_window.max(0.001),
@@ -502,6 +601,33 @@ pub async fn run(options: RushOptions) -> anyhow::Result<RushReport> {
         invariants,
         timeline: s.samples.clone(),
     })
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// Waits until every live fan has joined, or (the arrivals over) no join has
+/// come for two seconds, or the deadline: idle fans then join behind them.
+async fn live_joins_settled(
+    shared: &Mutex<Shared>,
+    fans: u64,
+    arrivals_end: Instant,
+    deadline: Instant,
+) {
+    let (mut last, mut since) = (u64::MAX, Instant::now());
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let joined = shared.lock().map_or(0, |s| s.joined);
+        if joined >= fans {
+            return;
+        }
+        if joined != last {
+            (last, since) = (joined, Instant::now());
+        } else if Instant::now() > arrivals_end && since.elapsed() > Duration::from_secs(2) {
+            return;
+        }
+    }
 }
 
 fn progress_bar(show: bool, total: u64) -> indicatif::ProgressBar {

@@ -125,6 +125,7 @@ fn options(stack: &Stack) -> loadtest::rush::RushOptions {
         redis_url: redis_url(),
         redis_prefix: stack.prefix.clone(),
         fans: 2000,
+        idle_fans: 20_000,
         websocket_share: 0.6,
         abandon_share: 0.1,
         pay_share: 0.6,
@@ -155,6 +156,34 @@ async fn a_small_rush_keeps_every_invariant_and_a_broken_setup_is_caught() {
         Some(true),
         "pre-queue admitted in the draw order"
     );
+    // Idle fans joined behind the live ones (none of them was admitted: the
+    // stock went to the live fans ahead), were seen in the line, and their
+    // places were removed at the end.
+    assert_eq!(report.idle_fans, 20_000);
+    assert!(report.timeline.iter().any(|s| s.line >= 20_000));
+    let mut redis = redis::Client::open(redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let admitted: Vec<String> = redis::cmd("ZRANGE")
+        .arg(admission::drop_keys::DropKeys::new(&stack.prefix, &report.drop).admitted())
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(!admitted.is_empty());
+    assert!(
+        admitted.iter().all(|u| u.starts_with("fan-")),
+        "{admitted:?}"
+    );
+    let line_left: u64 = redis::cmd("EXISTS")
+        .arg(admission::drop_keys::DropKeys::new(&stack.prefix, &report.drop).line())
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(line_left, 0, "the idle fans' line was removed");
 
     // Broken behind the services' back: the check must say so.
     let db = sqlx::PgPool::connect(&stack.database).await.unwrap();
