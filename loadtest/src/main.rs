@@ -195,6 +195,11 @@ struct RushArgs {
     /// Hard bound on the run, seconds.
     #[arg(long, default_value_t = 120)]
     pub max_seconds: u64,
+    /// Spread the fans' sockets over this many loopback source addresses
+    /// (127.0.0.1, 127.0.0.2, …) to hold more than ~28k connections to one
+    /// local node; 0 lets the system pick (needed for a remote deployment).
+    #[arg(long, default_value_t = 0)]
+    pub source_addresses: u8,
     /// Where report.json, report.md and report.svg go.
     #[arg(long, default_value = "loadtest/out")]
     pub out: std::path::PathBuf,
@@ -379,6 +384,7 @@ async fn rush(args: RushArgs) -> anyhow::Result<()> {
         curve,
         poll_every: Duration::from_millis(args.poll_ms.max(100)),
         max_duration: Duration::from_secs(args.max_seconds),
+        source_addresses: args.source_addresses,
         show_progress: true,
     })
     .await?;

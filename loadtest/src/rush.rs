@@ -77,6 +77,9 @@ pub struct RushOptions {
     pub poll_every: Duration,
     /// Hard bound on the run.
     pub max_duration: Duration,
+    /// Spread the fans' connections over this many loopback source
+    /// addresses (127.0.0.1 …); 0: the system picks (see `crate::connect`).
+    pub source_addresses: u8,
     pub show_progress: bool,
 }
 
@@ -380,10 +383,8 @@ async fn error_code(response: reqwest::Response) -> String {
 
 /// Runs one rush; the report's invariants say whether it held.
 pub async fn run(options: RushOptions) -> anyhow::Result<RushReport> {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .pool_max_idle_per_host(256)
-        .build()?;
+    let clients = crate::connect::http_clients(options.source_addresses)?;
+    let http = clients[0].clone();
     let drop = format!("rush-{}", chrono::Utc::now().timestamp_millis());
     let opens_at = chrono::Utc::now() + chrono::Duration::seconds(options.opens_in_secs as i64);
     let created = http
@@ -490,7 +491,7 @@ pub async fn run(options: RushOptions) -> anyhow::Result<RushReport> {
             token,
             drop: drop.clone(),
             options: options.clone(),
-            http: http.clone(),
+            http: clients[n % clients.len()].clone(),
             shared: shared.clone(),
             latencies: latencies.clone(),
         };
@@ -864,7 +865,8 @@ async fn wait_on_socket(c: &FanContext, abandon: bool) -> anyhow::Result<Waited>
         c.drop
     );
     let sent = Instant::now();
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
+    let source = crate::connect::source_address(c.n, c.options.source_addresses);
+    let mut ws = crate::connect::websocket(&url, source, None).await?;
     ws.send(Message::Text(
         serde_json::json!({"token": c.token}).to_string().into(),
     ))

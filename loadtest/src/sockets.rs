@@ -16,10 +16,7 @@ use futures::StreamExt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::net::TcpSocket;
 use tokio::sync::Semaphore;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 pub struct Options {
@@ -68,30 +65,12 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         let permit = gate.clone().acquire_owned().await?;
         let token = issuer.issue(&format!("fan-{n}"), false, 3600)?;
         let (joined, paused_at, failures) = (joined.clone(), paused_at.clone(), failures.clone());
-        let source = std::net::Ipv4Addr::new(
-            127,
-            0,
-            0,
-            1 + (n % options.source_addresses.max(1) as usize) as u8,
-        );
+        let source = loadtest::connect::source_address(n, options.source_addresses.max(1));
         let (queue, drop_id) = (options.queue, options.drop.clone());
         fans.push(tokio::spawn(async move {
             let connected = async {
-                let socket = TcpSocket::new_v4()?;
-                socket.bind((source, 0).into())?;
-                let stream = socket.connect(queue).await?;
-                let mut request =
-                    format!("ws://{queue}/api/drops/{drop_id}/queue/ws").into_client_request()?;
-                request
-                    .headers_mut()
-                    .insert("authorization", format!("Bearer {token}").parse()?);
-                let config = WebSocketConfig::default()
-                    .read_buffer_size(4096)
-                    .write_buffer_size(0)
-                    .max_write_buffer_size(64 * 1024);
-                let (mut ws, _) =
-                    tokio_tungstenite::client_async_with_config(request, stream, Some(config))
-                        .await?;
+                let url = format!("ws://{queue}/api/drops/{drop_id}/queue/ws");
+                let mut ws = loadtest::connect::websocket(&url, source, Some(&token)).await?;
                 // The first status completes the join.
                 while let Some(message) = ws.next().await {
                     if let Message::Text(_) = message? {

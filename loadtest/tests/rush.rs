@@ -138,6 +138,7 @@ fn options(stack: &Stack) -> loadtest::rush::RushOptions {
         curve: loadtest::rush::Curve::Ramp,
         poll_every: Duration::from_millis(500),
         max_duration: Duration::from_secs(25),
+        source_addresses: 4,
         show_progress: false,
     }
 }
