@@ -7,7 +7,7 @@
 //! `POST /api/drops/{id}/queue`), pipelined straight against Redis, behind
 //! every live fan, and watched with the line's length and Redis's memory.
 
-use admission::drop_keys::{DropKeys, ALIVE_BUCKETS};
+use admission::drop_keys::DropKeys;
 use futures::StreamExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -53,23 +53,9 @@ pub async fn load(
 /// Removes `drop`'s line and liveness buckets (a run's idle fans would
 /// otherwise keep their memory in the deployment's Redis).
 pub async fn remove_line(redis_url: &str, prefix: &str, drop: &str) -> anyhow::Result<()> {
-    let keys = DropKeys::new(prefix, drop);
-    let mut redis = redis::Client::open(redis_url)?
-        .get_multiplexed_async_connection()
-        .await?;
-    let buckets: Vec<u64> = (0..ALIVE_BUCKETS).collect();
-    for chunk in buckets.chunks(2_000) {
-        let mut unlink = redis::cmd("UNLINK");
-        for bucket in chunk {
-            unlink.arg(keys.alive_bucket(*bucket));
-        }
-        let _: u64 = unlink.query_async(&mut redis).await?;
-    }
-    let _: u64 = redis::cmd("UNLINK")
-        .arg(keys.line())
-        .query_async(&mut redis)
-        .await?;
-    Ok(())
+    let client = redis::Client::open(redis_url)?;
+    let lines = queue::line::Lines::new(client.get_connection_manager().await?, prefix);
+    Ok(lines.remove_line(drop).await?)
 }
 
 /// Redis as the run goes: memory in use and the drop's line length, read

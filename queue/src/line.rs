@@ -149,6 +149,25 @@ impl Lines {
         Ok(removed == 1)
     }
 
+    /// Frees a closed drop's line: its places and every liveness bucket
+    /// (`UNLINK`: Redis reclaims the memory in the background, so a line of
+    /// millions costs the caller a few dozen quick calls).
+    pub async fn remove_line(&self, drop_id: &str) -> redis::RedisResult<()> {
+        let keys = self.keys(drop_id);
+        let mut redis = self.redis.clone();
+        let buckets: Vec<u64> = (0..ALIVE_BUCKETS).collect();
+        for chunk in buckets.chunks(2_000) {
+            let mut unlink = redis::cmd("UNLINK");
+            for bucket in chunk {
+                unlink.arg(keys.alive_bucket(*bucket));
+            }
+            bounded(unlink.query_async::<()>(&mut redis)).await?;
+        }
+        let mut unlink = redis::cmd("UNLINK");
+        unlink.arg(keys.line());
+        bounded(unlink.query_async::<()>(&mut redis)).await
+    }
+
     /// Admits up to `n` from the head (see `admit.lua`).
     pub async fn admit(
         &self,

@@ -15,7 +15,7 @@ use crate::line::Lines;
 use admission::lease::Lease;
 use admission::pump::AdmissionGovernor;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 /// Fans just admitted in a drop, as announced to every node.
@@ -60,6 +60,9 @@ pub struct Pump {
     admission_ttl: Duration,
     abandon_after: Duration,
     led: HashMap<String, Led>,
+    /// Closed drops whose line this node has freed (once per process: the
+    /// catalog keeps a closed drop for a day).
+    freed: HashSet<String>,
 }
 
 impl Pump {
@@ -74,6 +77,7 @@ impl Pump {
             admission_ttl: settings.admission_ttl,
             abandon_after: settings.abandon_after,
             led: HashMap::new(),
+            freed: HashSet::new(),
         }
     }
 
@@ -96,6 +100,10 @@ impl Pump {
         let mut all = Vec::new();
         for state in self.catalog.all() {
             let settings = &state.settings;
+            if settings.state == "closed" {
+                self.free_line(&settings.id).await;
+                continue;
+            }
             if settings.state != "open" || now < settings.opens_at {
                 continue;
             }
@@ -171,6 +179,24 @@ impl Pump {
             }
         }
         all
+    }
+
+    /// A closed drop's line is of no more use (nobody is admitted, every fan
+    /// is told `closed`): its memory, which for a big drop is a gigabyte or
+    /// more, is given back. Idempotent, so any node may do it.
+    async fn free_line(&mut self, drop_id: &str) {
+        if self.freed.contains(drop_id) {
+            return;
+        }
+        match self.lines.remove_line(drop_id).await {
+            Ok(()) => {
+                tracing::info!(drop = drop_id, "closed drop: line freed");
+                self.freed.insert(drop_id.to_string());
+            }
+            Err(error) => {
+                tracing::warn!(%error, drop = drop_id, "closed drop: freeing the line failed")
+            }
+        }
     }
 
     async fn announce(&self, admitted: &Admitted) {

@@ -432,4 +432,30 @@ async fn an_operator_pause_reaches_waiting_fans_at_once() {
     let took = changed.elapsed();
     eprintln!("pause reached the fan {took:?} after the change");
     assert!(took < Duration::from_millis(500), "took {took:?}");
+
+    // Closing: the connected fan is told at once; a fan arriving later gets
+    // the closed status and a normal close, and no place.
+    let response = reqwest::Client::new()
+        .patch(format!("{sale}/api/drops/pause"))
+        .bearer_auth(OPERATOR_KEY)
+        .json(&json!({"state": "closed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    until_state(&mut fan, "closed").await;
+    let mut late = connect(
+        &node,
+        "pause",
+        &[(
+            "authorization",
+            format!("Bearer {}", deployment.user_token("late")),
+        )],
+    )
+    .await
+    .unwrap();
+    let status = next_json(&mut late).await;
+    assert_eq!(status["state"], "closed");
+    assert!(status["position"].is_null());
+    assert_eq!(closed_with(&mut late).await, Some(1000));
 }

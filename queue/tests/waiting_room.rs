@@ -341,3 +341,63 @@ async fn fans_are_told_sold_out_at_once_and_admission_resumes_when_stock_returns
     let admitted = node.pump_for(&deployment.clock, TICK, 10).await;
     assert_eq!(admitted, vec!["x".to_string()]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_closed_drop_frees_its_line_and_answers_closed_without_a_place() {
+    let deployment = Deployment::new().await;
+    deployment.create_drop("shut", 100, 1.0, 100, 0).await;
+    let mut node = Node::start(&deployment, |_| {}).await;
+    node.knows("shut").await;
+    let users: Vec<String> = (0..50).map(|i| format!("s{i}")).collect();
+    join_all(users.iter().map(|u| node.join(&deployment, "shut", u))).await;
+    let admitted = node.pump_for(&deployment.clock, TICK, 20).await;
+    assert!(!admitted.is_empty());
+    let line_key = format!("{}:{{shut}}:q:line", deployment.prefix);
+    let redis = deployment.redis().await;
+    let exists = |key: String| {
+        let mut redis = redis.clone();
+        async move {
+            redis::cmd("EXISTS")
+                .arg(key)
+                .query_async::<u64>(&mut redis)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(exists(line_key.clone()).await, 1);
+    assert_eq!(
+        liveness_entries(&deployment, "shut").await,
+        50 - admitted.len() as u64
+    );
+
+    // The operator closes the drop (as the sale service writes it).
+    sqlx::query("UPDATE drops SET state = 'closed', updated_at = now() WHERE id = 'shut'")
+        .execute(&deployment.db)
+        .await
+        .unwrap();
+    node.catalog_fresh().await;
+    node.catalog_fresh().await;
+    node.pump_for(&deployment.clock, TICK, 1).await;
+    assert_eq!(exists(line_key.clone()).await, 0, "the line is freed");
+    assert_eq!(liveness_entries(&deployment, "shut").await, 0);
+
+    // Everyone, waiting, admitted or new, is told it is closed; nobody gets
+    // a place back.
+    for user in [admitted[0].as_str(), "s40", "newcomer"] {
+        let (status, body) = node.poll(&deployment, "shut", user).await;
+        assert_eq!(
+            (status, body["state"].as_str()),
+            (200, Some("closed")),
+            "{user}"
+        );
+        assert!(body["position"].is_null() && body["admission_token"].is_null());
+        let (status, body) = node.join(&deployment, "shut", user).await;
+        assert_eq!(
+            (status, body["state"].as_str()),
+            (200, Some("closed")),
+            "{user}"
+        );
+    }
+    assert_eq!(exists(line_key).await, 0, "joins after closing add nothing");
+    assert_eq!(liveness_entries(&deployment, "shut").await, 0);
+}

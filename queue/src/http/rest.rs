@@ -35,6 +35,12 @@ pub fn status_of(
     })
 }
 
+/// A closed drop's answer for everyone, without a place: nothing is sold
+/// any more and its line is freed (see `Pump`), so Redis is not asked.
+pub fn closed_status(app: &AppState, state: &DropState) -> Option<Status> {
+    (state.settings.state == "closed").then(|| status(state, app.clock.now(), None, None))
+}
+
 /// Joins the line (or finds the user's place): one place per user per drop.
 pub async fn join_place(
     app: &AppState,
@@ -67,6 +73,9 @@ pub async fn join(
     let user = user_of(&app, &headers)?;
     let state = drop_state(&app, &drop_id)?;
     check_rate(&app, &user, peer.ip())?;
+    if let Some(closed) = closed_status(&app, &state) {
+        return Ok(Json(closed));
+    }
     let place = join_place(&app, &state, &user).await?;
     Ok(Json(status_of(&app, &state, &user, place)?))
 }
@@ -81,6 +90,9 @@ pub async fn poll(
     let user = user_of(&app, &headers)?;
     let state = drop_state(&app, &drop_id)?;
     check_rate(&app, &user, peer.ip())?;
+    if let Some(closed) = closed_status(&app, &state) {
+        return Ok(Json(closed));
+    }
     let place = app
         .lines
         .place(&drop_id, &user)

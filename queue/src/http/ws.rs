@@ -10,7 +10,7 @@
 //! in time, 1011 the queue is unavailable.
 
 use super::error::QueueError;
-use super::rest::{drop_state, join_place, status_of};
+use super::rest::{closed_status, drop_state, join_place, status_of};
 use super::{check_rate, user_of, verify_user};
 use crate::app::AppState;
 use crate::line::Place;
@@ -154,6 +154,11 @@ async fn session(
         return;
     };
     let state = drop_rx.borrow_and_update().clone();
+    if let Some(closed) = closed_status(&app, &state) {
+        let _ = socket.send(frame(&closed)).await;
+        let _ = socket.send(close(1000, "closed")).await;
+        return;
+    }
     let mut place = match join_place(&app, &state, &user).await {
         Ok(place) => place,
         Err(_) => {
@@ -251,6 +256,10 @@ async fn session(
                 }
             }
             _ = refresh.tick() => {
+                // A closed drop's line is freed: nothing to refresh or rejoin.
+                if closed_status(&app, &drop_rx.borrow()).is_some() {
+                    continue;
+                }
                 if tracker.is_some() {
                     let _ = app.lines.touch(&drop_id, &user, app.clock.now_ms()).await;
                 }
