@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 /// Join calls kept in flight on the one multiplexed connection.
 const IN_FLIGHT: usize = 512;
 
-/// Joins `count` idle fans (`idle-0` …) to `drop`'s line after its opening
-/// order (behind every fan already there), counting them in `loaded`; stops
-/// at `deadline`.
+/// Joins `count` idle fans (`idle-0` …) to `drop`'s line by arrival (first
+/// come, first served scores: behind every fan already there), counting
+/// them in `loaded`; stops at `deadline`.
 pub async fn load(
     redis_url: &str,
     prefix: &str,
