@@ -40,6 +40,26 @@ async fn connect(
     }
 }
 
+/// A WebSocket of `user` (token in the upgrade request) that must open.
+async fn connect_as(node: &Node, deployment: &Deployment, drop: &str, user: &str) -> Socket {
+    let bearer = format!("Bearer {}", deployment.user_token(user));
+    connect(node, drop, &[("authorization", bearer)])
+        .await
+        .unwrap_or_else(|status| panic!("{user} refused with {status}"))
+}
+
+/// The operator sets a drop's state through the sale API, as in production.
+async fn operator_sets_state(sale: &str, drop: &str, state: &str) {
+    let response = reqwest::Client::new()
+        .patch(format!("{sale}/api/drops/{drop}"))
+        .bearer_auth(OPERATOR_KEY)
+        .json(&json!({ "state": state }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "setting {drop} {state}");
+}
+
 /// The next status (or error) message, within 5 s.
 async fn next_json(socket: &mut Socket) -> Value {
     loop {
@@ -151,16 +171,7 @@ async fn a_fan_waits_is_admitted_on_another_node_and_buys() {
     b.knows("e2e").await;
 
     // Alice on node A with a header; Bob as a browser would: token in the first message.
-    let mut alice = connect(
-        &a,
-        "e2e",
-        &[(
-            "authorization",
-            format!("Bearer {}", deployment.user_token("alice")),
-        )],
-    )
-    .await
-    .unwrap();
+    let mut alice = connect_as(&a, &deployment, "e2e", "alice").await;
     let first = until_state(&mut alice, "waiting").await;
     assert_eq!(first["position"], 1);
     assert_eq!(first["type"], "status");
@@ -211,30 +222,12 @@ async fn a_fan_waits_is_admitted_on_another_node_and_buys() {
     assert_eq!((status, body["error"].as_str()), (403, Some("wrong_user")));
 
     // Reconnecting, Alice gets the same token again (from either node).
-    let mut again = connect(
-        &b,
-        "e2e",
-        &[(
-            "authorization",
-            format!("Bearer {}", deployment.user_token("alice")),
-        )],
-    )
-    .await
-    .unwrap();
+    let mut again = connect_as(&b, &deployment, "e2e", "alice").await;
     let status = until_state(&mut again, "admitted").await;
     assert_eq!(status["admission_token"].as_str(), Some(token.as_str()));
 
     // Leaving over the socket.
-    let mut carol = connect(
-        &a,
-        "e2e",
-        &[(
-            "authorization",
-            format!("Bearer {}", deployment.user_token("carol")),
-        )],
-    )
-    .await
-    .unwrap();
+    let mut carol = connect_as(&a, &deployment, "e2e", "carol").await;
     until_state(&mut carol, "waiting").await;
     carol
         .send(Message::Text(json!({"type": "leave"}).to_string().into()))
@@ -376,16 +369,7 @@ async fn joins_are_rate_limited_and_a_full_node_says_try_again() {
         }
     }
     assert!(limited >= 2, "per-user join limit");
-    let _first = connect(
-        &node,
-        "limits",
-        &[(
-            "authorization",
-            format!("Bearer {}", deployment.user_token("one")),
-        )],
-    )
-    .await
-    .unwrap();
+    let _first = connect_as(&node, &deployment, "limits", "one").await;
     let second = connect(
         &node,
         "limits",
@@ -405,29 +389,13 @@ async fn an_operator_pause_reaches_waiting_fans_at_once() {
     create_drop(&sale, "pause").await;
     let node = Node::start(&deployment, |_| {}).await;
     node.knows("pause").await;
-    let mut fan = connect(
-        &node,
-        "pause",
-        &[(
-            "authorization",
-            format!("Bearer {}", deployment.user_token("fan")),
-        )],
-    )
-    .await
-    .unwrap();
+    let mut fan = connect_as(&node, &deployment, "pause", "fan").await;
     until_state(&mut fan, "waiting").await;
     // Let the catalog's periodic reload pass, so only the announcement can
     // explain a fast update.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let changed = std::time::Instant::now();
-    let response = reqwest::Client::new()
-        .patch(format!("{sale}/api/drops/pause"))
-        .bearer_auth(OPERATOR_KEY)
-        .json(&json!({"state": "paused"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    operator_sets_state(&sale, "pause", "paused").await;
     until_state(&mut fan, "paused").await;
     let took = changed.elapsed();
     eprintln!("pause reached the fan {took:?} after the change");
@@ -435,25 +403,9 @@ async fn an_operator_pause_reaches_waiting_fans_at_once() {
 
     // Closing: the connected fan is told at once; a fan arriving later gets
     // the closed status and a normal close, and no place.
-    let response = reqwest::Client::new()
-        .patch(format!("{sale}/api/drops/pause"))
-        .bearer_auth(OPERATOR_KEY)
-        .json(&json!({"state": "closed"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    operator_sets_state(&sale, "pause", "closed").await;
     until_state(&mut fan, "closed").await;
-    let mut late = connect(
-        &node,
-        "pause",
-        &[(
-            "authorization",
-            format!("Bearer {}", deployment.user_token("late")),
-        )],
-    )
-    .await
-    .unwrap();
+    let mut late = connect_as(&node, &deployment, "pause", "late").await;
     let status = next_json(&mut late).await;
     assert_eq!(status["state"], "closed");
     assert!(status["position"].is_null());
