@@ -7,7 +7,7 @@
 //! `POST /api/drops/{id}/queue`), pipelined straight against Redis, behind
 //! every live fan, and watched with the line's length and Redis's memory.
 
-use admission::drop_keys::DropKeys;
+use admission::contract::DropKeys;
 use futures::StreamExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

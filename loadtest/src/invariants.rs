@@ -59,7 +59,7 @@ pub async fn check(
         .get_multiplexed_async_connection()
         .await?;
     let redis_sold: Option<i64> = redis::cmd("HGET")
-        .arg(admission::drop_keys::DropKeys::new(redis_prefix, drop).drop())
+        .arg(admission::contract::DropKeys::new(redis_prefix, drop).drop())
         .arg("sold")
         .query_async(&mut redis)
         .await?;

@@ -575,13 +575,13 @@ async fn baseline_lua(redis_url: &str, concurrency: usize, run: Duration) -> any
     let client = redis::Client::open(redis_url)?;
     let manager = redis::aio::ConnectionManager::new(client).await?;
     let prefix = format!("baseline-{}", uuid::Uuid::new_v4().simple());
-    let gate = sale::stock::StockGate::new(manager, &prefix);
+    let gate = sale::gate::StockGate::new(manager, &prefix);
     let drop = "baseline";
     gate.create(
         drop,
-        &sale::stock::DropGateState {
+        &sale::gate::DropGateState {
             stock: 1_000_000_000_000,
-            state: "open".into(),
+            state: admission::contract::DropState::Open,
             opens_at_ms: 0,
             cap: 2,
             price_cents: 100,
@@ -608,7 +608,7 @@ async fn baseline_lua(redis_url: &str, concurrency: usize, run: Duration) -> any
                     .reserve(drop, &user, 1, 1, uuid::Uuid::now_v7(), "k")
                     .await;
                 tally.record(
-                    matches!(result, Ok(sale::stock::Reservation::Reserved { .. })),
+                    matches!(result, Ok(sale::gate::Reservation::Reserved { .. })),
                     sent,
                 );
             }

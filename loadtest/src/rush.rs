@@ -753,7 +753,7 @@ async fn fairness(
         .get_multiplexed_async_connection()
         .await?;
     let admitted: Vec<(String, f64)> = redis::cmd("ZRANGE")
-        .arg(admission::drop_keys::DropKeys::new(&options.redis_prefix, drop).admitted())
+        .arg(queue::line::LineKeys::new(&options.redis_prefix, drop).admitted())
         .arg(0)
         .arg(-1)
         .arg("WITHSCORES")

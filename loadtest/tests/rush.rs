@@ -49,31 +49,19 @@ async fn stack() -> Stack {
     .unwrap();
     let database = fresh_database().await;
     let prefix = format!("rush-{}", uuid::Uuid::new_v4().simple());
+    let mut service = runtime::ServiceSettings::new(database.clone(), redis_url());
+    service.redis_prefix = prefix.clone();
+    service.user_jwt_secret = Some(USER_SECRET.into());
     let sale = sale::App::build(sale::Config {
         listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: database.clone(),
-        redis_url: redis_url(),
-        redis_prefix: prefix.clone(),
-        admission_jwks: dir.join("jwks.json"),
-        user_jwt_secret: Some(USER_SECRET.into()),
-        user_jwt_public_key: None,
-        user_jwks: None,
         operator_api_key: Some(OPERATOR_KEY.into()),
-        dev: false,
         order_rate_per_user: 50,
         db_max_connections: 8,
         order_writers: 2,
-        order_write_timeout_ms: 3000,
-        migrate: true,
-        log_json: false,
         payment_webhook_secret: Some("whsec-rush".into()),
-        payment_webhook_url: None,
         sandbox_latency_ms: 50,
         sandbox_delayed_ms: 1000,
-        expiry_sweep_ms: 1000,
-        reconcile_every_secs: 10,
-        orphan_grace_secs: 60,
-        cors_origins: String::new(),
+        ..sale::Config::new(service.clone(), dir.join("jwks.json"))
     })
     .await
     .unwrap();
@@ -81,27 +69,12 @@ async fn stack() -> Stack {
     tokio::spawn(async move { sale.run_until(std::future::pending()).await.unwrap() });
     let queue = queue::App::build(queue::Config {
         listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: database.clone(),
-        redis_url: redis_url(),
-        redis_prefix: prefix.clone(),
-        admission_key: dir.join("key.pem"),
-        admission_jwks: None,
-        user_jwt_secret: Some(USER_SECRET.into()),
-        user_jwt_public_key: None,
-        user_jwks: None,
-        admission_ttl_secs: 600,
-        abandon_after_secs: 60,
         checkout_url: format!("{sale_url}/api/drops/{{drop}}/orders"),
         sale_url: sale_url.clone(),
-        allowed_origins: String::new(),
         max_connections: 10_000,
         join_rate_per_user: 100,
         join_rate_per_ip: 1_000_000,
-        pump_tick_ms: 100,
-        pump_lease_ms: 3000,
-        node_id: None,
-        dev: false,
-        log_json: false,
+        ..queue::Config::new(service, dir.join("key.pem"))
     })
     .await
     .unwrap();
@@ -168,7 +141,7 @@ async fn a_small_rush_keeps_every_invariant_and_a_broken_setup_is_caught() {
         .await
         .unwrap();
     let admitted: Vec<String> = redis::cmd("ZRANGE")
-        .arg(admission::drop_keys::DropKeys::new(&stack.prefix, &report.drop).admitted())
+        .arg(queue::line::LineKeys::new(&stack.prefix, &report.drop).admitted())
         .arg(0)
         .arg(-1)
         .query_async(&mut redis)
@@ -180,7 +153,7 @@ async fn a_small_rush_keeps_every_invariant_and_a_broken_setup_is_caught() {
         "{admitted:?}"
     );
     let line_left: u64 = redis::cmd("EXISTS")
-        .arg(admission::drop_keys::DropKeys::new(&stack.prefix, &report.drop).line())
+        .arg(admission::contract::DropKeys::new(&stack.prefix, &report.drop).line())
         .query_async(&mut redis)
         .await
         .unwrap();

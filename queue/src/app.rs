@@ -1,78 +1,34 @@
-//! Startup: builds the state from a [`Config`], starts the catalog, the
-//! admission pump and the admission listener, serves until stopped.
+//! Startup: builds the waiting room and the HTTP layer from a [`Config`],
+//! starts the catalog, the announcement listener and the admission pump,
+//! serves until stopped, then shuts down in order: stop accepting, close
+//! every WebSocket with 1001, answer the requests in flight, stop the
+//! background tasks (the pump gives up its leases, so another node takes
+//! over at once).
 
 use crate::catalog::Catalog;
 use crate::clock::QueueClock;
 use crate::config::Config;
+use crate::http::{self, HttpState, Limits, Sockets};
 use crate::line::Lines;
-use crate::pump::{Admitted, Pump, PumpSettings};
-use crate::status::Admission;
+use crate::notify::Listeners;
+use crate::pump::{Pump, PumpSettings};
+use crate::room::{StatusMaker, WaitingRoom};
 use admission::identity::{DevIssuer, UserKeySources, UserVerifier};
 use admission::keys::{AdmissionKeyPair, Jwks};
-use admission::token::{AdmissionClaims, AdmissionSigner};
+use admission::token::AdmissionSigner;
 use anyhow::Context;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use sha2::{Digest, Sha256};
-use std::net::{IpAddr, SocketAddr};
+use runtime::serve::Server;
+use runtime::shutdown::CancellationToken;
+use std::hash::Hash;
 use std::num::NonZeroU32;
-use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
 
-/// Everything a handler needs; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub lines: Lines,
-    pub catalog: Catalog,
-    pub clock: QueueClock,
-    pub signer: Arc<AdmissionSigner>,
-    pub jwks: Arc<Jwks>,
-    pub users: UserVerifier,
-    pub dev_issuer: Option<DevIssuer>,
-    pub config: Arc<Config>,
-    /// Admissions announced by any node's pump.
-    pub admitted: broadcast::Sender<Arc<Admitted>>,
-    /// Open WebSocket connections on this node.
-    pub connections: Arc<AtomicUsize>,
-    pub user_limiter: Arc<DefaultKeyedRateLimiter<String>>,
-    pub ip_limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
-    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
-}
-
-impl AppState {
-    /// The admission of `user`, admitted at `at_ms`: a token valid from then
-    /// for `ADMISSION_TTL_SECS`. Ed25519 signatures are deterministic, so any
-    /// node re-issues the very same token to a reconnecting fan.
-    pub fn admission(&self, drop: &str, user: &str, at_ms: i64) -> anyhow::Result<Admission> {
-        let iat = u64::try_from(at_ms / 1000).unwrap_or(0);
-        let exp = iat + self.config.admission_ttl_secs;
-        let jti: String = Sha256::digest(format!("{drop}\0{user}\0{at_ms}"))
-            .iter()
-            .take(16)
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let claims = AdmissionClaims {
-            sub: user.to_string(),
-            drop: drop.to_string(),
-            iat,
-            nbf: iat,
-            exp,
-            jti,
-        };
-        Ok(Admission {
-            token: self.signer.sign(&claims)?,
-            expires_at: chrono::DateTime::from_timestamp(exp as i64, 0).unwrap_or_default(),
-            checkout_url: self.config.checkout_url.replace("{drop}", drop),
-        })
-    }
-
-    /// Admissions older than this have run out.
-    pub fn admission_cutoff_ms(&self) -> i64 {
-        self.clock.now_ms() - (self.config.admission_ttl_secs * 1000) as i64
-    }
-}
+/// How often the rate limiters forget keys they have not seen lately.
+const PRUNE_LIMITERS_EVERY: Duration = Duration::from_secs(10);
 
 fn per_second(n: u32) -> Quota {
     let n = NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
@@ -80,9 +36,11 @@ fn per_second(n: u32) -> Quota {
 }
 
 pub struct App {
-    listener: TcpListener,
-    state: AppState,
-    background: Vec<tokio::task::JoinHandle<()>>,
+    server: Server,
+    http: HttpState,
+    stop: CancellationToken,
+    metrics_token: Option<String>,
+    background: Vec<JoinHandle<()>>,
     pump: Option<Pump>,
 }
 
@@ -92,15 +50,17 @@ impl App {
     }
 
     pub async fn build_with_clock(config: Config, clock: QueueClock) -> anyhow::Result<Self> {
+        let settings = &config.service;
+        settings.check_dev_mode(config.listen)?;
         let db = sqlx::postgres::PgPoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(2))
-            .connect(&config.database_url)
+            .connect(&settings.database_url)
             .await
             .context("connecting to PostgreSQL")?;
         let redis_client =
-            redis::Client::open(config.redis_url.as_str()).context("parsing REDIS_URL")?;
-        let redis = admission::service::connect_redis(redis_client.clone())
+            redis::Client::open(settings.redis_url.as_str()).context("parsing REDIS_URL")?;
+        let redis = runtime::redis::connect(redis_client.clone())
             .await
             .context("connecting to Redis")?;
         let key = AdmissionKeyPair::load(&config.admission_key)?;
@@ -111,51 +71,51 @@ impl App {
             },
         };
         let users = UserVerifier::from_sources(&UserKeySources {
-            shared_secret: config.user_jwt_secret.as_deref(),
-            public_key_pem: config.user_jwt_public_key.as_deref(),
-            jwks_file: config.user_jwks.as_deref(),
+            shared_secret: settings.user_jwt_secret.as_deref(),
+            public_key_pem: settings.user_jwt_public_key.as_deref(),
+            jwks_file: settings.user_jwks.as_deref(),
         })?;
-        let dev_issuer = match (config.dev, config.user_jwt_secret.as_deref()) {
+        let dev_issuer = match (settings.dev, settings.user_jwt_secret.as_deref()) {
             (true, Some(secret)) => Some(DevIssuer::new(secret)),
             (true, None) => anyhow::bail!("dev mode needs USER_JWT_SECRET"),
             (false, _) => None,
         };
-        let lines = Lines::new(redis, &config.redis_prefix);
-        let catalog = Catalog::default();
-        let (admitted, _) = broadcast::channel(1024);
-        let state = AppState {
+        let admission_ttl = config.contract.admission_ttl();
+        let lines = Lines::new(redis, &settings.redis_prefix);
+        let catalog = Catalog::new(db, lines.clone(), clock.clone(), admission_ttl);
+        let room = WaitingRoom {
             lines: lines.clone(),
             catalog: catalog.clone(),
-            clock: clock.clone(),
-            signer: Arc::new(AdmissionSigner::new(&key)?),
-            jwks: Arc::new(jwks),
-            users,
-            dev_issuer,
-            admitted: admitted.clone(),
-            connections: Arc::default(),
-            user_limiter: Arc::new(RateLimiter::keyed(per_second(config.join_rate_per_user))),
-            ip_limiter: Arc::new(RateLimiter::keyed(per_second(config.join_rate_per_ip))),
-            metrics: admission::service::prometheus_handle(),
-            config: Arc::new(config.clone()),
+            statuses: StatusMaker::new(
+                clock.clone(),
+                Arc::new(AdmissionSigner::new(&key)?),
+                admission_ttl,
+                &config.checkout_url,
+            ),
         };
-        let admission_ttl = Duration::from_secs(config.admission_ttl_secs);
-        let changed = Arc::new(tokio::sync::Notify::new());
+        let (admitted, _) = broadcast::channel(1024);
+        let (changed_tx, changed_rx) = mpsc::channel(1024);
+        let stop = CancellationToken::new();
+        let user_limiter = Arc::new(RateLimiter::keyed(per_second(config.join_rate_per_user)));
+        let ip_limiter = Arc::new(RateLimiter::keyed(per_second(config.join_rate_per_ip)));
         let mut background = vec![
             tokio::spawn(crate::catalog::run(
                 catalog.clone(),
-                db,
-                lines.clone(),
-                clock.clone(),
-                admission_ttl,
-                changed.clone(),
+                changed_rx,
+                stop.clone(),
             )),
             tokio::spawn(crate::notify::run(
                 redis_client,
-                crate::pump::channel(&config.redis_prefix),
-                format!("{}:drops:changed", config.redis_prefix),
-                admitted,
-                changed,
+                crate::pump::channel(&settings.redis_prefix),
+                admission::contract::drops_changed_channel(&settings.redis_prefix),
+                Listeners {
+                    admitted: admitted.clone(),
+                    changed: changed_tx,
+                },
+                stop.clone(),
             )),
+            tokio::spawn(prune(user_limiter.clone(), stop.clone())),
+            tokio::spawn(prune(ip_limiter.clone(), stop.clone())),
         ];
         let pump = Pump::new(PumpSettings {
             lines,
@@ -165,7 +125,7 @@ impl App {
                 .node_id
                 .clone()
                 .unwrap_or_else(|| format!("queue-{}", uuid::Uuid::new_v4().simple())),
-            prefix: config.redis_prefix.clone(),
+            prefix: settings.redis_prefix.clone(),
             lease_ttl: Duration::from_millis(config.pump_lease_ms.max(300)),
             admission_ttl,
             abandon_after: Duration::from_secs(config.abandon_after_secs),
@@ -174,28 +134,47 @@ impl App {
             background.push(tokio::spawn(crate::pump::run(
                 pump,
                 Duration::from_millis(config.pump_tick_ms),
+                stop.clone(),
             )));
             None
         } else {
             Some(pump)
         };
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("binding {}", config.listen))?;
+        let http = HttpState {
+            room,
+            jwks: Arc::new(jwks),
+            users,
+            dev_issuer,
+            admitted,
+            sockets: Sockets::default(),
+            user_limiter,
+            ip_limiter,
+            limits: Arc::new(Limits {
+                allowed_origins: config.allowed_origins.clone(),
+                max_connections: config.max_connections,
+                max_sockets_per_user: config.max_sockets_per_user.max(1),
+                sale_url: config.sale_url.clone(),
+            }),
+            shutdown: stop.clone(),
+        };
+        let server = Server::bind(config.listen, settings.http.clone()).await?;
         Ok(Self {
-            listener,
-            state,
+            server,
+            http,
+            stop,
+            metrics_token: settings.metrics_token.clone(),
             background,
             pump,
         })
     }
 
     pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+        self.server.local_addr().port()
     }
 
-    pub fn state(&self) -> &AppState {
-        &self.state
+    /// The waiting room, for tests and tools running next to the service.
+    pub fn room(&self) -> &WaitingRoom {
+        &self.http.room
     }
 
     /// The pump, when the background one is off (`PUMP_TICK_MS=0`): the
@@ -205,32 +184,66 @@ impl App {
     }
 
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.run_until(admission::service::shutdown_signal()).await
+        self.run_until(runtime::shutdown::signal()).await
     }
 
+    /// Serves until `stop` completes, then shuts down in order (see the
+    /// module's doc).
     pub async fn run_until(
         self,
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let Self {
-            listener,
-            state,
+            server,
+            http,
+            stop: token,
+            metrics_token,
             background,
             ..
         } = self;
-        let router = crate::http::router(state);
-        tracing::info!(addr = %listener.local_addr()?, "queue service listening");
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(stop)
-        .await
-        .context("serving HTTP")?;
+        let watcher = token.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = stop => watcher.cancel(),
+                _ = watcher.cancelled() => {}
+            }
+        });
+        let ready = readiness(http.room.clone());
+        let router = http::router(http).merge(runtime::ops::router(ready, metrics_token));
+        server.serve(router, token).await?;
         for task in background {
-            task.abort();
+            let _ = task.await;
         }
         tracing::info!("queue service stopped");
         Ok(())
+    }
+}
+
+/// Ready when Redis answers.
+fn readiness(room: WaitingRoom) -> runtime::ops::ReadinessCheck {
+    Arc::new(move || {
+        let room = room.clone();
+        Box::pin(async move {
+            let redis = room.lines.snapshot("readyz-probe", 0).await.is_ok();
+            vec![("redis", redis)]
+        })
+    })
+}
+
+/// Forgets keys a rate limiter has not seen lately, so its memory follows
+/// the users and addresses active now, not every one ever seen.
+async fn prune<K: Hash + Eq + Clone + Send + Sync + 'static>(
+    limiter: Arc<DefaultKeyedRateLimiter<K>>,
+    stop: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(PRUNE_LIMITERS_EVERY);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tick.tick() => {
+                limiter.retain_recent();
+                limiter.shrink_to_fit();
+            }
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! The queue's one time source: wall time for timestamps kept in Redis and
 //! monotonic time for the admission governor, both movable by hand in tests.
 
-use admission::pump::PumpClock;
+use admission::governor::PumpClock;
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone)]

@@ -1,5 +1,9 @@
-//! The queue service's settings: every one a flag and an environment variable.
+//! The queue service's settings: every one a flag and an environment
+//! variable (`queue --help`). The settings both services share are in
+//! [`runtime::ServiceSettings`] and [`ContractSettings`], flattened in.
 
+use admission::contract::ContractSettings;
+use runtime::ServiceSettings;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -13,17 +17,11 @@ pub struct Config {
     #[arg(long, env = "QUEUE_ADDR", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// PostgreSQL connection URL (drop settings are read from it).
-    #[arg(long, env = "DATABASE_URL")]
-    pub database_url: String,
+    #[command(flatten)]
+    pub service: ServiceSettings,
 
-    /// Redis connection URL.
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
-    pub redis_url: String,
-
-    /// Prefix of every Redis key; the same as the sale service's.
-    #[arg(long, env = "REDIS_PREFIX", default_value = "lineup")]
-    pub redis_prefix: String,
+    #[command(flatten)]
+    pub contract: ContractSettings,
 
     /// Admission signing key (PKCS#8 PEM, from `admission keygen`).
     #[arg(long, env = "ADMISSION_KEY")]
@@ -33,22 +31,6 @@ pub struct Config {
     /// for rotation); default: the signing key's public key alone.
     #[arg(long, env = "ADMISSION_JWKS")]
     pub admission_jwks: Option<PathBuf>,
-
-    /// Shared secret (HS256) of user tokens.
-    #[arg(long, env = "USER_JWT_SECRET", hide_env_values = true)]
-    pub user_jwt_secret: Option<String>,
-
-    /// PEM public key of user tokens.
-    #[arg(long, env = "USER_JWT_PUBLIC_KEY")]
-    pub user_jwt_public_key: Option<PathBuf>,
-
-    /// JWKS file with the public keys of user tokens.
-    #[arg(long, env = "USER_JWKS")]
-    pub user_jwks: Option<PathBuf>,
-
-    /// How long an admission token is valid, seconds.
-    #[arg(long, env = "ADMISSION_TTL_SECS", default_value_t = 600)]
-    pub admission_ttl_secs: u64,
 
     /// A waiting fan with no live WebSocket and no poll for this long loses
     /// the place, seconds.
@@ -78,6 +60,11 @@ pub struct Config {
     #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 100_000)]
     pub max_connections: usize,
 
+    /// Most WebSockets one user holds open on this node at once; more get
+    /// close 4409.
+    #[arg(long, env = "MAX_SOCKETS_PER_USER", default_value_t = 4)]
+    pub max_sockets_per_user: usize,
+
     /// Joins and polls allowed per user per second (burst of twice that).
     #[arg(long, env = "JOIN_RATE_PER_USER", default_value_t = 2)]
     pub join_rate_per_user: u32,
@@ -98,12 +85,39 @@ pub struct Config {
     /// This node's name in the pump lease (default: random).
     #[arg(long, env = "NODE_ID")]
     pub node_id: Option<String>,
+}
 
-    /// Dev mode: enables `POST /api/dev/login`.
-    #[arg(long, env = "DEV_MODE", default_value_t = false)]
-    pub dev: bool,
+impl Config {
+    /// A configuration for tests and tools: everything at its default but
+    /// what must be given.
+    pub fn new(service: ServiceSettings, admission_key: PathBuf) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            service,
+            contract: ContractSettings::default(),
+            admission_key,
+            admission_jwks: None,
+            abandon_after_secs: 60,
+            checkout_url: "http://127.0.0.1:8081/api/drops/{drop}/orders".into(),
+            sale_url: "http://127.0.0.1:8081".into(),
+            allowed_origins: String::new(),
+            max_connections: 100_000,
+            max_sockets_per_user: 4,
+            join_rate_per_user: 2,
+            join_rate_per_ip: 50,
+            pump_tick_ms: 100,
+            pump_lease_ms: 3000,
+            node_id: None,
+        }
+    }
+}
 
-    /// Log as JSON lines.
-    #[arg(long, env = "LOG_JSON", default_value_t = false)]
-    pub log_json: bool,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_arguments_are_well_formed() {
+        <Config as clap::CommandFactory>::command().debug_assert();
+    }
 }

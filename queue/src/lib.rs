@@ -2,17 +2,23 @@
 //! see their position move, and are admitted at a governed rate with a
 //! signed admission token.
 //!
-//! - [`app`]: startup (`App::build`, `run_until_stopped`) and the shared state.
-//! - [`config`]: settings, each a flag and an environment variable.
-//! - [`line`]: one drop's line in Redis (join, leave, admit, snapshot) and
-//!   its Lua scripts.
-//! - [`draw`]: the verifiable random order of the pre-queue.
-//! - [`catalog`]: drop settings and live line state, broadcast per drop.
+//! The waiting room, top-down:
+//! - [`room`]: join, poll, leave; what a fan is told ([`room::StatusMaker`]).
+//! - [`session`]: one fan's WebSocket session as a transport-free state
+//!   machine (events in, effects out).
+//! - [`status`]: the status a fan sees (position, honest wait, token).
+//! - [`catalog`]: the drops this node serves, loaded on demand, with their
+//!   settings and live line snapshot broadcast per drop.
 //! - [`pump`]: the admission pump (lease, governor, announcements).
-//! - [`notify`]: admissions from any node to this node's connections.
-//! - [`status`]: what a fan is told (position, ETA, token).
-//! - [`http`]: REST and WebSocket endpoints.
+//! - [`line`]: one drop's line in Redis and its Lua scripts.
+//! - [`draw`]: the verifiable random order of the pre-queue.
+//! - [`notify`]: announcements from other nodes and the sale service.
 //! - [`clock`]: injectable time.
+//!
+//! Around it:
+//! - [`http`]: the REST routes and the WebSocket adapter.
+//! - [`config`]: settings, each a flag and an environment variable.
+//! - [`app`]: startup and orderly shutdown.
 
 pub mod app;
 pub mod catalog;
@@ -23,7 +29,9 @@ pub mod http;
 pub mod line;
 pub mod notify;
 pub mod pump;
+pub mod room;
+pub mod session;
 pub mod status;
 
-pub use app::{App, AppState};
+pub use app::App;
 pub use config::Config;

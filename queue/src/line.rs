@@ -1,10 +1,13 @@
 //! One drop's line in Redis: join, leave, admit, and the numbers status is
-//! computed from. Every key of a drop shares its `{drop}` hash tag.
+//! computed from. Every key of a drop shares its `{drop}` hash tag; the keys
+//! the sale also touches (the drop hash, the line, the shopping set, the
+//! progress) come from the contract (`admission::contract::keys`), the
+//! queue's own ones from [`LineKeys`].
 
 use crate::draw::draw_score;
-use admission::drop_keys::ALIVE_BUCKETS;
-use admission::service::bounded;
+use admission::contract::DropKeys;
 use redis::aio::ConnectionManager;
+use runtime::redis::bounded;
 use std::sync::LazyLock;
 
 static JOIN: LazyLock<redis::Script> =
@@ -19,8 +22,53 @@ static LEAVE: LazyLock<redis::Script> =
 /// Most head entries one admit call looks at (bounds the script's run time).
 const ADMIT_SCAN_LIMIT: u64 = 2_000;
 
-/// Key names of one drop's line (the drop's shared keyspace).
-pub use admission::drop_keys::DropKeys as LineKeys;
+/// How many liveness buckets a drop's line is spread over: a prime, so that
+/// arrival numbers and draw scores spread evenly, and large enough that 10M
+/// fans leave ~76 in each, under Redis's default `hash-max-listpack-entries`
+/// (128).
+pub const ALIVE_BUCKETS: u64 = 131_071;
+
+/// The Redis keys of one drop's line: the contract's shared keys, plus the
+/// queue's own.
+#[derive(Debug, Clone)]
+pub struct LineKeys(DropKeys);
+
+impl std::ops::Deref for LineKeys {
+    type Target = DropKeys;
+    fn deref(&self) -> &DropKeys {
+        &self.0
+    }
+}
+
+impl LineKeys {
+    pub fn new(prefix: &str, drop_id: &str) -> Self {
+        Self(DropKeys::new(prefix, drop_id))
+    }
+    /// Prefix of the liveness buckets: hash `{alive}:{b}` maps user -> last
+    /// sign of life (ms) for the fans whose place score falls in bucket
+    /// `b = score mod ALIVE_BUCKETS`. Many small hashes stay in Redis's
+    /// compact listpack encoding (~25 bytes a fan at 10M fans, where a second
+    /// sorted set took ~113).
+    pub fn alive(&self) -> String {
+        self.key("q:alive")
+    }
+    /// One liveness bucket (see [`LineKeys::alive`]).
+    pub fn alive_bucket(&self, bucket: u64) -> String {
+        self.key(&format!("q:alive:{bucket}"))
+    }
+    /// Zset: user -> admitted at, ms.
+    pub fn admitted(&self) -> String {
+        self.key("q:admitted")
+    }
+    /// Counter of arrivals after opening.
+    pub fn arrivals(&self) -> String {
+        self.key("q:arrivals")
+    }
+    /// String: the pump lease holder.
+    pub fn lease(&self) -> String {
+        self.key("q:pump")
+    }
+}
 
 /// Where a join left the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,7 +260,53 @@ impl Lines {
         type Reply = (Vec<Option<u64>>, u64, u64, Vec<Option<i64>>);
         let (progress, waiting, active, sale): Reply =
             bounded(pipe.query_async(&mut redis)).await?;
-        let at = |v: &Vec<Option<u64>>, i: usize| v.get(i).copied().flatten().unwrap_or(0);
+        Ok(LineSnapshot::from_parts(&progress, waiting, active, &sale))
+    }
+}
+
+impl Lines {
+    /// Snapshots of several drops in one round trip (one pipeline), in the
+    /// order asked.
+    pub async fn snapshots(
+        &self,
+        drop_ids: &[&str],
+        active_since_ms: i64,
+    ) -> redis::RedisResult<Vec<LineSnapshot>> {
+        if drop_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for drop_id in drop_ids {
+            let keys = self.keys(drop_id);
+            pipe.hget(keys.progress(), &["removed", "admitted", "skipped"])
+                .zcard(keys.line())
+                .zcount(keys.shopping(), active_since_ms, "+inf")
+                .hget(keys.drop(), &["stock", "sold"]);
+        }
+        let replies: Vec<redis::Value> = bounded(pipe.query_async(&mut self.redis.clone())).await?;
+        let mut snapshots = Vec::with_capacity(drop_ids.len());
+        for chunk in replies.chunks(4) {
+            let [progress, waiting, active, sale] = chunk else {
+                break;
+            };
+            let progress: Vec<Option<u64>> = redis::from_redis_value(progress)?;
+            let waiting: u64 = redis::from_redis_value(waiting)?;
+            let active: u64 = redis::from_redis_value(active)?;
+            let sale: Vec<Option<i64>> = redis::from_redis_value(sale)?;
+            snapshots.push(LineSnapshot::from_parts(&progress, waiting, active, &sale));
+        }
+        Ok(snapshots)
+    }
+}
+
+impl LineSnapshot {
+    fn from_parts(
+        progress: &[Option<u64>],
+        waiting: u64,
+        active: u64,
+        sale: &[Option<i64>],
+    ) -> Self {
+        let at = |i: usize| progress.get(i).copied().flatten().unwrap_or(0);
         let units_left = match (
             sale.first().copied().flatten(),
             sale.get(1).copied().flatten(),
@@ -220,16 +314,16 @@ impl Lines {
             (Some(stock), Some(sold)) => Some(stock - sold),
             _ => None,
         };
-        Ok(LineSnapshot {
+        Self {
             progress: Progress {
-                removed: at(&progress, 0),
-                admitted: at(&progress, 1),
-                skipped: at(&progress, 2),
+                removed: at(0),
+                admitted: at(1),
+                skipped: at(2),
             },
             waiting,
             active,
             units_left,
-        })
+        }
     }
 }
 

@@ -1,47 +1,76 @@
 //! Listens on Redis pub/sub for admissions announced by any node's pump
-//! (handed to this node's connections) and for drop changes announced by the
-//! sale service (the catalog reloads at once). Resubscribes after a Redis
-//! outage; an admission missed meanwhile reaches the fan at its next exact
-//! refresh, a change at the catalog's next poll.
+//! (handed to this node's connections) and for drops the sale announces as
+//! created or changed (the catalog reloads that drop at once). Resubscribes
+//! after a Redis outage; an admission missed meanwhile reaches the fan at its
+//! next exact refresh, a change at the catalog's next refresh.
 
 use crate::pump::Admitted;
 use futures::StreamExt;
+use runtime::shutdown::CancellationToken;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
+
+/// Where announcements go.
+pub struct Listeners {
+    /// Admissions, to every session of this node.
+    pub admitted: broadcast::Sender<Arc<Admitted>>,
+    /// Ids of drops created or changed, to the catalog.
+    pub changed: mpsc::Sender<String>,
+}
 
 pub async fn run(
     client: redis::Client,
-    channel: String,
+    admitted_channel: String,
     changes_channel: String,
-    admitted: broadcast::Sender<Arc<Admitted>>,
-    changed: Arc<tokio::sync::Notify>,
+    listeners: Listeners,
+    stop: CancellationToken,
 ) {
-    tracing::info!(channel, "admission listener started");
+    tracing::info!(
+        admitted_channel,
+        changes_channel,
+        "announcement listener started"
+    );
     loop {
-        match client.get_async_pubsub().await {
-            Ok(mut pubsub) => {
-                if let Err(error) = pubsub.subscribe(&[&channel, &changes_channel]).await {
-                    tracing::warn!(%error, "admission listener: subscribe failed");
-                } else {
-                    let mut messages = pubsub.on_message();
-                    while let Some(message) = messages.next().await {
-                        if message.get_channel_name() == changes_channel {
-                            changed.notify_one();
-                            continue;
-                        }
-                        let Ok(payload) = message.get_payload::<String>() else {
-                            continue;
-                        };
-                        if let Ok(event) = serde_json::from_str::<Admitted>(&payload) {
-                            let _ = admitted.send(Arc::new(event));
-                        }
-                    }
-                    tracing::warn!("admission listener: connection lost");
-                }
-            }
-            Err(error) => tracing::debug!(%error, "admission listener: Redis unavailable"),
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            () = listen(&client, &admitted_channel, &changes_channel, &listeners) => {}
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
     }
+    tracing::info!("announcement listener stopped");
+}
+
+/// One subscription, until the connection is lost.
+async fn listen(
+    client: &redis::Client,
+    admitted_channel: &str,
+    changes_channel: &str,
+    listeners: &Listeners,
+) {
+    let mut pubsub = match client.get_async_pubsub().await {
+        Ok(pubsub) => pubsub,
+        Err(error) => return tracing::debug!(%error, "announcement listener: Redis unavailable"),
+    };
+    if let Err(error) = pubsub.subscribe(&[admitted_channel, changes_channel]).await {
+        return tracing::warn!(%error, "announcement listener: subscribe failed");
+    }
+    let mut messages = pubsub.on_message();
+    while let Some(message) = messages.next().await {
+        let Ok(payload) = message.get_payload::<String>() else {
+            continue;
+        };
+        if message.get_channel_name() == changes_channel {
+            // Full: the catalog's periodic refresh catches up within a second.
+            let _ = listeners.changed.try_send(payload);
+            continue;
+        }
+        if let Ok(event) = serde_json::from_str::<Admitted>(&payload) {
+            let _ = listeners.admitted.send(Arc::new(event));
+        }
+    }
+    tracing::warn!("announcement listener: connection lost");
 }

@@ -12,11 +12,18 @@
 use crate::catalog::Catalog;
 use crate::clock::QueueClock;
 use crate::line::Lines;
+use admission::contract::DropState as OperatorState;
+use admission::governor::AdmissionGovernor;
 use admission::lease::Lease;
-use admission::pump::AdmissionGovernor;
+use runtime::shutdown::CancellationToken;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
+
+/// How long a pump trusts its own reading of an empty line (unless the
+/// catalog sees someone waiting sooner), in ms: an empty drop costs one
+/// Redis call a second, not one a tick.
+const EMPTY_RECHECK_MS: i64 = 1_000;
 
 /// Fans just admitted in a drop, as announced to every node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,7 +33,7 @@ pub struct Admitted {
     pub users: Vec<String>,
 }
 
-/// The Redis channel admissions are announced on.
+/// The Redis channel admissions are announced on (between queue nodes).
 pub fn channel(prefix: &str) -> String {
     format!("{prefix}:queue:admitted")
 }
@@ -34,7 +41,12 @@ pub fn channel(prefix: &str) -> String {
 struct Led {
     lease: Lease,
     held: bool,
-    renewed_ms: i64,
+    /// When the lease was last taken, renewed or tried for (real time: the
+    /// lease expires in Redis by real time, whatever the drop clock says).
+    tried_at: Option<std::time::Instant>,
+    /// When this pump last found the line empty: it looks again a second
+    /// later, or as soon as the catalog sees someone waiting.
+    empty_at_ms: Option<i64>,
     governor: Option<AdmissionGovernor>,
 }
 
@@ -100,11 +112,11 @@ impl Pump {
         let mut all = Vec::new();
         for state in self.catalog.all() {
             let settings = &state.settings;
-            if settings.state == "closed" {
+            if settings.state == OperatorState::Closed {
                 self.free_line(&settings.id).await;
                 continue;
             }
-            if settings.state != "open" || now < settings.opens_at {
+            if settings.state != OperatorState::Open || now < settings.opens_at {
                 continue;
             }
             let drop_id = settings.id.clone();
@@ -116,11 +128,16 @@ impl Pump {
                     self.lease_ttl,
                 ),
                 held: false,
-                renewed_ms: 0,
+                tried_at: None,
+                empty_at_ms: None,
                 governor: None,
             });
-            let renew_every = (self.lease_ttl / 3).as_millis() as i64;
-            if !led.held || now_ms - led.renewed_ms >= renew_every {
+            // Held: renewed every third of the lease. Not held: tried as
+            // often, so a dead holder is replaced within a lease time without
+            // every node asking every tick.
+            let every = self.lease_ttl / 3;
+            if led.tried_at.is_none_or(|at| at.elapsed() >= every) {
+                led.tried_at = Some(std::time::Instant::now());
                 let held = led.lease.acquire().await;
                 if held && !led.held {
                     tracing::info!(drop = drop_id, node = self.node_id, "pump lease taken");
@@ -129,9 +146,7 @@ impl Pump {
                     tracing::warn!(drop = drop_id, node = self.node_id, "pump lease lost");
                 }
                 led.held = held;
-                if held {
-                    led.renewed_ms = now_ms;
-                } else {
+                if !held {
                     led.governor = None;
                 }
             }
@@ -142,6 +157,12 @@ impl Pump {
                 AdmissionGovernor::new(settings.admission_rate_per_sec, self.clock.pump_clock())
             });
             governor.set_rate(settings.admission_rate_per_sec);
+            let recently_empty = led
+                .empty_at_ms
+                .is_some_and(|at| now_ms.saturating_sub(at) < EMPTY_RECHECK_MS);
+            if recently_empty && !self.catalog.may_have_waiting(&drop_id) {
+                continue;
+            }
             let active_since = now_ms - self.admission_ttl.as_millis() as i64;
             let line = match self.lines.snapshot(&drop_id, active_since).await {
                 Ok(line) => line,
@@ -151,8 +172,11 @@ impl Pump {
                 }
             };
             if line.waiting == 0 {
+                led.empty_at_ms = Some(now_ms);
+                self.catalog.saw_empty(&drop_id);
                 continue;
             }
+            led.empty_at_ms = None;
             let units_left = line.units_left.unwrap_or(i64::MAX);
             let budget = governor.budget(
                 line.active,
@@ -224,13 +248,23 @@ impl Pump {
     }
 }
 
-/// The background pump: ticks every `every` until the task is aborted.
-pub async fn run(mut pump: Pump, every: Duration) {
+/// The background pump: ticks every `every` until `stop`, then gives up
+/// its leases so another node takes over at once instead of waiting a lease
+/// time out.
+pub async fn run(mut pump: Pump, every: Duration, stop: CancellationToken) {
     tracing::info!(node = pump.node_id, ?every, "admission pump started");
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tick.tick() => {}
+        }
         pump.tick().await;
     }
+    pump.release_all().await;
+    tracing::info!(
+        node = pump.node_id,
+        "admission pump stopped; leases released"
+    );
 }

@@ -99,31 +99,22 @@ async fn closed_with(socket: &mut Socket) -> Option<u16> {
 }
 
 async fn start_sale(deployment: &Deployment) -> String {
+    let mut service =
+        runtime::ServiceSettings::new(deployment.database_url.clone(), common::redis_url());
+    service.redis_prefix = deployment.prefix.clone();
+    service.user_jwt_secret = Some(common::USER_SECRET.into());
     let config = sale::Config {
         listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: deployment.database_url.clone(),
-        redis_url: common::redis_url(),
-        redis_prefix: deployment.prefix.clone(),
-        admission_jwks: deployment.jwks_file.clone(),
-        user_jwt_secret: Some(common::USER_SECRET.into()),
-        user_jwt_public_key: None,
-        user_jwks: None,
         operator_api_key: Some(OPERATOR_KEY.into()),
-        dev: false,
         order_rate_per_user: 50,
         db_max_connections: 5,
         order_writers: 2,
-        order_write_timeout_ms: 3000,
         migrate: false,
-        log_json: false,
         payment_webhook_secret: Some("whsec".into()),
-        payment_webhook_url: None,
         sandbox_latency_ms: 50,
         sandbox_delayed_ms: 1000,
-        expiry_sweep_ms: 1000,
-        reconcile_every_secs: 10,
-        orphan_grace_secs: 60,
         cors_origins: "*".into(),
+        ..sale::Config::new(service, deployment.jwks_file.clone())
     };
     let app = sale::App::build(config).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());

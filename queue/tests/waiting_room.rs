@@ -137,7 +137,7 @@ async fn the_pump_admits_at_the_set_rate_and_respects_max_active_and_stock() {
         if second % 20 == 0 {
             let now = deployment.clock.now_ms();
             for chunk in users.chunks(200) {
-                join_all(chunk.iter().map(|u| node.state.lines.touch("rate", u, now))).await;
+                join_all(chunk.iter().map(|u| node.room.lines.touch("rate", u, now))).await;
             }
         }
     }
@@ -263,7 +263,7 @@ async fn leavers_lose_their_place_and_cost_no_admission_capacity() {
     assert_eq!(skipped, 30);
     // Liveness is kept only for fans in the line: the admitted and the
     // skipped left none behind, and a late sign of life adds none.
-    node.state
+    node.room
         .lines
         .touch("leave", "p001", deployment.clock.now_ms())
         .await
@@ -273,7 +273,7 @@ async fn leavers_lose_their_place_and_cost_no_admission_capacity() {
     let (_, back) = node.join(&deployment, "leave", "p000").await;
     assert_eq!(back["position"], 1);
     assert_eq!(liveness_entries(&deployment, "leave").await, 1);
-    assert!(node.state.lines.leave("leave", "p000").await.unwrap());
+    assert!(node.room.lines.leave("leave", "p000").await.unwrap());
     assert_eq!(liveness_entries(&deployment, "leave").await, 0);
 }
 

@@ -1,62 +1,44 @@
-//! Startup: builds the state from a [`Config`], binds the listener, serves the
-//! router until a shutdown signal, then drains the order writer.
+//! Startup: builds the domain ([`Sale`]) and the HTTP layer from a
+//! [`Config`], starts the background tasks, serves until stopped, then shuts
+//! down in order: stop accepting and answer the requests in flight, stop the
+//! background tasks between two steps, let orders already reserved be
+//! recorded, let the writer commit what it holds.
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::http;
+use crate::domain::{Sale, SaleParts};
+use crate::expiry::{Expiry, Periods};
+use crate::gate::StockGate;
+use crate::http::{self, HttpState};
 use crate::payments::sandbox::{SandboxConfig, SandboxProvider};
-use crate::payments::PaymentProvider;
-use crate::stock::StockGate;
 use crate::writer::{OrderWriter, WriterConfig};
 use admission::identity::{DevIssuer, UserKeySources, UserVerifier};
 use admission::keys::Jwks;
 use admission::token::AdmissionVerifier;
 use anyhow::Context;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use runtime::serve::Server;
+use runtime::shutdown::CancellationToken;
 use sqlx::postgres::PgPoolOptions;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-/// Everything a request handler needs; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: sqlx::PgPool,
-    pub gate: StockGate,
-    pub writer: OrderWriter,
-    pub admission: AdmissionVerifier,
-    pub users: UserVerifier,
-    pub operator_key: Option<Arc<str>>,
-    pub dev_issuer: Option<DevIssuer>,
-    pub clock: Arc<dyn Clock>,
-    pub order_limiter: Arc<DefaultKeyedRateLimiter<String>>,
-    pub write_timeout: Duration,
-    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
-    pub payments: Arc<dyn PaymentProvider>,
-    /// Secret webhook signatures are checked with.
-    pub webhook_secret: Arc<[u8]>,
-    /// Origins allowed to call the API from a browser.
-    pub cors_origins: Arc<str>,
-    /// Drops this process is rebuilding into Redis right now.
-    pub rebuilding: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
-}
-
-impl AppState {
-    pub fn is_operator_key(&self, presented: &str) -> bool {
-        self.operator_key
-            .as_deref()
-            .is_some_and(|key| http::auth::key_matches(presented, key))
-    }
-}
+/// How long shutdown waits for orders reserved but not yet recorded.
+const FINISH_ORDERS_WITHIN: Duration = Duration::from_secs(10);
+/// How often the per-user rate limiter forgets users it has not seen lately.
+const PRUNE_LIMITERS_EVERY: Duration = Duration::from_secs(10);
 
 /// A built service, bound and ready to run.
 pub struct App {
-    listener: TcpListener,
-    state: AppState,
-    writers: Vec<tokio::task::JoinHandle<()>>,
-    background: Vec<tokio::task::JoinHandle<()>>,
+    server: Server,
+    http: HttpState,
+    stop: CancellationToken,
+    metrics_token: Option<String>,
+    writers: Vec<JoinHandle<()>>,
+    background: Vec<JoinHandle<()>>,
 }
 
 impl App {
@@ -65,12 +47,14 @@ impl App {
     }
 
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let settings = &config.service;
+        settings.check_dev_mode(config.listen)?;
         let db = PgPoolOptions::new()
             .max_connections(config.db_max_connections)
             // A request waits at most this long for a connection: when
             // PostgreSQL is down, orders answer 503 promptly instead of hanging.
             .acquire_timeout(Duration::from_secs(1))
-            .connect(&config.database_url)
+            .connect(&settings.database_url)
             .await
             .context("connecting to PostgreSQL")?;
         if config.migrate {
@@ -80,18 +64,18 @@ impl App {
                 .context("applying migrations")?;
         }
         let redis_client =
-            redis::Client::open(config.redis_url.as_str()).context("parsing REDIS_URL")?;
-        let redis = admission::service::connect_redis(redis_client)
+            redis::Client::open(settings.redis_url.as_str()).context("parsing REDIS_URL")?;
+        let redis = runtime::redis::connect(redis_client)
             .await
             .context("connecting to Redis")?;
 
         let admission = AdmissionVerifier::from_jwks(&Jwks::load(&config.admission_jwks)?)?;
         let users = UserVerifier::from_sources(&UserKeySources {
-            shared_secret: config.user_jwt_secret.as_deref(),
-            public_key_pem: config.user_jwt_public_key.as_deref(),
-            jwks_file: config.user_jwks.as_deref(),
+            shared_secret: settings.user_jwt_secret.as_deref(),
+            public_key_pem: settings.user_jwt_public_key.as_deref(),
+            jwks_file: settings.user_jwks.as_deref(),
         })?;
-        let dev_issuer = match (config.dev, config.user_jwt_secret.as_deref()) {
+        let dev_issuer = match (settings.dev, settings.user_jwt_secret.as_deref()) {
             (true, Some(secret)) => Some(DevIssuer::new(secret)),
             (true, None) => anyhow::bail!("dev mode needs USER_JWT_SECRET to sign dev logins"),
             (false, _) => None,
@@ -103,7 +87,7 @@ impl App {
             Quota::per_second(per_user).allow_burst(burst),
         ));
 
-        let write_timeout = Duration::from_millis(config.order_write_timeout_ms);
+        let write_timeout = config.write_timeout();
         let (writer, writers) = OrderWriter::spawn(
             db.clone(),
             WriterConfig {
@@ -112,7 +96,7 @@ impl App {
                 ..WriterConfig::default()
             },
         );
-        let webhook_secret: Arc<[u8]> = match (&config.payment_webhook_secret, config.dev) {
+        let webhook_secret: Arc<[u8]> = match (&config.payment_webhook_secret, settings.dev) {
             (Some(secret), _) => secret.as_bytes().into(),
             (None, true) => Uuid::new_v4().as_bytes().as_slice().into(),
             (None, false) => anyhow::bail!("set PAYMENT_WEBHOOK_SECRET (dev mode makes one up)"),
@@ -125,90 +109,136 @@ impl App {
             &webhook_secret,
             clock.clone(),
         ));
-        let state = AppState {
-            gate: StockGate::new(redis, &config.redis_prefix),
-            db,
+        let gate = StockGate::new(redis, &settings.redis_prefix);
+        let sale = Sale::new(SaleParts {
+            db: db.clone(),
+            gate: gate.clone(),
             writer,
+            clock: clock.clone(),
+            payments: sandbox.clone(),
+            webhook_secret,
+            write_timeout,
+            admission_ttl: config.contract.admission_ttl(),
+        });
+        let server = Server::bind(config.listen, settings.http.clone()).await?;
+        sandbox.set_webhook_url(config.payment_webhook_url.clone().unwrap_or_else(|| {
+            format!(
+                "http://127.0.0.1:{}/api/payments/webhook",
+                server.local_addr().port()
+            )
+        }));
+
+        let stop = CancellationToken::new();
+        let background = vec![
+            tokio::spawn(crate::sync::run(db.clone(), gate.clone(), stop.clone())),
+            tokio::spawn(crate::expiry::run(
+                Expiry { db, gate, clock },
+                sandbox,
+                Periods {
+                    sweep_every: Duration::from_millis(config.expiry_sweep_ms.max(10)),
+                    reconcile_every: Duration::from_secs(config.reconcile_every_secs.max(1)),
+                    grace: Duration::from_secs(config.orphan_grace_secs),
+                },
+                stop.clone(),
+            )),
+            tokio::spawn(prune_limiter(order_limiter.clone(), stop.clone())),
+        ];
+        let http = HttpState {
+            sale,
             admission,
             users,
             operator_key: config.operator_api_key.as_deref().map(Arc::from),
             dev_issuer,
-            clock,
             order_limiter,
-            write_timeout,
-            metrics: admission::service::prometheus_handle(),
-            rebuilding: Arc::default(),
             cors_origins: config.cors_origins.as_str().into(),
-            payments: sandbox.clone(),
-            webhook_secret,
         };
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("binding {}", config.listen))?;
-        let port = listener.local_addr()?.port();
-        sandbox.set_webhook_url(
-            config
-                .payment_webhook_url
-                .clone()
-                .unwrap_or_else(|| format!("http://127.0.0.1:{port}/api/payments/webhook")),
-        );
-        let background = vec![
-            tokio::spawn(crate::sync::run_drop_sync(state.clone())),
-            tokio::spawn(crate::expiry::run(
-                state.clone(),
-                Duration::from_millis(config.expiry_sweep_ms.max(10)),
-                Duration::from_secs(config.reconcile_every_secs.max(1)),
-                Duration::from_secs(config.orphan_grace_secs),
-            )),
-        ];
         Ok(Self {
-            listener,
-            state,
+            server,
+            http,
+            stop,
+            metrics_token: config.service.metrics_token.clone(),
             writers,
             background,
         })
     }
 
     pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+        self.server.local_addr().port()
     }
 
-    pub fn state(&self) -> &AppState {
-        &self.state
+    /// The domain, for tests and tools running next to the service.
+    pub fn sale(&self) -> &Sale {
+        &self.http.sale
     }
 
-    /// Serves until SIGINT or SIGTERM, then drains.
+    /// Serves until SIGINT or SIGTERM, then shuts down in order.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.run_until(admission::service::shutdown_signal()).await
+        self.run_until(runtime::shutdown::signal()).await
     }
 
-    /// Serves until `stop` completes: stops accepting, finishes open requests,
-    /// lets the order writer commit what it holds, then returns.
+    /// Serves until `stop` completes, then shuts down in order (see the
+    /// module's doc).
     pub async fn run_until(
         self,
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let Self {
-            listener,
-            state,
+            server,
+            http,
+            stop: token,
+            metrics_token,
             writers,
             background,
         } = self;
-        let router = http::router(state);
-        tracing::info!(addr = %listener.local_addr()?, "sale service listening");
-        axum::serve(listener, router)
-            .with_graceful_shutdown(stop)
-            .await
-            .context("serving HTTP")?;
+        let watcher = token.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = stop => watcher.cancel(),
+                _ = watcher.cancelled() => {}
+            }
+        });
+        let sale = http.sale.clone();
+        let ready = readiness(sale.clone());
+        let router = http::router(http).merge(runtime::ops::router(ready, metrics_token));
+        server.serve(router, token.clone()).await?;
         for task in background {
-            task.abort();
+            let _ = task.await;
         }
-        // The router (and with it every writer handle) is gone: the writers
+        sale.finish_in_flight(FINISH_ORDERS_WITHIN).await;
+        // The last handles to the writer go with the domain: the writers
         // finish their queue and stop.
+        drop(sale);
         for task in writers {
             let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
         }
         tracing::info!("sale service stopped");
         Ok(())
+    }
+}
+
+/// Ready when both PostgreSQL and Redis answer.
+fn readiness(sale: Sale) -> runtime::ops::ReadinessCheck {
+    Arc::new(move || {
+        let sale = sale.clone();
+        Box::pin(async move {
+            let db = sqlx::query("SELECT 1").execute(&sale.db).await.is_ok();
+            let redis = sale.gate.counters("readyz-probe").await.is_ok();
+            vec![("postgres", db), ("redis", redis)]
+        })
+    })
+}
+
+/// Forgets users the rate limiter has not seen lately, so its memory follows
+/// the users active now, not every user ever seen.
+async fn prune_limiter(limiter: Arc<DefaultKeyedRateLimiter<String>>, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(PRUNE_LIMITERS_EVERY);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tick.tick() => {
+                limiter.retain_recent();
+                limiter.shrink_to_fit();
+            }
+        }
     }
 }

@@ -1,7 +1,12 @@
-//! The sale service's settings: every one a flag and an environment variable.
+//! The sale service's settings: every one a flag and an environment variable
+//! (`sale --help`). The settings both services share are in
+//! [`runtime::ServiceSettings`] and [`ContractSettings`], flattened in.
 
+use admission::contract::ContractSettings;
+use runtime::ServiceSettings;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
@@ -13,41 +18,19 @@ pub struct Config {
     #[arg(long, env = "SALE_ADDR", default_value = "127.0.0.1:8081")]
     pub listen: SocketAddr,
 
-    /// PostgreSQL connection URL.
-    #[arg(long, env = "DATABASE_URL")]
-    pub database_url: String,
+    #[command(flatten)]
+    pub service: ServiceSettings,
 
-    /// Redis connection URL.
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
-    pub redis_url: String,
-
-    /// Prefix of every Redis key (several deployments may share one Redis).
-    #[arg(long, env = "REDIS_PREFIX", default_value = "lineup")]
-    pub redis_prefix: String,
+    #[command(flatten)]
+    pub contract: ContractSettings,
 
     /// JWKS file with the public keys admission tokens are verified with.
     #[arg(long, env = "ADMISSION_JWKS")]
     pub admission_jwks: PathBuf,
 
-    /// Shared secret (HS256) of user tokens.
-    #[arg(long, env = "USER_JWT_SECRET", hide_env_values = true)]
-    pub user_jwt_secret: Option<String>,
-
-    /// PEM public key (RSA, EC or Ed25519) of user tokens.
-    #[arg(long, env = "USER_JWT_PUBLIC_KEY")]
-    pub user_jwt_public_key: Option<PathBuf>,
-
-    /// JWKS file with the public keys of user tokens.
-    #[arg(long, env = "USER_JWKS")]
-    pub user_jwks: Option<PathBuf>,
-
     /// API key that grants operator rights (`Authorization: Bearer <key>`).
     #[arg(long, env = "OPERATOR_API_KEY", hide_env_values = true)]
     pub operator_api_key: Option<String>,
-
-    /// Dev mode: enables `POST /api/dev/login` (signs user tokens with the shared secret).
-    #[arg(long, env = "DEV_MODE", default_value_t = false)]
-    pub dev: bool,
 
     /// Order attempts allowed per user per second (burst of twice that).
     #[arg(long, env = "ORDER_RATE_PER_USER", default_value_t = 5)]
@@ -106,8 +89,45 @@ pub struct Config {
     /// Apply the embedded migrations at start.
     #[arg(long, env = "MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
     pub migrate: bool,
+}
 
-    /// Log as JSON lines instead of text.
-    #[arg(long, env = "LOG_JSON", default_value_t = false)]
-    pub log_json: bool,
+impl Config {
+    /// A configuration for tests and tools: everything at its default but
+    /// what must be given.
+    pub fn new(service: ServiceSettings, admission_jwks: PathBuf) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            service,
+            contract: ContractSettings::default(),
+            admission_jwks,
+            operator_api_key: None,
+            order_rate_per_user: 5,
+            db_max_connections: 16,
+            order_writers: 4,
+            order_write_timeout_ms: 3000,
+            payment_webhook_secret: None,
+            payment_webhook_url: None,
+            sandbox_latency_ms: 300,
+            sandbox_delayed_ms: 10_000,
+            expiry_sweep_ms: 1000,
+            reconcile_every_secs: 10,
+            orphan_grace_secs: 60,
+            cors_origins: String::new(),
+            migrate: true,
+        }
+    }
+
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_millis(self.order_write_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_arguments_are_well_formed() {
+        <Config as clap::CommandFactory>::command().debug_assert();
+    }
 }

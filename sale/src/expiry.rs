@@ -25,36 +25,132 @@
 //! (`ORDER_WRITE_TIMEOUT_MS`), so a write still in flight is never mistaken
 //! for an orphan; the default is 60 s against a 3 s write bound.
 
-use crate::app::AppState;
-use crate::stock::ReservationRecord;
+use crate::clock::Clock;
+use crate::gate::{ReservationRecord, StockGate};
+use crate::payments::PaymentProvider;
+use crate::store::{drops, orders};
+use runtime::shutdown::CancellationToken;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Pending orders expired per statement.
 const SWEEP_BATCH: i64 = 500;
 /// Reservation records read per HSCAN step.
 const SCAN_PAGE: usize = 500;
+/// Live drops read per page.
+const DROP_PAGE: i64 = 500;
 
-/// Expires every order due now, in batches; returns how many expired.
-pub async fn sweep_expired(app: &AppState) -> anyhow::Result<usize> {
-    let mut total = 0;
-    loop {
-        let now = app.clock.now();
-        let expired = crate::store::expire_due_orders(&app.db, now, SWEEP_BATCH).await?;
-        total += expired.len();
-        for order in &expired {
-            if let Err(error) = app.gate.release(&order.drop_id, order.id, None).await {
-                tracing::warn!(%error, order = %order.id, "expired, but Redis not released yet; reconciliation will");
+/// What expiry and reconciliation need: the record, the gate, the time.
+#[derive(Clone)]
+pub struct Expiry {
+    pub db: sqlx::PgPool,
+    pub gate: StockGate,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Expiry {
+    /// Expires every order due now, in batches; returns how many expired.
+    pub async fn sweep(&self) -> anyhow::Result<usize> {
+        let mut total = 0;
+        loop {
+            let now = self.clock.now();
+            let expired = orders::expire_due(&self.db, now, SWEEP_BATCH).await?;
+            total += expired.len();
+            for order in &expired {
+                if let Err(error) = self.gate.release(&order.drop_id, order.id, None).await {
+                    tracing::warn!(%error, order = %order.id, "expired, but Redis not released yet; reconciliation will");
+                }
+            }
+            metrics::counter!("sale_orders_expired_total").increment(expired.len() as u64);
+            if (expired.len() as i64) < SWEEP_BATCH {
+                break;
             }
         }
-        metrics::counter!("sale_orders_expired_total").increment(expired.len() as u64);
-        if (expired.len() as i64) < SWEEP_BATCH {
-            break;
+        if total > 0 {
+            tracing::info!(orders = total, "expired pending orders");
+        }
+        Ok(total)
+    }
+
+    /// Checks the reservation records older than `grace` of every live drop
+    /// (paged through, however many there are) against PostgreSQL and
+    /// releases those that hold nothing there.
+    pub async fn reconcile(&self, grace: Duration) -> anyhow::Result<Reconciled> {
+        let cutoff_ms = self.clock.now().timestamp_millis() - grace.as_millis() as i64;
+        let mut done = Reconciled::default();
+        let mut after = String::new();
+        loop {
+            let page = drops::live_page(&self.db, &after, DROP_PAGE).await?;
+            for drop in &page {
+                self.reconcile_drop(&drop.id, cutoff_ms, &mut done).await?;
+            }
+            match page.last() {
+                Some(last) if page.len() as i64 == DROP_PAGE => after = last.id.clone(),
+                _ => break,
+            }
+        }
+        if done.stale_released + done.orphans_released > 0 {
+            tracing::warn!(?done, "reconciliation released units");
+        }
+        Ok(done)
+    }
+
+    async fn reconcile_drop(
+        &self,
+        drop_id: &str,
+        cutoff_ms: i64,
+        done: &mut Reconciled,
+    ) -> anyhow::Result<()> {
+        let mut cursor = 0;
+        loop {
+            let (next, records) = self
+                .gate
+                .reservations_page(drop_id, cursor, SCAN_PAGE)
+                .await?;
+            let old: Vec<ReservationRecord> = records
+                .into_iter()
+                .filter(|r| r.reserved_at_ms <= cutoff_ms)
+                .collect();
+            self.reconcile_records(drop_id, &old, done).await?;
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
         }
     }
-    if total > 0 {
-        tracing::info!(orders = total, "expired pending orders");
+
+    async fn reconcile_records(
+        &self,
+        drop_id: &str,
+        records: &[ReservationRecord],
+        done: &mut Reconciled,
+    ) -> anyhow::Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<_> = records.iter().map(|r| r.order_id).collect();
+        let statuses = orders::statuses(&self.db, &ids).await?;
+        done.checked += records.len();
+        for record in records {
+            match statuses.get(&record.order_id).map(String::as_str) {
+                Some("pending" | "paid") => {}
+                Some(_) => {
+                    if self.gate.release(drop_id, record.order_id, None).await? {
+                        done.stale_released += 1;
+                    }
+                }
+                None => {
+                    let tag = Some(record.idempotency_tag.as_str()).filter(|t| !t.is_empty());
+                    if self.gate.release(drop_id, record.order_id, tag).await? {
+                        tracing::warn!(order = %record.order_id, user = record.user, units = record.quantity, "orphan reservation released");
+                        metrics::counter!("sale_orphans_released_total").increment(1);
+                        done.orphans_released += 1;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
-    Ok(total)
 }
 
 /// What one reconciliation pass did.
@@ -68,97 +164,47 @@ pub struct Reconciled {
     pub orphans_released: usize,
 }
 
-/// Checks every drop's reservation records older than `grace` against
-/// PostgreSQL and releases those that hold nothing there.
-pub async fn reconcile(app: &AppState, grace: Duration) -> anyhow::Result<Reconciled> {
-    let cutoff_ms = app.clock.now().timestamp_millis() - grace.as_millis() as i64;
-    let mut done = Reconciled::default();
-    for drop in crate::store::list_drops(&app.db).await? {
-        let mut cursor = 0;
-        loop {
-            let (next, records) = app
-                .gate
-                .reservations_page(&drop.id, cursor, SCAN_PAGE)
-                .await?;
-            let old: Vec<ReservationRecord> = records
-                .into_iter()
-                .filter(|r| r.reserved_at_ms <= cutoff_ms)
-                .collect();
-            reconcile_records(app, &drop.id, &old, &mut done).await?;
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
-    }
-    if done.stale_released + done.orphans_released > 0 {
-        tracing::warn!(?done, "reconciliation released units");
-    }
-    Ok(done)
-}
-
-async fn reconcile_records(
-    app: &AppState,
-    drop_id: &str,
-    records: &[ReservationRecord],
-    done: &mut Reconciled,
-) -> anyhow::Result<()> {
-    if records.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<_> = records.iter().map(|r| r.order_id).collect();
-    let statuses = crate::store::statuses(&app.db, &ids).await?;
-    done.checked += records.len();
-    for record in records {
-        match statuses.get(&record.order_id).map(String::as_str) {
-            Some("pending" | "paid") => {}
-            Some(_) => {
-                if app.gate.release(drop_id, record.order_id, None).await? {
-                    done.stale_released += 1;
-                }
-            }
-            None => {
-                let tag = Some(record.idempotency_tag.as_str()).filter(|t| !t.is_empty());
-                if app.gate.release(drop_id, record.order_id, tag).await? {
-                    tracing::warn!(order = %record.order_id, user = record.user, units = record.quantity, "orphan reservation released");
-                    metrics::counter!("sale_orphans_released_total").increment(1);
-                    done.orphans_released += 1;
-                }
-            }
-        }
-    }
-    Ok(())
+/// How often the background loop does what.
+#[derive(Debug, Clone, Copy)]
+pub struct Periods {
+    pub sweep_every: Duration,
+    pub reconcile_every: Duration,
+    pub grace: Duration,
 }
 
 /// The background loop: sweeps expiry every `sweep_every`; reconciles (and
-/// retries unconfirmed refunds) every `reconcile_every`; survives PostgreSQL and Redis outages (logs and
-/// tries again next tick).
-pub async fn run(app: AppState, sweep_every: Duration, reconcile_every: Duration, grace: Duration) {
-    tracing::info!(
-        ?sweep_every,
-        ?reconcile_every,
-        ?grace,
-        "expiry sweeper started"
-    );
-    let mut sweep = tokio::time::interval(sweep_every);
+/// retries unconfirmed refunds) every `reconcile_every`; survives PostgreSQL
+/// and Redis outages (logs and tries again next tick); stops between steps
+/// when `stop` is cancelled.
+pub async fn run(
+    expiry: Expiry,
+    payments: Arc<dyn PaymentProvider>,
+    periods: Periods,
+    stop: CancellationToken,
+) {
+    tracing::info!(?periods, "expiry sweeper started");
+    let mut sweep = tokio::time::interval(periods.sweep_every);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut reconcile_tick = tokio::time::interval(reconcile_every);
+    let mut reconcile_tick = tokio::time::interval(periods.reconcile_every);
     reconcile_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = stop.cancelled() => break,
             _ = sweep.tick() => {
-                if let Err(error) = sweep_expired(&app).await {
+                if let Err(error) = expiry.sweep().await {
                     tracing::debug!(%error, "expiry sweep failed; next tick retries");
                 }
             }
             _ = reconcile_tick.tick() => {
-                if let Err(error) = reconcile(&app, grace).await {
+                if let Err(error) = expiry.reconcile(periods.grace).await {
                     tracing::debug!(%error, "reconciliation failed; next tick retries");
                 }
-                if let Err(error) = crate::payments::retry_refunds(&app).await {
+                let since = expiry.clock.now() - chrono::Duration::minutes(1);
+                if let Err(error) = crate::payments::retry_refunds(&expiry.db, payments.as_ref(), since).await {
                     tracing::debug!(%error, "refund retry failed; next tick retries");
                 }
             }
         }
     }
+    tracing::info!("expiry sweeper stopped");
 }

@@ -1,16 +1,24 @@
-//! Lineup's sale service: drops, orders and the operator API.
+//! Lineup's sale service: drops, orders, payments and the operator API.
 //!
-//! - [`app`]: startup (`App::build`, `run_until_stopped`) and the shared state.
-//! - [`config`]: settings, each a flag and an environment variable.
-//! - [`http`]: routes, credentials, the error shape.
-//! - [`stock`]: the Redis gate: key names and the Lua scripts deciding orders.
-//! - [`store`]: PostgreSQL, the durable record.
+//! The domain, top-down:
+//! - [`domain`]: [`Sale`], the handle every operation runs on.
+//! - [`orders`]: placing an order (reserve in Redis, record in PostgreSQL,
+//!   cancellation-safe), showing, listing and cancelling orders.
+//! - [`drops`]: creating, changing, listing drops; stats; the rebuild of a
+//!   drop's Redis copy behind the epoch fence.
+//! - [`payments`]: the provider interface, the sandbox provider, webhook
+//!   signatures, the payment ledger, and paying.
+//! - [`gate`]: the Redis gate: the Lua scripts deciding orders, their keys.
+//! - [`store`]: PostgreSQL, the durable record (checked queries).
 //! - [`writer`]: group commit of orders into PostgreSQL.
-//! - [`sync`]: keeps Redis's copy of drop settings in step with PostgreSQL.
 //! - [`expiry`]: the expiry sweeper and the orphan reconciler.
-//! - [`payments`]: the payment provider interface, the sandbox provider,
-//!   webhook signatures and the payment ledger.
+//! - [`sync`]: keeps Redis's copy of drop settings in step with PostgreSQL.
 //! - [`clock`]: injectable time.
+//!
+//! Around it:
+//! - [`http`]: the routes, a thin layer over the domain.
+//! - [`config`]: settings, each a flag and an environment variable.
+//! - [`app`]: startup and orderly shutdown.
 //!
 //! Redis is the gate (fast, atomic); PostgreSQL is the record. An order is
 //! reserved in Redis, then recorded in PostgreSQL, then acknowledged.
@@ -18,13 +26,17 @@
 pub mod app;
 pub mod clock;
 pub mod config;
+pub mod domain;
+pub mod drops;
 pub mod expiry;
+pub mod gate;
 pub mod http;
+pub mod orders;
 pub mod payments;
-pub mod stock;
 pub mod store;
 pub mod sync;
 pub mod writer;
 
-pub use app::{App, AppState};
+pub use app::App;
 pub use config::Config;
+pub use domain::Sale;

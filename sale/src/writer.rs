@@ -22,7 +22,7 @@
 //!   reconciliation against PostgreSQL settles it later. Keeping units reserved
 //!   can only undersell, never oversell.
 
-use crate::store::{OrderRow, ORDER_COLUMNS};
+use crate::store::OrderRow;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -225,7 +225,9 @@ async fn commit_batch(
     let attempt = async {
         let not_written = |e: sqlx::Error| BatchError::Write(WriteError::NotWritten(e.to_string()));
         let mut tx = db.begin().await.map_err(not_written)?;
-        let inserted: Vec<OrderRow> = sqlx::query_as(&format!(
+        let column = |f: fn(&NewOrder) -> String| orders.iter().map(|o| f(o)).collect::<Vec<_>>();
+        let inserted: Vec<OrderRow> = sqlx::query_as!(
+            OrderRow,
             "INSERT INTO orders (id, drop_id, user_id, quantity, unit_price_cents, currency, \
                status, idempotency_key, admission_jti, created_at, expires_at) \
              SELECT id, drop_id, user_id, quantity, unit_price_cents, currency, 'pending', \
@@ -235,38 +237,22 @@ async fn commit_batch(
                AS t(id, drop_id, user_id, quantity, unit_price_cents, currency, idempotency_key, \
                     admission_jti, created_at, expires_at) \
              ON CONFLICT (drop_id, user_id, idempotency_key) DO NOTHING \
-             RETURNING {ORDER_COLUMNS}",
-        ))
-        .bind(orders.iter().map(|o| o.id).collect::<Vec<_>>())
-        .bind(orders.iter().map(|o| o.drop_id.clone()).collect::<Vec<_>>())
-        .bind(orders.iter().map(|o| o.user_id.clone()).collect::<Vec<_>>())
-        .bind(orders.iter().map(|o| o.quantity).collect::<Vec<_>>())
-        .bind(
-            orders
+             RETURNING id, drop_id, user_id, quantity, unit_price_cents, currency, status, \
+               created_at, expires_at, updated_at, paid_at, idempotency_key",
+            &orders.iter().map(|o| o.id).collect::<Vec<_>>(),
+            &column(|o| o.drop_id.clone()),
+            &column(|o| o.user_id.clone()),
+            &orders.iter().map(|o| o.quantity).collect::<Vec<_>>(),
+            &orders
                 .iter()
                 .map(|o| o.unit_price_cents)
                 .collect::<Vec<_>>(),
+            &column(|o| o.currency.clone()),
+            &column(|o| o.idempotency_key.clone()),
+            &column(|o| o.admission_jti.clone()),
+            &orders.iter().map(|o| o.created_at).collect::<Vec<_>>(),
+            &orders.iter().map(|o| o.expires_at).collect::<Vec<_>>(),
         )
-        .bind(
-            orders
-                .iter()
-                .map(|o| o.currency.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            orders
-                .iter()
-                .map(|o| o.idempotency_key.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            orders
-                .iter()
-                .map(|o| o.admission_jti.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(orders.iter().map(|o| o.created_at).collect::<Vec<_>>())
-        .bind(orders.iter().map(|o| o.expires_at).collect::<Vec<_>>())
         .fetch_all(&mut *tx)
         .await
         .map_err(not_written)?;
@@ -286,24 +272,24 @@ async fn commit_batch(
         }
         let mut stale = HashSet::new();
         for ((drop_id, epoch), units) in units {
-            let updated = sqlx::query(
+            let updated = sqlx::query!(
                 "UPDATE drops SET held = held + $2 \
                  WHERE id = $1 AND held + $2 <= stock AND redis_epoch = $3",
+                drop_id,
+                units,
+                epoch
             )
-            .bind(drop_id)
-            .bind(units)
-            .bind(epoch)
             .execute(&mut *tx)
             .await
             .map_err(not_written)?;
             if updated.rows_affected() == 1 {
                 continue;
             }
-            let current: i64 = sqlx::query_scalar("SELECT redis_epoch FROM drops WHERE id = $1")
-                .bind(drop_id)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(not_written)?;
+            let current =
+                sqlx::query_scalar!("SELECT redis_epoch FROM drops WHERE id = $1", drop_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(not_written)?;
             if current != epoch {
                 stale.insert((drop_id.to_string(), epoch));
                 continue;

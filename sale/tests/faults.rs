@@ -43,9 +43,7 @@ async fn redis_agrees(app: &TestApp, redis: &PrivateRedis, drop: &str, held: i64
         before >= held,
         "Redis counts {before} < PostgreSQL {held}: oversell risk"
     );
-    sale::expiry::reconcile(&app.state, Duration::ZERO)
-        .await
-        .unwrap();
+    app.sale.reconcile(Duration::ZERO).await.unwrap();
     assert_eq!(redis_sold(redis, &app.prefix, drop).await, Some(held));
 }
 
@@ -53,7 +51,7 @@ async fn redis_agrees(app: &TestApp, redis: &PrivateRedis, drop: &str, held: i64
 async fn flushall_mid_burst_rebuilds_and_loses_nothing() {
     let redis = PrivateRedis::start().await;
     let url = redis.url();
-    let app = TestApp::spawn_with(|c| c.redis_url = url, None).await;
+    let app = TestApp::spawn_with(|c| c.service.redis_url = url, None).await;
     app.create_drop("flush", STOCK).await;
     let burst = Burst::start(
         Arc::new(Mutex::new(app.base.clone())),
@@ -86,7 +84,7 @@ async fn flushall_mid_burst_rebuilds_and_loses_nothing() {
 async fn redis_restarted_empty_mid_burst_rebuilds_and_loses_nothing() {
     let mut redis = PrivateRedis::start().await;
     let url = redis.url();
-    let app = TestApp::spawn_with(|c| c.redis_url = url, None).await;
+    let app = TestApp::spawn_with(|c| c.service.redis_url = url, None).await;
     app.create_drop("restart", STOCK).await;
     let burst = Burst::start(
         Arc::new(Mutex::new(app.base.clone())),
@@ -123,14 +121,14 @@ async fn postgres_down_for_ten_seconds_answers_503_promptly_and_recovers() {
     let (url, proxied) = (redis.url(), format!("127.0.0.1:{}", proxy.port));
     let app = TestApp::spawn_with(
         |c| {
-            c.redis_url = url;
-            c.database_url = with_host_port(&c.database_url, &upstream, &proxied);
+            c.service.redis_url = url;
+            c.service.database_url = with_host_port(&c.service.database_url, &upstream, &proxied);
         },
         None,
     )
     .await;
     let direct = sqlx::PgPool::connect(&with_host_port(
-        &app.config.database_url,
+        &app.config.service.database_url,
         &proxied,
         &upstream,
     ))
@@ -195,7 +193,7 @@ async fn a_reservation_from_before_a_rebuild_cannot_be_recorded() {
     // A request reserves on the current Redis copy (epoch 0)...
     let stale_id = uuid::Uuid::now_v7();
     let reserved = app
-        .state
+        .sale
         .gate
         .reserve(
             "fence",
@@ -207,7 +205,7 @@ async fn a_reservation_from_before_a_rebuild_cannot_be_recorded() {
         )
         .await
         .unwrap();
-    let sale::stock::Reservation::Reserved { epoch, .. } = reserved else {
+    let sale::gate::Reservation::Reserved { epoch, .. } = reserved else {
         panic!("not reserved: {reserved:?}");
     };
     assert_eq!(epoch, 0);
@@ -229,7 +227,7 @@ async fn a_reservation_from_before_a_rebuild_cannot_be_recorded() {
     // epoch fence stands between it and a user holding 4 under a cap of 2.
     let now = chrono::Utc::now();
     let written = app
-        .state
+        .sale
         .writer
         .write(sale::writer::NewOrder {
             id: stale_id,

@@ -57,17 +57,17 @@ async fn expiry_returns_stock_exactly_once_with_three_sweepers_racing() {
 
     // Not due yet: nothing expires.
     clock.advance(chrono::Duration::seconds(59));
-    assert_eq!(sale::expiry::sweep_expired(&app.state).await.unwrap(), 0);
+    assert_eq!(app.sale.sweep_expired().await.unwrap(), 0);
 
     clock.advance(chrono::Duration::seconds(2));
     let (one, two, three) = tokio::join!(
-        sale::expiry::sweep_expired(&app.state),
-        sale::expiry::sweep_expired(&peer1.state),
-        sale::expiry::sweep_expired(&peer2.state),
+        app.sale.sweep_expired(),
+        peer1.sale.sweep_expired(),
+        peer2.sale.sweep_expired(),
     );
     let swept = one.unwrap() + two.unwrap() + three.unwrap();
     assert_eq!(swept, 5, "each order expired by exactly one sweeper");
-    assert_eq!(sale::expiry::sweep_expired(&app.state).await.unwrap(), 0);
+    assert_eq!(app.sale.sweep_expired().await.unwrap(), 0);
 
     assert_eq!(app.pg_held_column("exp").await, 0);
     assert_eq!(
@@ -387,7 +387,7 @@ async fn a_late_payment_after_resale_is_refunded_never_revived() {
 
     // Before the bank answers, the order expires and bob buys the stock.
     clock.advance(chrono::Duration::seconds(61));
-    assert_eq!(sale::expiry::sweep_expired(&app.state).await.unwrap(), 1);
+    assert_eq!(app.sale.sweep_expired().await.unwrap(), 1);
     let (status, bob) = buy(&app, "late", "bob", 2).await;
     assert_eq!(status, 201, "{bob}");
 
@@ -419,7 +419,7 @@ async fn orphan_reservations_are_released_within_the_grace_period() {
     // A process reserved and died before recording (simulated: reserve only).
     let orphan_id = uuid::Uuid::now_v7();
     let reserved = app
-        .state
+        .sale
         .gate
         .reserve(
             "orph",
@@ -431,16 +431,16 @@ async fn orphan_reservations_are_released_within_the_grace_period() {
         )
         .await
         .unwrap();
-    assert!(matches!(
-        reserved,
-        sale::stock::Reservation::Reserved { .. }
-    ));
+    assert!(matches!(reserved, sale::gate::Reservation::Reserved { .. }));
     // And one order was cancelled in PostgreSQL whose Redis release was lost.
     let alice_id: uuid::Uuid = recorded["id"].as_str().unwrap().parse().unwrap();
-    sale::store::cancel_pending_order(&app.db, alice_id)
+    let cancelled = sale::store::orders::cancel_pending(&app.db, alice_id, "alice")
         .await
-        .unwrap()
         .unwrap();
+    assert!(matches!(
+        cancelled,
+        sale::store::orders::Cancel::Cancelled(_)
+    ));
     assert_eq!(app.redis_sold("orph").await, 4);
     assert_eq!(
         buy(&app, "orph", "carol", 1).await.0,
@@ -449,21 +449,21 @@ async fn orphan_reservations_are_released_within_the_grace_period() {
     );
 
     let grace = Duration::from_secs(60);
-    let early = sale::expiry::reconcile(&app.state, grace).await.unwrap();
+    let early = app.sale.reconcile(grace).await.unwrap();
     assert_eq!(
         (early.orphans_released, early.stale_released),
         (0, 0),
         "young reservations are left alone"
     );
     clock.advance(chrono::Duration::seconds(61));
-    let done = sale::expiry::reconcile(&app.state, grace).await.unwrap();
+    let done = app.sale.reconcile(grace).await.unwrap();
     assert_eq!(
         (done.orphans_released, done.stale_released),
         (1, 1),
         "{done:?}"
     );
     assert_eq!(app.redis_sold("orph").await, 0);
-    let again = sale::expiry::reconcile(&app.state, grace).await.unwrap();
+    let again = app.sale.reconcile(grace).await.unwrap();
     assert_eq!((again.orphans_released, again.stale_released), (0, 0));
 
     // Bob's retry with the same key reserves afresh (the key was forgotten).

@@ -1,6 +1,8 @@
 //! Queue API errors: a status and a machine-readable `error` code, answered
-//! as `{"error": "<code>", "message": "<text>"}`.
+//! as `{"error": "<code>", "message": "<text>"}` (rendered by
+//! `runtime::error`); the waiting room's errors map onto these here.
 
+use crate::room::RoomError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
@@ -45,6 +47,20 @@ impl QueueError {
     }
 }
 
+impl From<RoomError> for QueueError {
+    fn from(error: RoomError) -> Self {
+        match error {
+            RoomError::UnknownDrop => Self::UnknownDrop,
+            RoomError::NotInLine => Self::NotInLine,
+            RoomError::Unavailable(cause) => {
+                tracing::warn!(%cause, "queue unavailable");
+                Self::Unavailable
+            }
+            RoomError::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
+
 impl From<redis::RedisError> for QueueError {
     fn from(error: redis::RedisError) -> Self {
         tracing::warn!(%error, "Redis unavailable");
@@ -62,16 +78,11 @@ impl IntoResponse for QueueError {
             }
             other => other.to_string(),
         };
-        let mut response = (
-            status,
-            axum::Json(serde_json::json!({"error": code, "message": message})),
-        )
-            .into_response();
+        let response = runtime::error::json_error(status, code, message);
         if matches!(self, Self::RateLimited | Self::TryAgain | Self::Unavailable) {
+            runtime::error::with_retry_after(response, 2)
+        } else {
             response
-                .headers_mut()
-                .insert("retry-after", axum::http::HeaderValue::from_static("2"));
         }
-        response
     }
 }

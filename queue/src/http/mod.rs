@@ -1,67 +1,124 @@
-//! The queue's HTTP surface.
+//! The queue's HTTP surface: a thin layer over the waiting room
+//! ([`crate::room::WaitingRoom`]).
 //!
-//! - [`rest`]: join, poll and leave over HTTP; the draw; JWKS; dev login.
-//! - [`ws`]: the WebSocket session that pushes status until admitted.
-//! - [`pages`]: the fan page (embedded from `web/`).
+//! - [`rest`]: join, poll and leave over HTTP; the draw; JWKS.
+//! - [`ws`]: the WebSocket adapter around [`crate::session::Session`].
+//! - [`pages`]: the fan page (embedded from `web/`), with security headers.
+//! - [`dev`]: dev login (dev mode only).
 //! - [`error`]: the error shape.
+//!
+//! Joins and polls are limited per user and per client address; the
+//! limiters forget keys not seen lately (see `app`).
 
+pub mod dev;
 pub mod error;
 pub mod pages;
 pub mod rest;
 pub mod ws;
 
-use crate::app::AppState;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use crate::room::WaitingRoom;
+use admission::identity::{DevIssuer, UserVerifier};
+use admission::keys::Jwks;
+use axum::http::HeaderMap;
+use axum::Router;
 use error::QueueError;
+use governor::DefaultKeyedRateLimiter;
+use runtime::shutdown::CancellationToken;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex};
+use tokio::sync::broadcast;
 
-pub fn router(state: AppState) -> Router {
+/// What the HTTP layer needs besides the waiting room.
+#[derive(Clone)]
+pub struct HttpState {
+    pub room: WaitingRoom,
+    pub jwks: Arc<Jwks>,
+    pub users: UserVerifier,
+    pub dev_issuer: Option<DevIssuer>,
+    /// Admissions announced by any node's pump.
+    pub admitted: broadcast::Sender<Arc<crate::pump::Admitted>>,
+    pub sockets: Sockets,
+    pub user_limiter: Arc<DefaultKeyedRateLimiter<String>>,
+    pub ip_limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    pub limits: Arc<Limits>,
+    /// Cancelled on shutdown: every session closes with 1001.
+    pub shutdown: CancellationToken,
+}
+
+/// The settings the routes read.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub allowed_origins: String,
+    pub max_connections: usize,
+    pub max_sockets_per_user: usize,
+    pub sale_url: String,
+}
+
+/// This node's open WebSockets: how many, and how many per user.
+#[derive(Clone, Default)]
+pub struct Sockets {
+    pub open: Arc<AtomicUsize>,
+    per_user: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl Sockets {
+    /// Counts one more socket of `user`, unless they hold `max` already.
+    pub fn take_user_slot(&self, user: &str, max: usize) -> Option<UserSlot> {
+        let mut per_user = self.per_user.lock().unwrap_or_else(|e| e.into_inner());
+        let count = per_user.entry(user.to_string()).or_insert(0);
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(UserSlot {
+            sockets: self.clone(),
+            user: user.to_string(),
+        })
+    }
+}
+
+/// One user's socket, counted while it lives.
+pub struct UserSlot {
+    sockets: Sockets,
+    user: String,
+}
+
+impl Drop for UserSlot {
+    fn drop(&mut self) {
+        let mut per_user = self
+            .sockets
+            .per_user
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = per_user.get_mut(&self.user) {
+            *count -= 1;
+            if *count == 0 {
+                per_user.remove(&self.user);
+            }
+        }
+    }
+}
+
+/// Every route, with the JSON error shape for unknown routes and methods.
+pub fn router(state: HttpState) -> Router {
     let mut router = Router::new()
-        .route(
-            "/api/drops/{id}/queue",
-            post(rest::join).get(rest::poll).delete(rest::leave),
-        )
-        .route("/api/drops/{id}/queue/ws", get(ws::upgrade))
-        .route("/api/drops/{id}/draw", get(rest::draw))
-        .route("/.well-known/jwks.json", get(rest::jwks))
-        .route("/drops/{id}", get(pages::fan_page))
-        .route("/web/{file}", get(pages::asset));
+        .merge(rest::router())
+        .merge(ws::router())
+        .merge(pages::router());
     if state.dev_issuer.is_some() {
-        router = router.route("/api/dev/login", post(rest::dev_login));
+        router = router.merge(dev::router());
     }
     router
-        .route(
-            "/healthz",
-            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
-        )
-        .route("/readyz", get(readyz))
-        .route(
-            "/metrics",
-            get(|State(app): State<AppState>| async move { app.metrics.render() }),
-        )
-        .fallback(|| async { QueueError::NotFound })
+        .fallback(runtime::error::not_found)
+        .method_not_allowed_fallback(runtime::error::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(4 * 1024))
         .with_state(state)
 }
 
-async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
-    let redis = app.lines.snapshot("readyz-probe", 0).await.is_ok();
-    let status = if redis {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (
-        status,
-        Json(serde_json::json!({"redis": redis, "drops": app.catalog.all().len()})),
-    )
-}
-
 /// The user of a request's bearer token.
-pub fn user_of(app: &AppState, headers: &HeaderMap) -> Result<String, QueueError> {
+pub fn user_of(http: &HttpState, headers: &HeaderMap) -> Result<String, QueueError> {
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -70,20 +127,20 @@ pub fn user_of(app: &AppState, headers: &HeaderMap) -> Result<String, QueueError
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .ok_or_else(|| QueueError::InvalidToken("a user token is required".into()))?;
-    verify_user(app, token)
+    verify_user(http, token)
 }
 
-pub fn verify_user(app: &AppState, token: &str) -> Result<String, QueueError> {
-    app.users
+pub fn verify_user(http: &HttpState, token: &str) -> Result<String, QueueError> {
+    http.users
         .verify(token.trim())
         .map(|claims| claims.sub)
         .map_err(|e| QueueError::InvalidToken(e.to_string()))
 }
 
 /// Joins and polls are limited per user and per client address.
-pub fn check_rate(app: &AppState, user: &str, ip: std::net::IpAddr) -> Result<(), QueueError> {
-    if app.ip_limiter.check_key(&ip).is_err()
-        || app.user_limiter.check_key(&user.to_string()).is_err()
+pub fn check_rate(http: &HttpState, user: &str, ip: IpAddr) -> Result<(), QueueError> {
+    if http.ip_limiter.check_key(&ip).is_err()
+        || http.user_limiter.check_key(&user.to_string()).is_err()
     {
         metrics::counter!("queue_rate_limited_total").increment(1);
         return Err(QueueError::RateLimited);

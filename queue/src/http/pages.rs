@@ -1,36 +1,89 @@
 //! The fan page, embedded in the binary from `web/` (nothing to deploy
-//! beside it). The page gets its settings (the sale service's URL, dev mode)
-//! as a JSON object in the HTML.
+//! beside it), served with security headers: a Content-Security-Policy that
+//! allows scripts and styles from this origin only and API calls to this
+//! origin (and its WebSocket) and the sale service, no framing, no MIME
+//! sniffing, no referrer. The page gets its settings (the sale service's
+//! URL, dev mode) as a JSON data block in the HTML.
 
-use crate::app::AppState;
+use super::HttpState;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
 
 const FAN_HTML: &str = include_str!("../../../web/fan.html");
 const FAN_JS: &str = include_str!("../../../web/fan.js");
 const STYLE_CSS: &str = include_str!("../../../web/style.css");
 
+pub fn router() -> Router<HttpState> {
+    Router::new()
+        .route("/drops/{id}", get(fan_page))
+        .route("/web/{file}", get(asset))
+}
+
+/// The page's policy; `connect` names the sale service's origin.
+fn csp(sale_origin: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self' ws: wss: {sale_origin}; worker-src 'self' blob:; \
+         frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+    )
+}
+
+/// The scheme, host and port of a URL (what CSP names), or nothing.
+fn origin_of(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return String::new();
+    };
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty()
+        || !host
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b';' && b != b'\'')
+    {
+        return String::new();
+    }
+    format!("{scheme}://{host}")
+}
+
+fn headers(http: &HttpState) -> [(header::HeaderName, String); 4] {
+    [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            csp(&origin_of(&http.limits.sale_url)),
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff".into()),
+        (header::REFERRER_POLICY, "no-referrer".into()),
+        (header::X_FRAME_OPTIONS, "DENY".into()),
+    ]
+}
+
 /// `GET /drops/{id}`: the fan's page for a drop (the drop id is read from
 /// the URL by the script).
-pub async fn fan_page(State(app): State<AppState>, Path(_drop): Path<String>) -> Html<String> {
+async fn fan_page(State(http): State<HttpState>, Path(_drop): Path<String>) -> Response {
     let settings = serde_json::json!({
-        "saleUrl": app.config.sale_url.trim_end_matches('/'),
-        "dev": app.dev_issuer.is_some(),
+        "saleUrl": http.limits.sale_url.trim_end_matches('/'),
+        "dev": http.dev_issuer.is_some(),
     });
     // `<` escaped so the JSON cannot close the script element.
     let settings = settings.to_string().replace('<', "\\u003c");
-    Html(FAN_HTML.replace("{{SETTINGS}}", &settings))
+    (
+        headers(&http),
+        Html(FAN_HTML.replace("{{SETTINGS}}", &settings)),
+    )
+        .into_response()
 }
 
 /// `GET /web/{file}`: the page's script and stylesheet.
-pub async fn asset(Path(file): Path<String>) -> Response {
+async fn asset(State(http): State<HttpState>, Path(file): Path<String>) -> Response {
     let (body, kind) = match file.as_str() {
         "fan.js" => (FAN_JS, "text/javascript; charset=utf-8"),
         "style.css" => (STYLE_CSS, "text/css; charset=utf-8"),
         _ => return super::error::QueueError::NotFound.into_response(),
     };
     (
+        headers(&http),
         [
             (header::CONTENT_TYPE, kind),
             (header::CACHE_CONTROL, "no-cache"),
@@ -38,4 +91,20 @@ pub async fn asset(Path(file): Path<String>) -> Response {
         body,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sale_origin_is_named_safely() {
+        assert_eq!(origin_of("http://127.0.0.1:8081"), "http://127.0.0.1:8081");
+        assert_eq!(
+            origin_of("https://shop.example/api"),
+            "https://shop.example"
+        );
+        assert_eq!(origin_of("http://evil'; script-src *"), "");
+        assert_eq!(origin_of("nonsense"), "");
+    }
 }

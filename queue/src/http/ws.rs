@@ -1,51 +1,62 @@
-//! The WebSocket session: authenticate (Authorization header, or a first
+//! The WebSocket adapter: authenticates (Authorization header, or a first
 //! message `{"token": "..."}` within 10 s, as browsers cannot set headers),
-//! join, then push the fan's status whenever it changes and at least every
-//! 5 s, until the fan leaves or closes.
+//! joins, then runs the fan's [`Session`]: it feeds the session the drop's
+//! state changes, admissions, the fan's messages and its timers, and carries
+//! out the effects (send, ping, Redis reads and writes, close).
 //!
-//! Bounded everywhere: 4 KiB messages and frames, a 64 KiB write buffer,
-//! a cap on connections per node (503 `try_again` before the upgrade), a
-//! ping every 20 s and a close after 60 s without any message from the fan.
-//! Close codes: 4401 bad or missing token, 4404 unknown drop, 4408 no token
-//! in time, 1011 the queue is unavailable.
+//! Bounded everywhere: messages over 4 KiB close with 1009, frames are read
+//! at most 16 KiB, a 64 KiB write buffer, a cap on WebSockets per node (503
+//! `try_again` before the upgrade) and per user (close 4409), the socket
+//! keeps its connection's slot under the process-wide connection cap. Close
+//! codes: 1000 left/closed, 1001 idle or the node shutting down, 1009
+//! message too big, 4401 bad or missing token, 4404 unknown drop, 4408 no
+//! token in time, 4409 too many sockets for this user, 4429 rate limited,
+//! 1011 the queue is unavailable.
 
 use super::error::QueueError;
-use super::rest::{closed_status, drop_state, join_place, status_of};
-use super::{check_rate, user_of, verify_user};
-use crate::app::AppState;
-use crate::line::Place;
-use crate::status::{status, Status, Tracker};
+use super::{check_rate, user_of, verify_user, HttpState, UserSlot};
+use crate::session::{Effect, Session, MAX_MESSAGE_BYTES};
+use crate::status::Status;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use axum::routing::get;
+use axum::{Extension, Router};
+use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
+use runtime::serve::ConnectionSlot;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::time::Instant;
 
 const AUTH_WAIT: Duration = Duration::from_secs(10);
-const PUSH_AT_LEAST_EVERY: Duration = Duration::from_secs(5);
 const PING_EVERY: Duration = Duration::from_secs(20);
-const IDLE_CLOSE: Duration = Duration::from_secs(60);
 const EXACT_REFRESH_EVERY: Duration = Duration::from_secs(30);
+/// Frames and messages the socket reads at all (our own limit, 4 KiB, is
+/// checked on each message so the fan gets a proper 1009 close).
+const READ_LIMIT: usize = 16 * 1024;
 
-/// Counts a connection for as long as it lives.
-struct ConnectionSlot(AppState);
+pub fn router() -> Router<HttpState> {
+    Router::new().route("/api/drops/{id}/queue/ws", get(upgrade))
+}
 
-impl Drop for ConnectionSlot {
+/// Counts a WebSocket for as long as it lives.
+struct NodeSlot(HttpState);
+
+impl Drop for NodeSlot {
     fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Ordering::SeqCst);
+        self.0.sockets.open.fetch_sub(1, Ordering::SeqCst);
         metrics::gauge!("queue_connections").decrement(1.0);
     }
 }
 
-fn origin_allowed(app: &AppState, headers: &HeaderMap) -> bool {
+fn origin_allowed(http: &HttpState, headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get("origin").and_then(|o| o.to_str().ok()) else {
         return true; // not a browser
     };
-    let allowed = app.config.allowed_origins.trim();
+    let allowed = http.limits.allowed_origins.trim();
     if allowed == "*" {
         return true;
     }
@@ -62,40 +73,50 @@ fn origin_allowed(app: &AppState, headers: &HeaderMap) -> bool {
 }
 
 /// `GET /api/drops/{id}/queue/ws`.
-pub async fn upgrade(
-    State(app): State<AppState>,
+async fn upgrade(
+    State(http): State<HttpState>,
     Path(drop_id): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    connection: Option<Extension<ConnectionSlot>>,
     headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, QueueError> {
-    if !origin_allowed(&app, &headers) {
+    let ws = ws.map_err(|rejection| {
+        QueueError::Invalid(format!(
+            "this endpoint is a WebSocket: {}",
+            rejection.body_text()
+        ))
+    })?;
+    if !origin_allowed(&http, &headers) {
         return Err(QueueError::BadOrigin);
     }
-    drop_state(&app, &drop_id)?;
+    http.room.drop_state(&drop_id).await?;
     let user = match headers.contains_key(axum::http::header::AUTHORIZATION) {
-        true => Some(user_of(&app, &headers)?),
+        true => Some(user_of(&http, &headers)?),
         false => None,
     };
     if let Some(user) = &user {
-        check_rate(&app, user, peer.ip())?;
-    } else if app.ip_limiter.check_key(&peer.ip()).is_err() {
+        check_rate(&http, user, peer.ip())?;
+    } else if http.ip_limiter.check_key(&peer.ip()).is_err() {
         return Err(QueueError::RateLimited);
     }
-    let open = app.connections.fetch_add(1, Ordering::SeqCst) + 1;
-    let slot = ConnectionSlot(app.clone());
+    let open = http.sockets.open.fetch_add(1, Ordering::SeqCst) + 1;
+    let slot = NodeSlot(http.clone());
     metrics::gauge!("queue_connections").increment(1.0);
-    if open > app.config.max_connections {
+    if open > http.limits.max_connections {
         return Err(QueueError::TryAgain);
     }
     Ok(ws
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
         .max_write_buffer_size(64 * 1024)
-        .max_message_size(4 * 1024)
-        .max_frame_size(4 * 1024)
+        .max_message_size(READ_LIMIT)
+        .max_frame_size(READ_LIMIT)
         .on_upgrade(move |socket| async move {
-            session(app, drop_id, user, socket, peer).await;
+            // The connection's slot under the process-wide cap stays taken
+            // for the socket's life.
+            let _connection = connection;
+            run(http, drop_id, user, socket, peer).await;
             drop(slot);
         }))
 }
@@ -116,20 +137,26 @@ fn frame(status: &Status) -> Message {
 }
 
 /// Waits for `{"token": "..."}` as the first message.
-async fn first_message_user(app: &AppState, socket: &mut WebSocket) -> Result<String, Message> {
+async fn first_message_user(http: &HttpState, socket: &mut WebSocket) -> Result<String, Message> {
     let first = tokio::time::timeout(AUTH_WAIT, socket.recv()).await;
-    let Ok(Some(Ok(Message::Text(text)))) = first else {
-        return Err(close(4408, "send {\"token\": ...} first"));
+    let text = match first {
+        Ok(Some(Ok(Message::Text(text)))) => text,
+        Ok(Some(Err(_))) => return Err(close(1009, "message too big")),
+        _ => return Err(close(4408, "send {\"token\": ...} first")),
     };
+    if text.len() > MAX_MESSAGE_BYTES {
+        return Err(close(1009, "message too big"));
+    }
     let token = serde_json::from_str::<serde_json::Value>(&text)
         .ok()
         .and_then(|v| v.get("token").and_then(|t| t.as_str()).map(str::to_string))
         .ok_or_else(|| close(4401, "invalid_token"))?;
-    verify_user(app, &token).map_err(|_| close(4401, "invalid_token"))
+    verify_user(http, &token).map_err(|_| close(4401, "invalid_token"))
 }
 
-async fn session(
-    app: AppState,
+/// Authenticates, joins, and runs the session until it ends.
+async fn run(
+    http: HttpState,
     drop_id: String,
     user: Option<String>,
     mut socket: WebSocket,
@@ -137,7 +164,7 @@ async fn session(
 ) {
     let user = match user {
         Some(user) => user,
-        None => match first_message_user(&app, &mut socket).await {
+        None => match first_message_user(&http, &mut socket).await {
             Ok(user) => user,
             Err(goodbye) => {
                 let _ = socket.send(goodbye).await;
@@ -145,143 +172,183 @@ async fn session(
             }
         },
     };
-    if check_rate(&app, &user, peer.ip()).is_err() {
+    if check_rate(&http, &user, peer.ip()).is_err() {
         let _ = socket.send(close(4429, "rate_limited")).await;
         return;
     }
-    let Some(mut drop_rx) = app.catalog.watch(&drop_id) else {
-        let _ = socket.send(close(4404, "unknown_drop")).await;
+    let Some(_user_slot): Option<UserSlot> = http
+        .sockets
+        .take_user_slot(&user, http.limits.max_sockets_per_user)
+    else {
+        let _ = socket
+            .send(close(4409, "too many sockets for this user"))
+            .await;
         return;
     };
+    let mut drop_rx = match http.room.catalog.watch(&drop_id).await {
+        Ok(Some(rx)) => rx,
+        Ok(None) => {
+            let _ = socket.send(close(4404, "unknown_drop")).await;
+            return;
+        }
+        Err(_) => {
+            let _ = socket.send(close(1011, "unavailable")).await;
+            return;
+        }
+    };
     let state = drop_rx.borrow_and_update().clone();
-    if let Some(closed) = closed_status(&app, &state) {
+    if let Some(closed) = http.room.statuses.closed_status(&state) {
         let _ = socket.send(frame(&closed)).await;
         let _ = socket.send(close(1000, "closed")).await;
         return;
     }
-    let mut place = match join_place(&app, &state, &user).await {
+    let place = match http.room.join(&state, &user).await {
         Ok(place) => place,
         Err(_) => {
             let _ = socket.send(close(1011, "unavailable")).await;
             return;
         }
     };
-    let mut tracker = match place {
-        Place::Waiting { rank, removed } => Some(Tracker::new(rank, removed)),
-        Place::Admitted { .. } => None,
-    };
-    let mut admitted_rx = app.admitted.subscribe();
-    let (mut sender, mut receiver) = socket.split();
-    let mut last_sent: Option<Status> = None;
-    let mut last_push = Instant::now();
-    let mut last_heard = Instant::now();
-    let mut ping = tokio::time::interval(PING_EVERY);
-    let mut refresh = tokio::time::interval(EXACT_REFRESH_EVERY);
-    let mut keepalive = tokio::time::interval(PUSH_AT_LEAST_EVERY);
-    ping.reset();
-    refresh.reset();
-    loop {
-        let state = drop_rx.borrow().clone();
-        let current = match (place, tracker.as_mut()) {
-            (Place::Admitted { .. }, _) | (_, None) => status_of(&app, &state, &user, place).ok(),
-            (Place::Waiting { .. }, Some(tracker)) => Some(status(
-                &state,
-                app.clock.now(),
-                Some(tracker.position(state.line.progress.removed)),
-                None,
-            )),
-        };
-        if let Some(current) = current {
-            let due = last_push.elapsed() >= PUSH_AT_LEAST_EVERY;
-            if last_sent.as_ref() != Some(&current) || due {
-                if sender.send(frame(&current)).await.is_err() {
-                    break;
+    let session = Session::new(&drop_id, &user, place, Instant::now().into_std());
+    let (sender, receiver) = socket.split();
+    Adapter {
+        http,
+        drop_id,
+        sender,
+    }
+    .drive(session, receiver, drop_rx)
+    .await;
+}
+
+/// Carries a session's effects out on its socket.
+struct Adapter {
+    http: HttpState,
+    drop_id: String,
+    sender: SplitSink<WebSocket, Message>,
+}
+
+/// Whether the session goes on after some effects.
+enum Flow {
+    Continue,
+    End,
+}
+
+impl Adapter {
+    async fn drive(
+        mut self,
+        mut session: Session,
+        mut receiver: SplitStream<WebSocket>,
+        mut drop_rx: tokio::sync::watch::Receiver<std::sync::Arc<crate::catalog::DropState>>,
+    ) {
+        let mut admitted_rx = self.http.admitted.subscribe();
+        let mut ping = tokio::time::interval(PING_EVERY);
+        let mut refresh = tokio::time::interval(EXACT_REFRESH_EVERY);
+        let mut keepalive = tokio::time::interval(Duration::from_secs(1));
+        ping.reset();
+        refresh.reset();
+        let shutdown = self.http.shutdown.clone();
+        loop {
+            let now = Instant::now().into_std();
+            let state = drop_rx.borrow().clone();
+            let statuses = self.http.room.statuses.clone();
+            let mut effects = session.render(&statuses, &state, now);
+            effects.extend(session.on_admission_check(&statuses, &state));
+            if let Flow::End = self.carry_out(&mut session, effects).await {
+                return;
+            }
+            let effects = tokio::select! {
+                _ = shutdown.cancelled() => session.on_shutdown(),
+                changed = drop_rx.changed() => {
+                    if changed.is_err() { return; }
+                    Vec::new()
                 }
-                last_push = Instant::now();
-                last_sent = Some(current);
+                event = admitted_rx.recv() => match event {
+                    Ok(event) => { session.on_admitted(&event); Vec::new() }
+                    // Missed announcements: read the place exactly now.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => vec![Effect::ReadPlace],
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                },
+                message = receiver.next() => {
+                    let now = Instant::now().into_std();
+                    match message {
+                        None | Some(Ok(Message::Close(_))) => return,
+                        // Past the socket's own read limit, or a protocol error.
+                        Some(Err(_)) => session.on_oversized(),
+                        Some(Ok(Message::Text(text))) => session.on_message(&text, now),
+                        Some(Ok(_)) => { session.on_heard(now); Vec::new() }
+                    }
+                }
+                _ = ping.tick() => session.on_ping_timer(Instant::now().into_std()),
+                _ = refresh.tick() => session.on_refresh_timer(&drop_rx.borrow()),
+                _ = keepalive.tick() => Vec::new(),
+            };
+            if let Flow::End = self.carry_out(&mut session, effects).await {
+                return;
             }
         }
-        tokio::select! {
-            changed = drop_rx.changed() => {
-                if changed.is_err() { break; }
-            }
-            event = admitted_rx.recv() => match event {
-                Ok(event) => {
-                    if event.drop == drop_id && tracker.is_some() && event.users.contains(&user) {
-                        place = Place::Admitted { at_ms: event.at_ms };
-                        tracker = None;
+    }
+
+    /// Carries out effects in order; Redis answers go back into the session.
+    async fn carry_out(&mut self, session: &mut Session, effects: Vec<Effect>) -> Flow {
+        let mut queue = std::collections::VecDeque::from(effects);
+        while let Some(effect) = queue.pop_front() {
+            let room = &self.http.room;
+            let user = session.user().to_string();
+            match effect {
+                Effect::Send(status) => {
+                    if self.sender.send(frame(&status)).await.is_err() {
+                        return Flow::End;
                     }
                 }
-                // Missed announcements: read the place exactly now.
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => refresh.reset_immediately(),
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-            },
-            message = receiver.next() => {
-                last_heard = Instant::now();
-                match message {
-                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
-                    Some(Ok(Message::Text(text))) => {
-                        let kind = serde_json::from_str::<serde_json::Value>(&text)
-                            .ok()
-                            .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_string));
-                        match kind.as_deref() {
-                            Some("leave") => {
-                                let _ = app.lines.leave(&drop_id, &user).await;
-                                let _ = sender.send(close(1000, "left")).await;
-                                break;
-                            }
-                            Some("ping") | Some("status") => last_sent = None,
-                            _ => {
-                                let error = serde_json::json!({"type": "error", "error": "invalid_message",
-                                    "message": "send {\"type\": \"ping\" | \"status\" | \"leave\"}"});
-                                if sender.send(Message::Text(error.to_string().into())).await.is_err() {
-                                    break;
-                                }
-                            }
+                Effect::SendError { error, message } => {
+                    let body =
+                        serde_json::json!({"type": "error", "error": error, "message": message});
+                    if self
+                        .sender
+                        .send(Message::Text(body.to_string().into()))
+                        .await
+                        .is_err()
+                    {
+                        return Flow::End;
+                    }
+                }
+                Effect::Ping => {
+                    if self
+                        .sender
+                        .send(Message::Ping(Vec::new().into()))
+                        .await
+                        .is_err()
+                    {
+                        return Flow::End;
+                    }
+                }
+                Effect::Touch => {
+                    let _ = room
+                        .lines
+                        .touch(&self.drop_id, &user, room.statuses.clock.now_ms())
+                        .await;
+                }
+                Effect::ReadPlace => {
+                    if let Ok(place) = room.lines.place(&self.drop_id, &user).await {
+                        queue.extend(session.on_place(place));
+                    }
+                }
+                Effect::Rejoin => {
+                    if let Ok(state) = room.drop_state(&self.drop_id).await {
+                        if let Ok(place) = room.join(&state, &user).await {
+                            session.on_joined(place);
                         }
                     }
-                    Some(Ok(_)) => {}
+                }
+                Effect::Leave => {
+                    let _ = room.lines.leave(&self.drop_id, &user).await;
+                }
+                Effect::Close(code, reason) => {
+                    let _ = self.sender.send(close(code, reason)).await;
+                    return Flow::End;
                 }
             }
-            _ = ping.tick() => {
-                if last_heard.elapsed() >= IDLE_CLOSE {
-                    let _ = sender.send(close(1001, "idle")).await;
-                    break;
-                }
-                if tracker.is_some() {
-                    let _ = app.lines.touch(&drop_id, &user, app.clock.now_ms()).await;
-                }
-                if sender.send(Message::Ping(Vec::new().into())).await.is_err() {
-                    break;
-                }
-            }
-            _ = refresh.tick() => {
-                // A closed drop's line is freed: nothing to refresh or rejoin.
-                if closed_status(&app, &drop_rx.borrow()).is_some() {
-                    continue;
-                }
-                if tracker.is_some() {
-                    let _ = app.lines.touch(&drop_id, &user, app.clock.now_ms()).await;
-                }
-                match app.lines.place(&drop_id, &user).await {
-                    Ok(Some(Place::Waiting { rank, removed })) => {
-                        if let Some(tracker) = tracker.as_mut() { tracker.refresh(rank, removed); }
-                    }
-                    Ok(Some(admitted @ Place::Admitted { .. })) => { place = admitted; tracker = None; }
-                    // Dropped from the line (it was thought gone): join again.
-                    Ok(None) if tracker.is_some() => {
-                        let state = drop_rx.borrow().clone();
-                        if let Ok(again) = join_place(&app, &state, &user).await {
-                            place = again;
-                            if let Place::Waiting { rank, removed } = again {
-                                tracker = Some(Tracker::new(rank, removed));
-                            }
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            _ = keepalive.tick() => {}
         }
+        Flow::Continue
     }
 }

@@ -6,7 +6,8 @@
 use admission::keys::{AdmissionKeyPair, Jwks};
 use queue::clock::QueueClock;
 use queue::pump::Pump;
-use queue::{App, AppState, Config};
+use queue::room::WaitingRoom;
+use queue::{App, Config};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -114,18 +115,11 @@ impl Deployment {
     }
 
     pub fn config(&self) -> Config {
+        let mut service = runtime::ServiceSettings::new(self.database_url.clone(), redis_url());
+        service.redis_prefix = self.prefix.clone();
+        service.user_jwt_secret = Some(USER_SECRET.into());
         Config {
             listen: "127.0.0.1:0".parse().unwrap(),
-            database_url: self.database_url.clone(),
-            redis_url: redis_url(),
-            redis_prefix: self.prefix.clone(),
-            admission_key: self.key_file.clone(),
-            admission_jwks: None,
-            user_jwt_secret: Some(USER_SECRET.into()),
-            user_jwt_public_key: None,
-            user_jwks: None,
-            admission_ttl_secs: 600,
-            abandon_after_secs: 60,
             checkout_url: "http://sale.test/api/drops/{drop}/orders".into(),
             sale_url: "http://sale.test".into(),
             allowed_origins: "https://fans.example".into(),
@@ -134,9 +128,7 @@ impl Deployment {
             join_rate_per_ip: 100_000,
             pump_tick_ms: 0,
             pump_lease_ms: 600,
-            node_id: None,
-            dev: false,
-            log_json: false,
+            ..Config::new(service, self.key_file.clone())
         }
     }
 
@@ -150,7 +142,7 @@ impl Deployment {
 /// One queue process of a deployment, with its pump driven by the test.
 pub struct Node {
     pub base: String,
-    pub state: AppState,
+    pub room: WaitingRoom,
     pub pump: Pump,
     pub http: reqwest::Client,
     task: tokio::task::JoinHandle<()>,
@@ -159,7 +151,7 @@ pub struct Node {
 impl Node {
     pub async fn start(deployment: &Deployment, tweak: impl FnOnce(&mut Config)) -> Self {
         if std::env::var("TEST_LOG").is_ok() {
-            let _ = tracing_subscriber::fmt().with_env_filter("info").try_init();
+            runtime::telemetry::init_tracing(false);
         }
         let mut config = deployment.config();
         tweak(&mut config);
@@ -168,23 +160,23 @@ impl Node {
             .unwrap();
         let pump = app.take_pump().expect("tests drive the pump");
         let base = format!("http://127.0.0.1:{}", app.port());
-        let state = app.state().clone();
+        let room = app.room().clone();
         let task = tokio::spawn(async move {
             app.run_until(std::future::pending()).await.unwrap();
         });
         Self {
             base,
-            state,
+            room,
             pump,
             http: reqwest::Client::new(),
             task,
         }
     }
 
-    /// Waits until the catalog has loaded `drop`.
+    /// Loads `drop` into the catalog (as the first request for it would).
     pub async fn knows(&self, drop: &str) {
         for _ in 0..100 {
-            if self.state.catalog.get(drop).is_some() {
+            if let Ok(Some(_)) = self.room.catalog.get(drop).await {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

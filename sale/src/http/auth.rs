@@ -1,7 +1,7 @@
 //! Who is calling: user tokens, operators, admission tokens.
 
 use super::error::ApiError;
-use crate::app::AppState;
+use super::HttpState;
 use admission::identity::UserClaims;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -21,10 +21,10 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// A caller with a valid user token.
 pub struct User(pub UserClaims);
 
-impl FromRequestParts<AppState> for User {
+impl FromRequestParts<HttpState> for User {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, app: &HttpState) -> Result<Self, ApiError> {
         let token = bearer(&parts.headers)
             .ok_or_else(|| ApiError::InvalidToken("a user token is required".into()))?;
         app.users
@@ -49,10 +49,10 @@ impl Caller {
     }
 }
 
-impl FromRequestParts<AppState> for Caller {
+impl FromRequestParts<HttpState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, app: &HttpState) -> Result<Self, ApiError> {
         let token = bearer(&parts.headers)
             .ok_or_else(|| ApiError::InvalidToken("a user token is required".into()))?;
         if app.is_operator_key(token) {
@@ -68,10 +68,10 @@ impl FromRequestParts<AppState> for Caller {
 /// An operator: the operator API key, or a user token with the operator role.
 pub struct Operator;
 
-impl FromRequestParts<AppState> for Operator {
+impl FromRequestParts<HttpState> for Operator {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, app: &HttpState) -> Result<Self, ApiError> {
         match Caller::from_request_parts(parts, app).await? {
             Caller::Operator => Ok(Operator),
             Caller::User(claims) if claims.is_operator() => Ok(Operator),

@@ -1,12 +1,14 @@
 //! API errors: each variant is a status and a machine-readable `error` code,
-//! answered as `{"error": "<code>", "message": "<text>"}`. Internal errors are
+//! answered as `{"error": "<code>", "message": "<text>"}` (rendered by
+//! `runtime::error`). Domain errors map onto these here; internal errors are
 //! logged with their cause chain and answered as a bare 500.
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::FromRequest;
+use crate::drops::DropError;
+use crate::gate::Refusal;
+use crate::orders::OrderError;
+use crate::payments::paying::{PayError, WebhookError};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::de::DeserializeOwned;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -120,6 +122,81 @@ impl From<redis::RedisError> for ApiError {
     }
 }
 
+impl From<OrderError> for ApiError {
+    fn from(error: OrderError) -> Self {
+        match error {
+            OrderError::Refused(refusal) => match refusal {
+                Refusal::Closed => Self::Closed,
+                Refusal::Paused => Self::Paused,
+                Refusal::NotOpen => Self::NotOpen,
+                Refusal::InvalidQuantity => {
+                    Self::InvalidQuantity("quantity is more than the limit per person".into())
+                }
+                Refusal::CapExceeded => Self::CapExceeded,
+                Refusal::SoldOut => Self::SoldOut,
+            },
+            OrderError::IdempotencyMismatch => Self::InvalidQuantity(error.to_string()),
+            OrderError::UnknownDrop => Self::NotFound("unknown_drop"),
+            OrderError::UnknownOrder => Self::NotFound("unknown_order"),
+            OrderError::NotPending(_) => Self::Conflict("not_pending", error.to_string()),
+            OrderError::PaymentInProgress => {
+                Self::Conflict("payment_in_progress", error.to_string())
+            }
+            OrderError::Unavailable(message) => Self::Unavailable(message),
+            OrderError::Database(e) => e.into(),
+            OrderError::Redis(e) => e.into(),
+            OrderError::Internal(e) => Self::Internal(e),
+        }
+    }
+}
+
+impl From<DropError> for ApiError {
+    fn from(error: DropError) -> Self {
+        match error {
+            DropError::Invalid(message) => Self::Validation(message),
+            DropError::Unknown => Self::NotFound("unknown_drop"),
+            DropError::Exists(_) => Self::Conflict("drop_exists", error.to_string()),
+            DropError::Closed => Self::Conflict("drop_closed", error.to_string()),
+            DropError::Unavailable(message) => Self::Unavailable(message),
+            DropError::Database(e) => e.into(),
+            DropError::Redis(e) => e.into(),
+        }
+    }
+}
+
+impl From<PayError> for ApiError {
+    fn from(error: PayError) -> Self {
+        match error {
+            PayError::InvalidMethod(message) => Self::BadRequest("invalid_payment_method", message),
+            PayError::UnknownOrder => Self::NotFound("unknown_order"),
+            PayError::Expired => Self::Conflict("order_expired", error.to_string()),
+            PayError::NotPending(_) => Self::Conflict("not_pending", error.to_string()),
+            PayError::ProviderUnavailable(cause) => {
+                Self::unavailable("the payment provider did not answer", cause)
+            }
+            PayError::Database(e) => e.into(),
+        }
+    }
+}
+
+impl From<WebhookError> for ApiError {
+    fn from(error: WebhookError) -> Self {
+        match error {
+            WebhookError::InvalidSignature(_) => {
+                Self::BadRequest("invalid_signature", error.to_string())
+            }
+            WebhookError::StaleSignature(_) => {
+                Self::BadRequest("stale_signature", error.to_string())
+            }
+            WebhookError::InvalidJson(_) => Self::BadRequest("invalid_json", error.to_string()),
+            WebhookError::InvalidEvent(message) => Self::Unprocessable("invalid_event", message),
+            WebhookError::UnknownPayment => Self::NotFound("unknown_payment"),
+            WebhookError::Mismatch => Self::Unprocessable("event_mismatch", error.to_string()),
+            WebhookError::Database(e) => e.into(),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.parts();
@@ -130,49 +207,11 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut response = (
-            status,
-            axum::Json(serde_json::json!({ "error": code, "message": message })),
-        )
-            .into_response();
+        let response = runtime::error::json_error(status, code, message);
         if matches!(self, Self::RateLimited | Self::Unavailable(_)) {
+            runtime::error::with_retry_after(response, 1)
+        } else {
             response
-                .headers_mut()
-                .insert("retry-after", axum::http::HeaderValue::from_static("1"));
         }
-        response
-    }
-}
-
-/// `axum::Json`, but a bad body answers in the API's error shape.
-pub struct ApiJson<T>(pub T);
-
-impl<S, T> FromRequest<S> for ApiJson<T>
-where
-    T: DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
-        }
-    }
-}
-
-fn json_rejection(rejection: JsonRejection) -> ApiError {
-    match rejection {
-        JsonRejection::MissingJsonContentType(_) => ApiError::BadRequest(
-            "invalid_json",
-            "send a JSON body with Content-Type: application/json".into(),
-        ),
-        JsonRejection::JsonDataError(e) => ApiError::Validation(e.body_text()),
-        JsonRejection::JsonSyntaxError(e) => ApiError::BadRequest("invalid_json", e.body_text()),
-        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::PayloadTooLarge
-        }
-        other => ApiError::BadRequest("invalid_json", other.body_text()),
     }
 }

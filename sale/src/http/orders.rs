@@ -1,34 +1,22 @@
-//! Order endpoints: place (admission token), show, list mine, cancel.
-//! Paying is in [`super::payments`].
-//!
-//! Placing an order, step by step, and what a crash between steps leaves:
-//! 1. `reserve.lua` decides and reserves in Redis (atomic).
-//! 2. The group-commit writer records the order in PostgreSQL.
-//! 3. The client gets 201.
-//!
-//! Dies after 1, before 2: the units stay reserved in Redis with no order;
-//! nothing is oversold (an undersell until reconciliation releases them).
-//! Dies after 2, before 3: the order is recorded but unacknowledged; the
-//! client's retry with the same `Idempotency-Key` gets it (200).
-//! Step 2 fails for sure: the reservation is released and the client gets 503.
-//! Step 2's outcome is unknown: the reservation stays (safe side), 503.
+//! Order routes: place (admission token), show, list mine, cancel. The
+//! order's path is in [`crate::orders`]; this layer checks the credentials,
+//! the rate, the key and the body, then calls [`crate::Sale::place_order`].
 
 use super::auth::{bearer, Caller, User};
-use super::drops::{ensure_loaded, valid_drop_id};
 use super::error::ApiError;
-use crate::app::AppState;
+use super::HttpState;
+use crate::drops::valid_drop_id;
+use crate::orders::{PlaceOrder, Placed};
 use crate::payments::ledger::PaymentRow;
-use crate::stock::{idempotency_tag, Refusal, Reservation};
-use crate::store::{self, OrderRow};
-use crate::writer::{NewOrder, WriteError, WriteOutcome};
+use crate::store::OrderRow;
 use admission::token::TokenError;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use serde::Serialize;
-use std::time::Duration;
 use uuid::Uuid;
 
 /// Header carrying the caller's user token next to the admission token; when
@@ -36,6 +24,13 @@ use uuid::Uuid;
 pub const USER_TOKEN_HEADER: &str = "x-user-token";
 /// Largest quantity the API parses at all; the drop's cap decides the rest.
 const MAX_PARSED_QUANTITY: i64 = 1000;
+
+pub fn router() -> Router<HttpState> {
+    Router::new()
+        .route("/api/drops/{id}/orders", post(place))
+        .route("/api/orders/{id}", get(show).delete(cancel))
+        .route("/api/me/orders", get(mine))
+}
 
 /// An order as the API shows it.
 #[derive(Debug, Serialize)]
@@ -63,19 +58,6 @@ fn token_error(error: TokenError) -> ApiError {
     match error {
         TokenError::WrongDrop => ApiError::WrongDrop,
         other => ApiError::InvalidToken(other.to_string()),
-    }
-}
-
-fn refusal(refusal: Refusal) -> ApiError {
-    match refusal {
-        Refusal::Closed => ApiError::Closed,
-        Refusal::Paused => ApiError::Paused,
-        Refusal::NotOpen => ApiError::NotOpen,
-        Refusal::InvalidQuantity => {
-            ApiError::InvalidQuantity("quantity is more than the limit per person".into())
-        }
-        Refusal::CapExceeded => ApiError::CapExceeded,
-        Refusal::SoldOut => ApiError::SoldOut,
     }
 }
 
@@ -127,8 +109,8 @@ fn quantity(body: Result<Bytes, BytesRejection>) -> Result<i64, ApiError> {
 
 /// `POST /api/drops/{id}/orders`.
 #[tracing::instrument(skip_all, fields(drop = %drop_id, user))]
-pub async fn place(
-    State(app): State<AppState>,
+async fn place(
+    State(http): State<HttpState>,
     Path(drop_id): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -138,160 +120,38 @@ pub async fn place(
     }
     let token = bearer(&headers)
         .ok_or_else(|| ApiError::InvalidToken("an admission token is required".into()))?;
-    let claims = app.admission.verify(token, &drop_id).map_err(token_error)?;
+    let claims = http
+        .admission
+        .verify(token, &drop_id)
+        .map_err(token_error)?;
     tracing::Span::current().record("user", claims.sub.as_str());
     if let Some(user_token) = headers.get(USER_TOKEN_HEADER) {
         let user = user_token
             .to_str()
             .ok()
-            .and_then(|t| app.users.verify(t).ok())
+            .and_then(|t| http.users.verify(t).ok())
             .ok_or_else(|| ApiError::InvalidToken("the user token is invalid".into()))?;
         if user.sub != claims.sub {
             return Err(ApiError::WrongUser);
         }
     }
-    if app.order_limiter.check_key(&claims.sub).is_err() {
+    if http.order_limiter.check_key(&claims.sub).is_err() {
         return Err(ApiError::RateLimited);
     }
-    let key = idempotency_key(&headers)?;
-    let quantity = quantity(body)?;
-
-    let order_id = Uuid::now_v7();
-    let now = app.clock.now();
-    let reserve = || {
-        app.gate.reserve(
-            &drop_id,
-            &claims.sub,
-            quantity,
-            now.timestamp_millis(),
-            order_id,
-            &key,
-        )
-    };
-    let mut reservation = reserve().await?;
-    if reservation == Reservation::NotLoaded {
-        ensure_loaded(&app, &drop_id).await?;
-        reservation = reserve().await?;
-    }
-    match reservation {
-        Reservation::Reserved {
-            price_cents,
-            currency,
-            timeout_secs,
-            epoch,
-            ..
-        } => {
-            let order = NewOrder {
-                id: order_id,
-                drop_id: drop_id.clone(),
-                user_id: claims.sub.clone(),
-                quantity: quantity as i32,
-                unit_price_cents: price_cents,
-                currency,
-                idempotency_key: key.clone(),
-                admission_jti: claims.jti.clone(),
-                created_at: now,
-                expires_at: now + chrono::Duration::seconds(timeout_secs),
-                epoch,
-            };
-            record(&app, order).await
-        }
-        Reservation::Duplicate {
-            order_id,
-            quantity: first,
-        } => {
-            if first != quantity {
-                return Err(idempotency_mismatch());
-            }
-            let order = wait_for_order(&app, order_id).await?;
-            Ok((StatusCode::OK, Json(order.into())))
-        }
-        Reservation::NotLoaded => Err(ApiError::Unavailable(
-            "the drop is loading; try again".into(),
-        )),
-        Reservation::Refused(why) => {
-            metrics::counter!("sale_orders_refused_total", "reason" => format!("{why:?}"))
-                .increment(1);
-            Err(refusal(why))
-        }
-    }
-}
-
-fn idempotency_mismatch() -> ApiError {
-    ApiError::InvalidQuantity(
-        "this Idempotency-Key was used for a different quantity; use a new key for a new purchase"
-            .into(),
-    )
-}
-
-/// Step 2 of placing an order, and what each outcome means for the reservation.
-async fn record(
-    app: &AppState,
-    order: NewOrder,
-) -> Result<(StatusCode, Json<OrderView>), ApiError> {
-    let (drop_id, order_id) = (order.drop_id.clone(), order.id);
-    let (user, key, quantity) = (
-        order.user_id.clone(),
-        order.idempotency_key.clone(),
-        order.quantity,
-    );
-    match app.writer.write(order).await {
-        Ok(WriteOutcome::Recorded(order)) => {
-            metrics::counter!("sale_orders_placed_total").increment(1);
-            Ok((StatusCode::CREATED, Json((*order).into())))
-        }
-        Ok(WriteOutcome::DuplicateKey) => {
-            // PostgreSQL already has an order under this key (Redis forgot
-            // it): hand back that one and free what this attempt reserved.
-            app.gate
-                .release(&drop_id, order_id, Some(&idempotency_tag(&user, &key)))
-                .await?;
-            let existing = store::order_by_idempotency_key(&app.db, &drop_id, &user, &key)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("duplicate key without an order"))?;
-            if existing.quantity != quantity {
-                return Err(idempotency_mismatch());
-            }
-            Ok((StatusCode::OK, Json(existing.into())))
-        }
-        Err(WriteError::NotWritten(cause)) => {
-            if let Err(error) = app
-                .gate
-                .release(&drop_id, order_id, Some(&idempotency_tag(&user, &key)))
-                .await
-            {
-                tracing::error!(%error, %order_id, "could not release an unrecorded reservation; reconciliation will");
-            }
-            Err(ApiError::unavailable(
-                "the order could not be recorded",
-                cause,
-            ))
-        }
-        Err(WriteError::Unknown(cause)) => {
-            tracing::error!(%order_id, %cause, "order outcome unknown; reservation kept for reconciliation");
-            Err(ApiError::unavailable(
-                "the order could not be confirmed",
-                cause,
-            ))
-        }
-    }
-}
-
-/// A retry arrived while the first request is still being recorded: wait (a
-/// little longer than one write may take) for it to land in PostgreSQL.
-async fn wait_for_order(app: &AppState, order_id: Uuid) -> Result<OrderRow, ApiError> {
-    let deadline = tokio::time::Instant::now() + app.write_timeout + Duration::from_millis(500);
-    loop {
-        if let Some(order) = store::order_by_id(&app.db, order_id).await? {
-            return Ok(order);
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(ApiError::Unavailable(
-                "the first request with this Idempotency-Key is still in progress; retry".into(),
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let placed = http
+        .sale
+        .place_order(PlaceOrder {
+            idempotency_key: idempotency_key(&headers)?,
+            quantity: quantity(body)?,
+            drop_id,
+            user: claims.sub,
+            admission_jti: claims.jti,
+        })
+        .await?;
+    Ok(match placed {
+        Placed::Created(order) => (StatusCode::CREATED, Json(order.into())),
+        Placed::Existing(order) => (StatusCode::OK, Json(order.into())),
+    })
 }
 
 fn parse_order_id(id: &str) -> Result<Uuid, ApiError> {
@@ -299,16 +159,15 @@ fn parse_order_id(id: &str) -> Result<Uuid, ApiError> {
 }
 
 /// `GET /api/orders/{id}`: its user or an operator.
-pub async fn show(
-    State(app): State<AppState>,
+async fn show(
+    State(http): State<HttpState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<OrderView>, ApiError> {
-    let order = store::order_by_id(&app.db, parse_order_id(&id)?)
-        .await?
-        .filter(|order| caller.may_see(&order.user_id))
-        .ok_or(ApiError::NotFound("unknown_order"))?;
-    let payment = crate::payments::ledger::latest_for_order(&app.db, order.id).await?;
+    let (order, payment) = http
+        .sale
+        .order(parse_order_id(&id)?, |user| caller.may_see(user))
+        .await?;
     Ok(Json(OrderView {
         payment,
         ..order.into()
@@ -316,53 +175,23 @@ pub async fn show(
 }
 
 /// `GET /api/me/orders`.
-pub async fn mine(
-    State(app): State<AppState>,
+async fn mine(
+    State(http): State<HttpState>,
     User(user): User,
 ) -> Result<Json<Vec<OrderView>>, ApiError> {
-    let orders = store::orders_for_user(&app.db, &user.sub).await?;
+    let orders = http.sale.orders_of(&user.sub).await?;
     Ok(Json(orders.into_iter().map(OrderView::from).collect()))
 }
 
 /// `DELETE /api/orders/{id}`: cancel a pending order; its units go back.
-///
-/// PostgreSQL first (pending -> cancelled, `held` lowered), then Redis. If this
-/// process dies between the two, Redis keeps the units reserved: an undersell
-/// that reconciliation repairs, never an oversell.
-pub async fn cancel(
-    State(app): State<AppState>,
+async fn cancel(
+    State(http): State<HttpState>,
     User(user): User,
     Path(id): Path<String>,
 ) -> Result<Json<OrderView>, ApiError> {
-    let order_id = parse_order_id(&id)?;
-    let order = store::order_by_id(&app.db, order_id)
-        .await?
-        .filter(|order| order.user_id == user.sub)
-        .ok_or(ApiError::NotFound("unknown_order"))?;
-    let cancelled = match store::cancel_pending_order(&app.db, order_id).await? {
-        Some(cancelled) => cancelled,
-        None => {
-            let status = store::order_by_id(&app.db, order_id)
-                .await?
-                .map(|o| o.status)
-                .unwrap_or(order.status);
-            let paying = crate::payments::ledger::latest_for_order(&app.db, order_id)
-                .await?
-                .is_some_and(|p| p.status == "processing");
-            if status == "pending" && paying {
-                return Err(ApiError::Conflict(
-                    "payment_in_progress",
-                    "a payment of this order is in progress; wait for its outcome".into(),
-                ));
-            }
-            return Err(ApiError::Conflict(
-                "not_pending",
-                format!("only a pending order can be cancelled; this one is {status}"),
-            ));
-        }
-    };
-    if let Err(error) = app.gate.release(&cancelled.drop_id, order_id, None).await {
-        tracing::error!(%error, %order_id, "cancelled, but Redis still holds the units; reconciliation will release them");
-    }
+    let cancelled = http
+        .sale
+        .cancel_order(parse_order_id(&id)?, &user.sub)
+        .await?;
     Ok(Json(cancelled.into()))
 }

@@ -16,7 +16,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 /// A payment attempt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PaymentRow {
     pub id: Uuid,
     pub order_id: Uuid,
@@ -29,9 +29,6 @@ pub struct PaymentRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
-
-const PAYMENT_COLUMNS: &str = "id, order_id, provider, method, amount_cents, currency, status, \
-     decline_code, created_at, updated_at";
 
 /// What asking to pay an order led to.
 #[derive(Debug, Clone)]
@@ -58,44 +55,54 @@ pub async fn start(
     now: DateTime<Utc>,
 ) -> sqlx::Result<Start> {
     let mut tx = db.begin().await?;
-    let order: Option<(String, DateTime<Utc>, i64, String)> = sqlx::query_as(
-        "SELECT status, expires_at, unit_price_cents * quantity, currency FROM orders \
-         WHERE id = $1 AND user_id = $2 FOR UPDATE",
+    let order = sqlx::query!(
+        r#"SELECT status, expires_at, unit_price_cents * quantity AS "amount_cents!", currency
+           FROM orders WHERE id = $1 AND user_id = $2 FOR UPDATE"#,
+        order_id,
+        user_id
     )
-    .bind(order_id)
-    .bind(user_id)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((status, expires_at, amount_cents, currency)) = order else {
+    let Some(order) = order else {
         return Ok(Start::UnknownOrder);
     };
+    let (status, expires_at, amount_cents, currency) = (
+        order.status,
+        order.expires_at,
+        order.amount_cents,
+        order.currency,
+    );
     if status != "pending" {
         return Ok(Start::NotPending(status));
     }
     if expires_at <= now {
         return Ok(Start::Expired);
     }
-    let in_flight = sqlx::query_as::<_, PaymentRow>(&format!(
-        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE order_id = $1 AND status = 'processing'"
-    ))
-    .bind(order_id)
+    let in_flight = sqlx::query_as!(
+        PaymentRow,
+        "SELECT id, order_id, provider, method, amount_cents, currency, status, decline_code, \
+           created_at, updated_at FROM payments WHERE order_id = $1 AND status = 'processing'",
+        order_id
+    )
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(payment) = in_flight {
         return Ok(Start::InFlight(payment));
     }
-    let payment = sqlx::query_as::<_, PaymentRow>(&format!(
+    let payment = sqlx::query_as!(
+        PaymentRow,
         "INSERT INTO payments (id, order_id, provider, method, amount_cents, currency, status, \
            created_at) VALUES ($1, $2, $3, $4, $5, $6, 'processing', $7) \
-         RETURNING {PAYMENT_COLUMNS}"
-    ))
-    .bind(Uuid::now_v7())
-    .bind(order_id)
-    .bind(provider)
-    .bind(method)
-    .bind(amount_cents)
-    .bind(&currency)
-    .bind(now)
+         RETURNING id, order_id, provider, method, amount_cents, currency, status, decline_code, \
+           created_at, updated_at",
+        Uuid::now_v7(),
+        order_id,
+        provider,
+        method,
+        amount_cents,
+        currency,
+        now
+    )
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -104,12 +111,12 @@ pub async fn start(
 
 /// Marks an attempt the provider refused to start as declined.
 pub async fn decline(db: &PgPool, payment_id: Uuid, code: &str) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE payments SET status = 'declined', decline_code = $2, updated_at = now() \
          WHERE id = $1 AND status = 'processing'",
+        payment_id,
+        code
     )
-    .bind(payment_id)
-    .bind(code)
     .execute(db)
     .await?;
     Ok(())
@@ -117,11 +124,13 @@ pub async fn decline(db: &PgPool, payment_id: Uuid, code: &str) -> sqlx::Result<
 
 /// The newest attempt of an order, if any.
 pub async fn latest_for_order(db: &PgPool, order_id: Uuid) -> sqlx::Result<Option<PaymentRow>> {
-    sqlx::query_as::<_, PaymentRow>(&format!(
-        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE order_id = $1 \
-         ORDER BY created_at DESC, id DESC LIMIT 1"
-    ))
-    .bind(order_id)
+    sqlx::query_as!(
+        PaymentRow,
+        "SELECT id, order_id, provider, method, amount_cents, currency, status, decline_code, \
+           created_at, updated_at FROM payments WHERE order_id = $1 \
+         ORDER BY created_at DESC, id DESC LIMIT 1",
+        order_id
+    )
     .fetch_optional(db)
     .await
 }
@@ -148,10 +157,12 @@ pub enum Applied {
 /// or later) changes nothing.
 pub async fn apply(db: &PgPool, event: &WebhookEvent, now: DateTime<Utc>) -> sqlx::Result<Applied> {
     let mut tx = db.begin().await?;
-    let payment = sqlx::query_as::<_, PaymentRow>(&format!(
-        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1 FOR UPDATE"
-    ))
-    .bind(event.payment_id)
+    let payment = sqlx::query_as!(
+        PaymentRow,
+        "SELECT id, order_id, provider, method, amount_cents, currency, status, decline_code, \
+           created_at, updated_at FROM payments WHERE id = $1 FOR UPDATE",
+        event.payment_id
+    )
     .fetch_optional(&mut *tx)
     .await?;
     let Some(payment) = payment else {
@@ -163,13 +174,13 @@ pub async fn apply(db: &PgPool, event: &WebhookEvent, now: DateTime<Utc>) -> sql
     {
         return Ok(Applied::Mismatch);
     }
-    let fresh = sqlx::query(
+    let fresh = sqlx::query!(
         "INSERT INTO payment_events (event_id, payment_id, kind) VALUES ($1, $2, $3) \
          ON CONFLICT (event_id) DO NOTHING",
+        event.id,
+        payment.id,
+        event.kind.as_str()
     )
-    .bind(&event.id)
-    .bind(payment.id)
-    .bind(event.kind.as_str())
     .execute(&mut *tx)
     .await?
     .rows_affected()
@@ -177,19 +188,20 @@ pub async fn apply(db: &PgPool, event: &WebhookEvent, now: DateTime<Utc>) -> sql
     if !fresh {
         return Ok(Applied::Duplicate);
     }
-    let order_status: String =
-        sqlx::query_scalar("SELECT status FROM orders WHERE id = $1 FOR UPDATE")
-            .bind(payment.order_id)
-            .fetch_one(&mut *tx)
-            .await?;
+    let order_status = sqlx::query_scalar!(
+        "SELECT status FROM orders WHERE id = $1 FOR UPDATE",
+        payment.order_id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     let set_payment = |status: &'static str| {
-        sqlx::query(
+        sqlx::query!(
             "UPDATE payments SET status = $2, decline_code = COALESCE($3, decline_code), \
              updated_at = now() WHERE id = $1",
+            payment.id,
+            status,
+            event.decline_code.clone()
         )
-        .bind(payment.id)
-        .bind(status)
-        .bind(event.decline_code.clone())
     };
     let mut refund = None;
     let mut order_status = order_status;
@@ -198,12 +210,12 @@ pub async fn apply(db: &PgPool, event: &WebhookEvent, now: DateTime<Utc>) -> sql
             if order_status == "pending" {
                 // Still holding its units (even if due: the sweeper has not
                 // taken them back yet), so paying cannot oversell.
-                sqlx::query(
+                sqlx::query!(
                     "UPDATE orders SET status = 'paid', paid_at = $2, updated_at = now() \
                      WHERE id = $1",
+                    payment.order_id,
+                    now
                 )
-                .bind(payment.order_id)
-                .bind(now)
                 .execute(&mut *tx)
                 .await?;
                 set_payment("succeeded").execute(&mut *tx).await?;
@@ -212,10 +224,10 @@ pub async fn apply(db: &PgPool, event: &WebhookEvent, now: DateTime<Utc>) -> sql
                 // Late: the units went back to the drop. Refund, never revive.
                 set_payment("refund_requested").execute(&mut *tx).await?;
                 if order_status == "expired" {
-                    sqlx::query(
+                    sqlx::query!(
                         "UPDATE orders SET status = 'refunded', updated_at = now() WHERE id = $1",
+                        payment.order_id
                     )
-                    .bind(payment.order_id)
                     .execute(&mut *tx)
                     .await?;
                     order_status = "refunded".into();
@@ -251,13 +263,15 @@ pub async fn refunds_to_retry(
     db: &PgPool,
     older_than: DateTime<Utc>,
 ) -> sqlx::Result<Vec<PaymentRow>> {
-    sqlx::query_as::<_, PaymentRow>(&format!(
+    sqlx::query_as!(
+        PaymentRow,
         "UPDATE payments SET updated_at = now() WHERE id IN ( \
            SELECT id FROM payments WHERE status = 'refund_requested' AND updated_at < $1 \
            ORDER BY updated_at LIMIT 100 FOR UPDATE SKIP LOCKED) \
-         RETURNING {PAYMENT_COLUMNS}"
-    ))
-    .bind(older_than)
+         RETURNING id, order_id, provider, method, amount_cents, currency, status, decline_code, \
+           created_at, updated_at",
+        older_than
+    )
     .fetch_all(db)
     .await
 }

@@ -5,12 +5,15 @@
 //!   processor: answers later, by a signed webhook, and retries delivery.
 //! - [`ledger`]: the PostgreSQL side: payment attempts, applied events, and
 //!   the order transitions they cause.
+//! - [`paying`]: the operations: a fan pays an order; a provider event
+//!   arrives at the webhook.
 //!
 //! A payment never changes stock: a pending order already holds its units
 //! and `paid` keeps holding them. A payment that succeeds after its order
 //! stopped holding (expired, cancelled) is refunded; see [`ledger`].
 
 pub mod ledger;
+pub mod paying;
 pub mod sandbox;
 pub mod signature;
 
@@ -89,14 +92,17 @@ impl EventKind {
     }
 }
 
-/// Asks the provider again for refunds requested over a minute ago and not
-/// confirmed by a `refund.succeeded` event (the first request failed, or its
-/// confirmation was lost). Returns how many were asked.
-pub async fn retry_refunds(app: &crate::AppState) -> anyhow::Result<usize> {
-    let due =
-        ledger::refunds_to_retry(&app.db, app.clock.now() - chrono::Duration::minutes(1)).await?;
+/// Asks the provider again for refunds requested before `older_than` and
+/// not confirmed by a `refund.succeeded` event (the first request failed, or
+/// its confirmation was lost). Returns how many were asked.
+pub async fn retry_refunds(
+    db: &sqlx::PgPool,
+    provider: &dyn PaymentProvider,
+    older_than: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<usize> {
+    let due = ledger::refunds_to_retry(db, older_than).await?;
     for payment in &due {
-        app.payments
+        provider
             .refund(
                 payment.id,
                 payment.order_id,

@@ -51,8 +51,8 @@ pub struct TestApp {
     pub config: Config,
     pub http: reqwest::Client,
     pub dir: PathBuf,
-    /// The running service's state (to call its sweeper and reconciler).
-    pub state: sale::AppState,
+    /// The running service's domain (to call its sweeper and reconciler).
+    pub sale: sale::Sale,
     pub clock: Arc<dyn Clock>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -66,7 +66,7 @@ impl TestApp {
     /// A service with its settings adjusted and, optionally, a manual clock.
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config), clock: Option<ManualClock>) -> Self {
         if std::env::var("TEST_LOG").is_ok() {
-            let _ = tracing_subscriber::fmt().with_env_filter("info").try_init();
+            runtime::telemetry::init_tracing(false);
         }
         let dir = std::env::temp_dir().join(format!("lineup-test-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -82,31 +82,19 @@ impl TestApp {
         .unwrap();
         let database_url = fresh_database().await;
         let prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
+        let mut service = runtime::ServiceSettings::new(database_url.clone(), redis_url());
+        service.redis_prefix = prefix.clone();
+        service.user_jwt_secret = Some(USER_SECRET.into());
+        service.dev = true;
         let config = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
-            database_url: database_url.clone(),
-            redis_url: redis_url(),
-            redis_prefix: prefix.clone(),
-            admission_jwks: jwks,
-            user_jwt_secret: Some(USER_SECRET.into()),
-            user_jwt_public_key: None,
-            user_jwks: None,
             operator_api_key: Some(OPERATOR_KEY.into()),
-            dev: true,
             order_rate_per_user: 50,
             db_max_connections: 10,
-            order_writers: 4,
-            order_write_timeout_ms: 3000,
-            migrate: true,
-            log_json: false,
             payment_webhook_secret: Some(WEBHOOK_SECRET.into()),
-            payment_webhook_url: None,
             sandbox_latency_ms: 50,
             sandbox_delayed_ms: 1500,
-            expiry_sweep_ms: 1000,
-            reconcile_every_secs: 10,
-            orphan_grace_secs: 60,
-            cors_origins: String::new(),
+            ..Config::new(service, jwks)
         };
         let mut config = config;
         tweak(&mut config);
@@ -137,7 +125,7 @@ impl TestApp {
         let server = App::build_with_clock(config.clone(), clock.clone())
             .await
             .expect("build app");
-        let state = server.state().clone();
+        let sale = server.sale().clone();
         let base = format!("http://127.0.0.1:{}", server.port());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -148,8 +136,10 @@ impl TestApp {
                 .await
                 .expect("run");
         });
-        let db = sqlx::PgPool::connect(&config.database_url).await.unwrap();
-        let redis = redis::Client::open(config.redis_url.as_str())
+        let db = sqlx::PgPool::connect(&config.service.database_url)
+            .await
+            .unwrap();
+        let redis = redis::Client::open(config.service.redis_url.as_str())
             .unwrap()
             .get_multiplexed_async_connection()
             .await
@@ -158,13 +148,13 @@ impl TestApp {
             base,
             db,
             redis,
-            prefix: config.redis_prefix.clone(),
+            prefix: config.service.redis_prefix.clone(),
             signer: AdmissionSigner::new(&key).unwrap(),
             key,
             config,
             http: reqwest::Client::new(),
             dir: PathBuf::new(),
-            state,
+            sale,
             clock,
             stop: None,
             task: Some(task),
@@ -355,10 +345,10 @@ impl TestApp {
 
     pub async fn stop(self) {
         let Self {
-            stop, task, state, ..
+            stop, task, sale, ..
         } = self;
         // The writers finish once every handle to them is gone, this one too.
-        drop(state);
+        drop(sale);
         if let Some(stop) = stop {
             let _ = stop.send(());
         }

@@ -1,9 +1,11 @@
 //! The Redis gate of a drop: the Lua scripts that reserve and release units,
-//! each called through a typed wrapper. Key names (shared with the queue
-//! service, all under the drop's `{drop_id}` hash tag) are in
-//! `admission::drop_keys`.
+//! each called through a typed wrapper, and the gate's own keys ([`GateKeys`])
+//! on top of the keys shared with the queue (`admission::contract::keys`), all
+//! under the drop's `{drop_id}` hash tag.
 
+use admission::contract::{DropKeys, DropState};
 use redis::aio::ConnectionManager;
+use sha2::{Digest, Sha256};
 use std::sync::{Arc, LazyLock};
 use uuid::Uuid;
 
@@ -18,7 +20,54 @@ static LOAD_DROP: LazyLock<redis::Script> =
 /// index remembers it for good).
 pub const IDEMPOTENCY_TTL_SECS: u64 = 24 * 3600;
 
-pub use admission::drop_keys::{idempotency_tag, DropKeys};
+/// The Redis keys of a drop's gate: the keys shared with the queue, plus
+/// the sale's own.
+#[derive(Debug, Clone)]
+pub struct GateKeys(DropKeys);
+
+impl std::ops::Deref for GateKeys {
+    type Target = DropKeys;
+    fn deref(&self) -> &DropKeys {
+        &self.0
+    }
+}
+
+impl GateKeys {
+    pub fn new(prefix: &str, drop_id: &str) -> Self {
+        Self(DropKeys::new(prefix, drop_id))
+    }
+    /// Hash: user id -> units held by the user's pending and paid orders.
+    pub fn held(&self) -> String {
+        self.key("held")
+    }
+    /// Hash: order id -> "quantity|reserved_at_ms|idempotency_tag|user" for
+    /// every holding order.
+    pub fn reservations(&self) -> String {
+        self.key("res")
+    }
+    /// String: the order an idempotency key produced, for one user.
+    pub fn idempotency(&self, user: &str, key: &str) -> String {
+        self.idempotency_by_tag(&idempotency_tag(user, key))
+    }
+    /// The idempotency key named by a tag (as kept in a reservation record).
+    pub fn idempotency_by_tag(&self, tag: &str) -> String {
+        self.key(&format!("idem:{tag}"))
+    }
+}
+
+/// The short hash naming one user's idempotency key in Redis.
+pub fn idempotency_tag(user: &str, key: &str) -> String {
+    let mut digest = Sha256::new();
+    digest.update(user.as_bytes());
+    digest.update([0]);
+    digest.update(key.as_bytes());
+    digest
+        .finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 /// One entry of a drop's reservations hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +132,7 @@ pub enum Reservation {
 #[derive(Debug, Clone)]
 pub struct DropGateState {
     pub stock: i64,
-    pub state: String,
+    pub state: DropState,
     pub opens_at_ms: i64,
     pub cap: i32,
     pub price_cents: i64,
@@ -117,7 +166,7 @@ pub struct StockGate {
     prefix: Arc<str>,
 }
 
-use admission::service::bounded;
+use runtime::redis::bounded;
 
 fn reply_error(what: &str, reply: &[String]) -> redis::RedisError {
     redis::RedisError::from((
@@ -135,8 +184,13 @@ impl StockGate {
         }
     }
 
-    pub fn keys(&self, drop_id: &str) -> DropKeys {
-        DropKeys::new(&self.prefix, drop_id)
+    pub fn keys(&self, drop_id: &str) -> GateKeys {
+        GateKeys::new(&self.prefix, drop_id)
+    }
+
+    /// The Redis connection (for callers that batch their own commands).
+    pub fn redis(&self) -> ConnectionManager {
+        self.redis.clone()
     }
 
     /// Runs `reserve.lua`: checks state, opening time, cap and stock, then
@@ -278,7 +332,7 @@ impl StockGate {
             .key(keys.reservations())
             .arg(mode)
             .arg(drop.stock)
-            .arg(&drop.state)
+            .arg(drop.state.as_str())
             .arg(drop.opens_at_ms)
             .arg(drop.cap)
             .arg(drop.price_cents)
@@ -334,6 +388,30 @@ impl StockGate {
         })
     }
 
+    /// The counters of several drops in one round trip (a pipeline), in the
+    /// order asked; `None` for a drop not loaded.
+    pub async fn counters_many(
+        &self,
+        drop_ids: &[&str],
+    ) -> redis::RedisResult<Vec<Option<GateCounters>>> {
+        if drop_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for drop_id in drop_ids {
+            pipe.hget(self.keys(drop_id).drop(), &["stock", "sold"]);
+        }
+        let replies: Vec<(Option<i64>, Option<i64>)> =
+            bounded(pipe.query_async(&mut self.redis.clone())).await?;
+        Ok(replies
+            .into_iter()
+            .map(|pair| match pair {
+                (Some(stock), Some(sold)) => Some(GateCounters { stock, sold }),
+                _ => None,
+            })
+            .collect())
+    }
+
     /// Units each user holds, as Redis sees it.
     pub async fn held_by_user(&self, drop_id: &str) -> redis::RedisResult<Vec<(String, i64)>> {
         let mut redis = self.redis.clone();
@@ -371,7 +449,7 @@ impl StockGate {
         let mut redis = self.redis.clone();
         let mut command = redis::cmd("PUBLISH");
         command
-            .arg(format!("{}:drops:changed", self.prefix))
+            .arg(admission::contract::drops_changed_channel(&self.prefix))
             .arg(drop_id);
         bounded(command.query_async::<i64>(&mut redis))
             .await
@@ -384,6 +462,6 @@ impl StockGate {
 pub struct QueueCounters {
     pub waiting: u64,
     pub admitted: u64,
-    /// Admitted within the admission token lifetime (600 s), not yet ordered.
+    /// Admitted within the admission token lifetime, not yet ordered.
     pub active: u64,
 }

@@ -1,0 +1,110 @@
+//! The contract between `queue` and `sale`: everything one service writes
+//! and the other reads, named once.
+//!
+//! - [`DropState`]: the state an operator sets on a drop (open, paused,
+//!   closed), as PostgreSQL and Redis store it and both services read it.
+//! - [`keys`]: the Redis keys both services touch (the drop's gate hash, the
+//!   line, the shopping set, the pump's progress); each service names its
+//!   own private keys on top of them.
+//! - [`drops_changed_channel`]: where the sale announces a new or changed
+//!   drop so every queue node reloads it at once.
+//! - [`ContractSettings`]: the admission token lifetime, which the queue
+//!   signs tokens for and the sale counts active shoppers by.
+//!
+//! Changing anything here changes both services: deploy them together.
+
+pub mod keys;
+
+pub use keys::DropKeys;
+
+use serde::{Deserialize, Serialize};
+
+/// The state an operator sets on a drop. `closed` is final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum DropState {
+    /// Selling (once `opens_at` has passed).
+    Open,
+    /// Admission and orders held until resumed; places are kept.
+    Paused,
+    /// Nothing more is sold; the line is freed.
+    Closed,
+}
+
+impl DropState {
+    /// As stored in PostgreSQL's `drops.state` and Redis's drop hash.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Paused => "paused",
+            Self::Closed => "closed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "open" => Some(Self::Open),
+            "paused" => Some(Self::Paused),
+            "closed" => Some(Self::Closed),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for DropState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The Redis pub/sub channel on which the sale announces a drop it created
+/// or changed (the message is the drop id).
+pub fn drops_changed_channel(prefix: &str) -> String {
+    format!("{prefix}:drops:changed")
+}
+
+/// How long an admission token is valid by default, seconds.
+pub const ADMISSION_TTL_SECS: u64 = 600;
+
+/// Settings both services must agree on, flattened into each binary's
+/// arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ContractSettings {
+    /// How long an admission token is valid, seconds: the queue signs tokens
+    /// for this long (and re-admits from the back of the line after), the
+    /// sale counts an admitted fan as an active shopper for this long.
+    #[arg(long, env = "ADMISSION_TTL_SECS", default_value_t = ADMISSION_TTL_SECS)]
+    pub admission_ttl_secs: u64,
+}
+
+impl Default for ContractSettings {
+    fn default() -> Self {
+        Self {
+            admission_ttl_secs: ADMISSION_TTL_SECS,
+        }
+    }
+}
+
+impl ContractSettings {
+    pub fn admission_ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.admission_ttl_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_round_trip_as_text() {
+        for state in [DropState::Open, DropState::Paused, DropState::Closed] {
+            assert_eq!(DropState::parse(state.as_str()), Some(state));
+            assert_eq!(
+                serde_json::to_value(state).expect("json"),
+                serde_json::Value::String(state.as_str().into())
+            );
+        }
+        assert_eq!(DropState::parse("sold_out"), None);
+    }
+}

@@ -1,0 +1,28 @@
+//! The runtime both Lineup services run on, written once so they behave the
+//! same way under load and failure.
+//!
+//! - [`settings`]: the settings every service has (database, Redis, user
+//!   tokens, dev mode, logging, connection limits), flattened into each
+//!   binary's clap arguments.
+//! - [`telemetry`]: tracing and the process-wide Prometheus recorder.
+//! - [`redis`]: the Redis connection (fast reconnects) and a deadline on
+//!   every call.
+//! - [`serve`]: HTTP serving with header, body and idle timeouts, a cap on
+//!   connections per process, and graceful shutdown.
+//! - [`deadline`]: a total deadline on each request body.
+//! - [`ops`]: `/healthz`, `/readyz`, `/metrics`.
+//! - [`error`]: the API error shape `{"error", "message"}`, for handlers and
+//!   for everything the framework answers by itself (404, 405, bad paths).
+//! - [`shutdown`]: the signal that stops a service, and the token its
+//!   background tasks watch.
+
+pub mod deadline;
+pub mod error;
+pub mod ops;
+pub mod redis;
+pub mod serve;
+pub mod settings;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use settings::{HttpLimits, ServiceSettings};

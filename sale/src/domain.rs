@@ -1,0 +1,98 @@
+//! The sale's domain handle: [`Sale`] holds what every operation needs
+//! (the record, the gate, the writer, the clock, the payment provider) and
+//! the operations themselves live next to their subject:
+//! [`crate::orders`], [`crate::drops`], [`crate::payments`].
+
+use crate::clock::Clock;
+use crate::gate::StockGate;
+use crate::payments::PaymentProvider;
+use crate::writer::OrderWriter;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_util::task::TaskTracker;
+
+/// The sale service's core; cheap to clone.
+#[derive(Clone)]
+pub struct Sale {
+    pub db: sqlx::PgPool,
+    pub gate: StockGate,
+    pub writer: OrderWriter,
+    pub clock: Arc<dyn Clock>,
+    pub payments: Arc<dyn PaymentProvider>,
+    /// The secret provider events are signed with.
+    pub(crate) webhook_secret: Arc<[u8]>,
+    /// Work that must run to its end whatever the caller does (an order
+    /// once reserved); shutdown waits for it.
+    pub(crate) tasks: TaskTracker,
+    /// Drops this process is rebuilding into Redis right now.
+    pub(crate) rebuilding: Arc<Mutex<HashSet<String>>>,
+    /// Upper bound of one order write.
+    pub(crate) write_timeout: Duration,
+    /// How long an admitted fan counts as an active shopper.
+    pub(crate) admission_ttl: Duration,
+}
+
+/// What a [`Sale`] is made of.
+pub struct SaleParts {
+    pub db: sqlx::PgPool,
+    pub gate: StockGate,
+    pub writer: OrderWriter,
+    pub clock: Arc<dyn Clock>,
+    pub payments: Arc<dyn PaymentProvider>,
+    pub webhook_secret: Arc<[u8]>,
+    pub write_timeout: Duration,
+    pub admission_ttl: Duration,
+}
+
+impl Sale {
+    pub fn new(parts: SaleParts) -> Self {
+        Self {
+            db: parts.db,
+            gate: parts.gate,
+            writer: parts.writer,
+            clock: parts.clock,
+            payments: parts.payments,
+            webhook_secret: parts.webhook_secret,
+            tasks: TaskTracker::new(),
+            rebuilding: Arc::default(),
+            write_timeout: parts.write_timeout,
+            admission_ttl: parts.admission_ttl,
+        }
+    }
+
+    /// Expiry and reconciliation over this sale's handles.
+    pub fn expiry(&self) -> crate::expiry::Expiry {
+        crate::expiry::Expiry {
+            db: self.db.clone(),
+            gate: self.gate.clone(),
+            clock: self.clock.clone(),
+        }
+    }
+
+    /// Expires every order due now (what the sweeper does each tick).
+    pub async fn sweep_expired(&self) -> anyhow::Result<usize> {
+        self.expiry().sweep().await
+    }
+
+    /// One reconciliation pass (what the reconciler does each tick).
+    pub async fn reconcile(&self, grace: Duration) -> anyhow::Result<crate::expiry::Reconciled> {
+        self.expiry().reconcile(grace).await
+    }
+
+    /// Waits (at most `within`) for the work that must finish, such as
+    /// orders reserved but not yet recorded; called on shutdown, after the
+    /// HTTP server stopped taking requests.
+    pub async fn finish_in_flight(&self, within: Duration) {
+        self.tasks.close();
+        if tokio::time::timeout(within, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                left = self.tasks.len(),
+                "in-flight work still running at shutdown"
+            );
+        }
+    }
+}

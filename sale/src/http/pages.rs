@@ -1,0 +1,66 @@
+//! The operator console (`/ops`) and its assets, embedded from `web/`,
+//! served with security headers: a Content-Security-Policy that allows only
+//! this origin's scripts, styles and API, no framing (`frame-ancestors
+//! 'none'`), no MIME sniffing, no referrer.
+
+use super::error::ApiError;
+use super::HttpState;
+use axum::extract::Path;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+/// The console's policy: everything from this origin only.
+const OPS_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
+    form-action 'self'; object-src 'none'";
+
+pub fn router() -> Router<HttpState> {
+    Router::new()
+        .route("/ops", get(ops_page))
+        .route("/web/{file}", get(web_asset))
+}
+
+/// The headers every page and asset carries.
+pub fn security_headers(csp: &str) -> [(header::HeaderName, String); 4] {
+    [
+        (header::CONTENT_SECURITY_POLICY, csp.to_string()),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff".into()),
+        (header::REFERRER_POLICY, "no-referrer".into()),
+        (header::X_FRAME_OPTIONS, "DENY".into()),
+    ]
+}
+
+/// `GET /ops`: the operator console.
+async fn ops_page() -> Response {
+    (
+        security_headers(OPS_CSP),
+        axum::response::Html(include_str!("../../../web/ops.html")),
+    )
+        .into_response()
+}
+
+/// `GET /web/{file}`: the console's script and the shared stylesheet.
+async fn web_asset(Path(file): Path<String>) -> Response {
+    let (body, kind) = match file.as_str() {
+        "ops.js" => (
+            include_str!("../../../web/ops.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "style.css" => (
+            include_str!("../../../web/style.css"),
+            "text/css; charset=utf-8",
+        ),
+        _ => return ApiError::NotFound("not_found").into_response(),
+    };
+    (
+        security_headers(OPS_CSP),
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}

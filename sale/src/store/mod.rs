@@ -1,0 +1,17 @@
+//! PostgreSQL: the durable record of drops and orders, with every query
+//! checked at compile time against the migrations (sqlx's macros; the
+//! offline data is in `.sqlx/`, refreshed by `scripts/sqlx-prepare`).
+//!
+//! - [`drops`]: drops, their settings and the `held` count, the rebuild's
+//!   lock and epoch, the pages of live drops background loops walk.
+//! - [`orders`]: orders by id, key and user; cancel; expiry; statuses.
+//!
+//! The batch insert of the group-commit writer is in [`crate::writer`],
+//! next to its transaction logic; payment queries in
+//! [`crate::payments::ledger`].
+
+pub mod drops;
+pub mod orders;
+
+pub use drops::{DropChange, DropRow, NewDrop};
+pub use orders::{OrderRow, ReleasedOrder, StatusTotals};

@@ -1,0 +1,256 @@
+//! Orders in PostgreSQL: read, cancel, expire, and what a rebuild or a
+//! reconciliation needs to know.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgPool;
+use std::collections::{BTreeMap, HashMap};
+use uuid::Uuid;
+
+/// An order as PostgreSQL records it (and the API shows it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrderRow {
+    pub id: Uuid,
+    pub drop_id: String,
+    pub user_id: String,
+    pub quantity: i32,
+    pub unit_price_cents: i64,
+    pub currency: String,
+    /// `pending`, `paid`, `cancelled`, `expired` or `refunded`.
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub idempotency_key: String,
+}
+
+/// Orders holding units of a drop (pending or paid), for a Redis rebuild.
+pub async fn holdings(
+    tx: &mut sqlx::PgConnection,
+    drop_id: &str,
+) -> sqlx::Result<Vec<crate::gate::Holding>> {
+    let rows = sqlx::query!(
+        "SELECT id, user_id, quantity FROM orders \
+         WHERE drop_id = $1 AND status IN ('pending', 'paid')",
+        drop_id
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| crate::gate::Holding {
+            order_id: row.id,
+            user_id: row.user_id,
+            quantity: row.quantity,
+        })
+        .collect())
+}
+
+pub async fn by_id(db: &PgPool, id: Uuid) -> sqlx::Result<Option<OrderRow>> {
+    sqlx::query_as!(
+        OrderRow,
+        "SELECT id, drop_id, user_id, quantity, unit_price_cents, currency, status, \
+           created_at, expires_at, updated_at, paid_at, idempotency_key \
+         FROM orders WHERE id = $1",
+        id
+    )
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn by_idempotency_key(
+    db: &PgPool,
+    drop_id: &str,
+    user_id: &str,
+    key: &str,
+) -> sqlx::Result<Option<OrderRow>> {
+    sqlx::query_as!(
+        OrderRow,
+        "SELECT id, drop_id, user_id, quantity, unit_price_cents, currency, status, \
+           created_at, expires_at, updated_at, paid_at, idempotency_key \
+         FROM orders WHERE drop_id = $1 AND user_id = $2 AND idempotency_key = $3",
+        drop_id,
+        user_id,
+        key
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// A user's newest orders (at most 200).
+pub async fn for_user(db: &PgPool, user_id: &str) -> sqlx::Result<Vec<OrderRow>> {
+    sqlx::query_as!(
+        OrderRow,
+        "SELECT id, drop_id, user_id, quantity, unit_price_cents, currency, status, \
+           created_at, expires_at, updated_at, paid_at, idempotency_key \
+         FROM orders WHERE user_id = $1 ORDER BY created_at DESC LIMIT 200",
+        user_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// What asking to cancel an order led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cancel {
+    /// Cancelled now; the drop's `held` was lowered in the same transaction.
+    Cancelled(OrderRow),
+    /// A payment of the order is in flight: not cancelled.
+    PaymentInProgress,
+    /// Not pending (any more): its status.
+    NotPending(String),
+    /// No such order of this user.
+    Unknown,
+}
+
+/// Cancels a pending order of `user_id` and gives its units back to the
+/// drop's `held`, in one transaction.
+///
+/// The order row is locked first, and only then are its payments looked at
+/// (in a new statement, so with a snapshot taken after the lock): a payment
+/// started concurrently either committed before the lock was granted (and
+/// is seen: `PaymentInProgress`) or waits for this cancel (and then finds
+/// the order cancelled). A cancel and a payment can never both succeed.
+pub async fn cancel_pending(db: &PgPool, id: Uuid, user_id: &str) -> sqlx::Result<Cancel> {
+    let mut tx = db.begin().await?;
+    let locked = sqlx::query!(
+        "SELECT status FROM orders WHERE id = $1 AND user_id = $2 FOR UPDATE",
+        id,
+        user_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(locked) = locked else {
+        return Ok(Cancel::Unknown);
+    };
+    if locked.status != "pending" {
+        return Ok(Cancel::NotPending(locked.status));
+    }
+    let paying = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM payments WHERE order_id = $1 AND status = 'processing') AS "paying!""#,
+        id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if paying {
+        return Ok(Cancel::PaymentInProgress);
+    }
+    let order = sqlx::query_as!(
+        OrderRow,
+        "UPDATE orders SET status = 'cancelled', updated_at = now() WHERE id = $1 \
+         RETURNING id, drop_id, user_id, quantity, unit_price_cents, currency, status, \
+           created_at, expires_at, updated_at, paid_at, idempotency_key",
+        id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "UPDATE drops SET held = held - $2 WHERE id = $1",
+        order.drop_id,
+        i64::from(order.quantity)
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Cancel::Cancelled(order))
+}
+
+/// Order counts and units by status for one drop.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StatusTotals {
+    pub orders: i64,
+    pub units: i64,
+}
+
+pub async fn totals_by_status(
+    db: &PgPool,
+    drop_id: &str,
+) -> sqlx::Result<BTreeMap<String, StatusTotals>> {
+    let rows = sqlx::query!(
+        r#"SELECT status, count(*) AS "orders!", COALESCE(sum(quantity), 0)::BIGINT AS "units!"
+           FROM orders WHERE drop_id = $1 GROUP BY status"#,
+        drop_id
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            (
+                row.status,
+                StatusTotals {
+                    orders: row.orders,
+                    units: row.units,
+                },
+            )
+        })
+        .collect())
+}
+
+/// Units of pending orders per drop, for the given drops.
+pub async fn pending_units(db: &PgPool, drop_ids: &[String]) -> sqlx::Result<HashMap<String, i64>> {
+    let rows = sqlx::query!(
+        r#"SELECT drop_id, COALESCE(sum(quantity), 0)::BIGINT AS "units!"
+           FROM orders WHERE drop_id = ANY($1) AND status = 'pending' GROUP BY drop_id"#,
+        drop_ids
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.drop_id, row.units))
+        .collect())
+}
+
+/// An order that stopped holding units, with what the Redis gate needs to
+/// give them back.
+#[derive(Debug, Clone)]
+pub struct ReleasedOrder {
+    pub id: Uuid,
+    pub drop_id: String,
+    pub quantity: i32,
+}
+
+/// Expires up to `limit` pending orders due at `now`, found by the
+/// `orders_pending_by_expiry` index, and lowers each drop's `held`: one
+/// statement, so the status change and the count move together. Rows another
+/// sweeper has locked are skipped (`SKIP LOCKED`) and `status = 'pending'` is
+/// checked again under the lock, so an order expires exactly once however
+/// many sweepers race.
+pub async fn expire_due(
+    db: &PgPool,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> sqlx::Result<Vec<ReleasedOrder>> {
+    sqlx::query_as!(
+        ReleasedOrder,
+        r#"WITH due AS (
+             SELECT id FROM orders WHERE status = 'pending' AND expires_at <= $1
+             ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED
+           ), expired AS (
+             UPDATE orders o SET status = 'expired', updated_at = now()
+             FROM due WHERE o.id = due.id AND o.status = 'pending'
+             RETURNING o.id, o.drop_id, o.quantity
+           ), per_drop AS (
+             SELECT drop_id, sum(quantity)::BIGINT AS units FROM expired GROUP BY drop_id
+           ), lowered AS (
+             UPDATE drops d SET held = d.held - per_drop.units
+             FROM per_drop WHERE d.id = per_drop.drop_id RETURNING d.id
+           )
+           SELECT id AS "id!", drop_id AS "drop_id!", quantity AS "quantity!" FROM expired"#,
+        now,
+        limit
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Of `ids`, the orders PostgreSQL has at all, with their status.
+pub async fn statuses(db: &PgPool, ids: &[Uuid]) -> sqlx::Result<HashMap<Uuid, String>> {
+    let rows = sqlx::query!("SELECT id, status FROM orders WHERE id = ANY($1)", ids)
+        .fetch_all(db)
+        .await?;
+    Ok(rows.into_iter().map(|row| (row.id, row.status)).collect())
+}
