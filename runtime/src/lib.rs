@@ -10,6 +10,7 @@
 //! - [`serve`]: HTTP serving with header, body and idle timeouts, a cap on
 //!   connections per process, and graceful shutdown.
 //! - [`deadline`]: a total deadline on each request body.
+//! - [`limiter`]: rate limits per user or address, pruned as they go.
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`.
 //! - [`error`]: the API error shape `{"error", "message"}`, for handlers and
 //!   for everything the framework answers by itself (404, 405, bad paths).
@@ -18,6 +19,7 @@
 
 pub mod deadline;
 pub mod error;
+pub mod limiter;
 pub mod ops;
 pub mod redis;
 pub mod serve;

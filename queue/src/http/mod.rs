@@ -22,7 +22,7 @@ use admission::keys::Jwks;
 use axum::http::HeaderMap;
 use axum::Router;
 use error::QueueError;
-use governor::DefaultKeyedRateLimiter;
+use runtime::limiter::KeyedLimiter;
 use runtime::shutdown::CancellationToken;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -40,8 +40,8 @@ pub struct HttpState {
     /// Admissions announced by any node's pump.
     pub admitted: broadcast::Sender<Arc<crate::pump::Admitted>>,
     pub sockets: Sockets,
-    pub user_limiter: Arc<DefaultKeyedRateLimiter<String>>,
-    pub ip_limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    pub user_limiter: KeyedLimiter<String>,
+    pub ip_limiter: KeyedLimiter<IpAddr>,
     pub limits: Arc<Limits>,
     /// Cancelled on shutdown: every session closes with 1001.
     pub shutdown: CancellationToken,
@@ -139,9 +139,7 @@ pub fn verify_user(http: &HttpState, token: &str) -> Result<String, QueueError> 
 
 /// Joins and polls are limited per user and per client address.
 pub fn check_rate(http: &HttpState, user: &str, ip: IpAddr) -> Result<(), QueueError> {
-    if http.ip_limiter.check_key(&ip).is_err()
-        || http.user_limiter.check_key(&user.to_string()).is_err()
-    {
+    if !http.ip_limiter.allows(&ip) || !http.user_limiter.allows(&user.to_string()) {
         metrics::counter!("queue_rate_limited_total").increment(1);
         return Err(QueueError::RateLimited);
     }

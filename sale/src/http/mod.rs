@@ -23,7 +23,7 @@ use admission::identity::{DevIssuer, UserVerifier};
 use admission::token::AdmissionVerifier;
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
-use governor::DefaultKeyedRateLimiter;
+use runtime::limiter::KeyedLimiter;
 use std::sync::Arc;
 
 /// Request bodies larger than this are refused with 413.
@@ -37,7 +37,7 @@ pub struct HttpState {
     pub users: UserVerifier,
     pub operator_key: Option<Arc<str>>,
     pub dev_issuer: Option<DevIssuer>,
-    pub order_limiter: Arc<DefaultKeyedRateLimiter<String>>,
+    pub order_limiter: KeyedLimiter<String>,
     /// Origins allowed to call the API from a browser.
     pub cors_origins: Arc<str>,
 }

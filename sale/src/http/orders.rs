@@ -135,7 +135,7 @@ async fn place(
             return Err(ApiError::WrongUser);
         }
     }
-    if http.order_limiter.check_key(&claims.sub).is_err() {
+    if !http.order_limiter.allows(&claims.sub) {
         return Err(ApiError::RateLimited);
     }
     let placed = http
