@@ -191,13 +191,7 @@ impl App {
             background,
             ..
         } = self;
-        let watcher = token.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = stop => watcher.cancel(),
-                _ = watcher.cancelled() => {}
-            }
-        });
+        runtime::shutdown::cancel_when(stop, &token);
         let ready = readiness(http.room.clone());
         let router = http::router(http).merge(runtime::ops::router(ready, metrics_token));
         server.serve(router, token).await?;

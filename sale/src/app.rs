@@ -182,13 +182,7 @@ impl App {
             writers,
             background,
         } = self;
-        let watcher = token.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = stop => watcher.cancel(),
-                _ = watcher.cancelled() => {}
-            }
-        });
+        runtime::shutdown::cancel_when(stop, &token);
         let sale = http.sale.clone();
         let ready = readiness(sale.clone());
         let router = http::router(http).merge(runtime::ops::router(ready, metrics_token));

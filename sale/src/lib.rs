@@ -6,8 +6,10 @@
 //!   cancellation-safe), showing, listing and cancelling orders.
 //! - [`drops`]: creating, changing, listing drops; stats; the rebuild of a
 //!   drop's Redis copy behind the epoch fence.
+//! - [`paying`]: a fan pays an order; a provider event arrives at the
+//!   webhook.
 //! - [`payments`]: the provider interface, the sandbox provider, webhook
-//!   signatures, the payment ledger, and paying.
+//!   signatures, the payment ledger.
 //! - [`gate`]: the Redis gate: the Lua scripts deciding orders, their keys.
 //! - [`store`]: PostgreSQL, the durable record (checked queries).
 //! - [`writer`]: group commit of orders into PostgreSQL.
@@ -32,6 +34,7 @@ pub mod expiry;
 pub mod gate;
 pub mod http;
 pub mod orders;
+pub mod paying;
 pub mod payments;
 pub mod store;
 pub mod sync;

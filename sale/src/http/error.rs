@@ -6,7 +6,7 @@
 use crate::drops::DropError;
 use crate::gate::Refusal;
 use crate::orders::OrderError;
-use crate::payments::paying::{PayError, WebhookError};
+use crate::paying::{PayError, WebhookError};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
@@ -197,21 +197,36 @@ impl From<WebhookError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code) = self.parts();
-        let message = match &self {
-            Self::Internal(cause) => {
-                tracing::error!(error = ?cause, "internal error");
-                "internal error".to_string()
-            }
-            other => other.to_string(),
-        };
-        let response = runtime::error::json_error(status, code, message);
-        if matches!(self, Self::RateLimited | Self::Unavailable(_)) {
-            runtime::error::with_retry_after(response, 1)
-        } else {
-            response
+impl runtime::error::ApiFailure for ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        self.parts()
+    }
+    fn retry_after_secs(&self) -> Option<u64> {
+        matches!(self, Self::RateLimited | Self::Unavailable(_)).then_some(1)
+    }
+    fn internal_cause(&self) -> Option<&anyhow::Error> {
+        match self {
+            Self::Internal(cause) => Some(cause),
+            _ => None,
         }
     }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        runtime::error::render(&self)
+    }
+}
+
+/// A raw body as a handler reads it, with the API's answer to a refusal.
+pub fn body_bytes(
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<axum::body::Bytes, ApiError> {
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::BadRequest("invalid_body", rejection.body_text())
+        }
+    })
 }

@@ -83,13 +83,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
 }
 
 fn quantity(body: Result<Bytes, BytesRejection>) -> Result<i64, ApiError> {
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge
-        } else {
-            ApiError::BadRequest("invalid_body", rejection.body_text())
-        }
-    })?;
+    let body = super::error::body_bytes(body)?;
     let value: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest("invalid_json", format!("the body is not JSON: {e}")))?;
     let invalid = || {

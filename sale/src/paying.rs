@@ -1,10 +1,10 @@
 //! Paying: a fan starts a payment of a pending order; the provider reports
 //! the outcome as a signed event at the webhook.
 
-use super::ledger::{self, Applied, PaymentRow, Start};
-use super::signature::{self, SignatureError};
-use super::{Charge, ProviderError, WebhookEvent};
 use crate::domain::Sale;
+use crate::payments::ledger::{self, Applied, PaymentRow, Start};
+use crate::payments::signature::{self, SignatureError};
+use crate::payments::{Charge, ProviderError, WebhookEvent};
 use uuid::Uuid;
 
 /// Why a payment could not start.
