@@ -10,6 +10,8 @@
 //!   webhook.
 //! - [`payments`]: the provider interface, the sandbox provider, webhook
 //!   signatures, the payment ledger.
+//! - [`seating`]: seat maps (our format and pretix's), generated venues,
+//!   best available; pure, no I/O.
 //! - [`gate`]: the Redis gate: the Lua scripts deciding orders, their keys.
 //! - [`store`]: PostgreSQL, the durable record (checked queries).
 //! - [`writer`]: group commit of orders into PostgreSQL.
@@ -36,6 +38,7 @@ pub mod http;
 pub mod orders;
 pub mod paying;
 pub mod payments;
+pub mod seating;
 pub mod store;
 pub mod sync;
 pub mod writer;
