@@ -589,6 +589,8 @@ async fn baseline_lua(redis_url: &str, concurrency: usize, run: Duration) -> any
             timeout_secs: 3600,
             version: 1,
             epoch: 0,
+            seated: false,
+            hold_ms: 0,
         },
     )
     .await?;

@@ -55,6 +55,20 @@ pub fn json_error(status: StatusCode, code: &str, message: impl Into<String>) ->
     (status, axum::Json(body)).into_response()
 }
 
+/// `{"error": code, "message": message, ...extra}` with `status`: an error
+/// that carries details (e.g. the seats that were taken).
+pub fn json_error_with(
+    status: StatusCode,
+    code: &str,
+    message: impl Into<String>,
+    extra: serde_json::Map<String, serde_json::Value>,
+) -> Response {
+    let mut body = extra;
+    body.insert("error".into(), code.into());
+    body.insert("message".into(), message.into().into());
+    (status, axum::Json(serde_json::Value::Object(body))).into_response()
+}
+
 /// Adds `Retry-After: secs` to a response.
 pub fn with_retry_after(mut response: Response, secs: u64) -> Response {
     if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {

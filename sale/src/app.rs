@@ -11,6 +11,8 @@ use crate::expiry::{Expiry, Periods};
 use crate::gate::StockGate;
 use crate::http::{self, HttpState};
 use crate::payments::sandbox::{SandboxConfig, SandboxProvider};
+use crate::seats::board::Boards;
+use crate::seats::gate::SeatGate;
 use crate::writer::{OrderWriter, WriterConfig};
 use admission::identity::{DevIssuer, UserKeySources, UserVerifier};
 use admission::keys::Jwks;
@@ -101,13 +103,17 @@ impl App {
             &webhook_secret,
             clock.clone(),
         ));
-        let gate = StockGate::new(redis, &settings.redis_prefix);
+        let gate = StockGate::new(redis.clone(), &settings.redis_prefix);
+        let seat_gate = SeatGate::new(redis, &settings.redis_prefix);
+        let stop = CancellationToken::new();
         let sale = Sale::new(SaleParts {
             db: db.clone(),
             gate: gate.clone(),
             writer,
             clock: clock.clone(),
             payments: sandbox.clone(),
+            seat_gate: seat_gate.clone(),
+            boards: Boards::new(seat_gate.clone(), stop.clone()),
             webhook_secret,
             write_timeout,
             admission_ttl: config.contract.admission_ttl(),
@@ -120,11 +126,21 @@ impl App {
             )
         }));
 
-        let stop = CancellationToken::new();
         let background = vec![
+            tokio::spawn(crate::seats::lapse::run(
+                db.clone(),
+                seat_gate.clone(),
+                clock.clone(),
+                stop.clone(),
+            )),
             tokio::spawn(crate::sync::run(db.clone(), gate.clone(), stop.clone())),
             tokio::spawn(crate::expiry::run(
-                Expiry { db, gate, clock },
+                Expiry {
+                    db,
+                    gate,
+                    seats: seat_gate,
+                    clock,
+                },
                 sandbox,
                 Periods {
                     sweep_every: Duration::from_millis(config.expiry_sweep_ms.max(10)),

@@ -42,7 +42,16 @@ impl Sale {
     /// down, the drop is recorded but not loaded; the first order loads it
     /// (see [`Sale::ensure_loaded`]) and the queue loads it on first request.
     pub async fn create_drop(&self, body: CreateDrop) -> Result<DropView, DropError> {
-        let new = body.validate()?;
+        let (mut new, seating) = body.validate()?;
+        if let Some(event_id) = &new.event_id {
+            let event = crate::store::events::get(&self.db, event_id)
+                .await?
+                .ok_or_else(|| DropError::Invalid(format!("no event {event_id}")))?;
+            if let Some(seating) = seating {
+                self.seat_the_sale(&mut new, &event.venue_id, seating)
+                    .await?;
+            }
+        }
         let drop = drops::insert(&self.db, &new)
             .await?
             .ok_or_else(|| DropError::Exists(new.id.clone()))?;
@@ -71,6 +80,33 @@ impl Sale {
         self.announce(&drop.id).await;
         tracing::info!(drop = drop.id, ?change, "drop changed");
         Ok(self.view(drop).await)
+    }
+
+    /// Makes `new` a seated sale of the venue's current map: its stock is
+    /// the seats in the categories on sale, its price the lowest of theirs.
+    async fn seat_the_sale(
+        &self,
+        new: &mut drops::NewDrop,
+        venue_id: &str,
+        seating: crate::seats::SeatingRequest,
+    ) -> Result<(), DropError> {
+        let venue = crate::store::venues::get(&self.db, venue_id)
+            .await?
+            .ok_or_else(|| DropError::Invalid(format!("no venue {venue_id}")))?;
+        let version = venue.map_version.ok_or_else(|| {
+            DropError::Invalid(format!("venue {venue_id} has no seat map to sell"))
+        })?;
+        let map = self
+            .load_map(venue_id, version)
+            .await
+            .map_err(|error| DropError::Unavailable(error.to_string()))?;
+        let (seating, stock) = seating
+            .validate(&map.0, version)
+            .map_err(DropError::Invalid)?;
+        new.stock = stock;
+        new.price_cents = seating.prices.values().copied().min().unwrap_or(0);
+        new.seating = Some(seating);
+        Ok(())
     }
 
     /// Tells the queue nodes at once; a missed announcement is caught by

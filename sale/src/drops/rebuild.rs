@@ -45,18 +45,25 @@ impl Sale {
             return Ok(()); // another process loaded it while we waited
         }
         let drop = drops::bump_redis_epoch(&mut tx, drop_id).await?;
-        let holdings = orders::holdings(&mut tx, drop_id).await?;
-        tx.commit().await?;
-        if self
-            .gate
-            .rebuild(drop_id, &drop.gate_state(), &holdings)
-            .await?
-        {
+        let (loaded, claims) = if drop.seating.is_some() {
+            let open = self.open_holds(&mut tx, drop_id).await?;
+            tx.commit().await?;
+            (self.load_seats(&drop, &open).await?, open.len())
+        } else {
+            let holdings = orders::holdings(&mut tx, drop_id).await?;
+            tx.commit().await?;
+            let loaded = self
+                .gate
+                .rebuild(drop_id, &drop.gate_state(), &holdings)
+                .await?;
+            (loaded, holdings.len())
+        };
+        if loaded {
             metrics::counter!("sale_drop_rebuilds_total").increment(1);
             tracing::warn!(
                 drop = drop_id,
                 epoch = drop.redis_epoch,
-                orders = holdings.len(),
+                claims,
                 "drop rebuilt into Redis from PostgreSQL"
             );
         }

@@ -36,8 +36,11 @@ fn default_max_active() -> i32 {
 pub struct CreateDrop {
     pub id: String,
     pub name: String,
-    pub stock: i64,
-    pub price_cents: i64,
+    /// Units on sale (an unseated sale); a seated sale's stock is its seats.
+    pub stock: Option<i64>,
+    /// The unit price (an unseated sale); a seated sale's prices are per
+    /// category (this is then the lowest).
+    pub price_cents: Option<i64>,
     pub currency: String,
     pub opens_at: DateTime<Utc>,
     #[serde(default = "default_cap")]
@@ -48,6 +51,10 @@ pub struct CreateDrop {
     pub admission_rate_per_sec: f64,
     #[serde(default = "default_max_active")]
     pub max_active: i32,
+    /// The event this sale belongs to (required for a seated sale).
+    pub event_id: Option<String>,
+    /// A seated sale: the categories on sale with their prices, the hold time.
+    pub seating: Option<crate::seats::SeatingRequest>,
 }
 
 fn check(ok: bool, message: &str) -> Result<(), DropError> {
@@ -81,7 +88,12 @@ pub fn valid_name(name: &str, max: usize) -> bool {
 }
 
 impl CreateDrop {
-    pub(super) fn validate(self) -> Result<NewDrop, DropError> {
+    /// Checks every field that needs nothing else; the new drop (its stock
+    /// and prices still to come from the seat map, for a seated sale) and
+    /// the seating asked for.
+    pub(super) fn validate(
+        self,
+    ) -> Result<(NewDrop, Option<crate::seats::SeatingRequest>), DropError> {
         check(
             valid_drop_id(&self.id),
             "id must be 1-64 lowercase letters, digits or dashes",
@@ -91,14 +103,36 @@ impl CreateDrop {
             valid_name(&name, 200),
             "name must be 1-200 characters, without control characters",
         )?;
-        check(
-            (0..=1_000_000_000).contains(&self.stock),
-            "stock must be from 0 to 1000000000",
-        )?;
-        check(
-            (0..=100_000_000_000).contains(&self.price_cents),
-            "price_cents must be from 0 to 100000000000",
-        )?;
+        match (&self.seating, self.stock, self.price_cents) {
+            (Some(_), stock, _) => {
+                check(
+                    stock.is_none(),
+                    "a seated sale's stock is its seats on sale: leave stock out",
+                )?;
+                check(
+                    self.event_id.is_some(),
+                    "a seated sale belongs to an event: give event_id",
+                )?;
+            }
+            (None, Some(stock), Some(price)) => {
+                check(
+                    (0..=1_000_000_000).contains(&stock),
+                    "stock must be from 0 to 1000000000",
+                )?;
+                check(
+                    (0..=100_000_000_000).contains(&price),
+                    "price_cents must be from 0 to 100000000000",
+                )?;
+            }
+            (None, _, _) => {
+                return Err(DropError::Invalid(
+                    "give stock and price_cents (or seating, for a seated sale)".into(),
+                ))
+            }
+        }
+        if let Some(event) = &self.event_id {
+            check(valid_drop_id(event), "event_id must be an event's id")?;
+        }
         check(
             self.currency.len() == 3 && self.currency.bytes().all(|b| b.is_ascii_uppercase()),
             "currency must be a three-letter ISO code such as EUR",
@@ -117,18 +151,23 @@ impl CreateDrop {
         )?;
         check_rate(self.admission_rate_per_sec)?;
         check_max_active(self.max_active)?;
-        Ok(NewDrop {
-            id: self.id,
-            name,
-            stock: self.stock,
-            price_cents: self.price_cents,
-            currency: self.currency,
-            opens_at: self.opens_at,
-            per_user_cap: self.per_user_cap,
-            order_timeout_secs: self.order_timeout_secs,
-            admission_rate_per_sec: self.admission_rate_per_sec,
-            max_active: self.max_active,
-        })
+        Ok((
+            NewDrop {
+                id: self.id,
+                name,
+                stock: self.stock.unwrap_or(0),
+                price_cents: self.price_cents.unwrap_or(0),
+                currency: self.currency,
+                opens_at: self.opens_at,
+                per_user_cap: self.per_user_cap,
+                order_timeout_secs: self.order_timeout_secs,
+                admission_rate_per_sec: self.admission_rate_per_sec,
+                max_active: self.max_active,
+                event_id: self.event_id,
+                seating: None,
+            },
+            self.seating,
+        ))
     }
 }
 

@@ -122,6 +122,7 @@ impl StockGate {
                     Some("invalid_quantity") => Refusal::InvalidQuantity,
                     Some("cap_exceeded") => Refusal::CapExceeded,
                     Some("sold_out") => Refusal::SoldOut,
+                    Some("seated") => Refusal::Seated,
                     _ => return Err(reply_error("reserve", &reply)),
                 },
             )),
@@ -206,7 +207,9 @@ impl StockGate {
             .arg(drop.timeout_secs)
             .arg(drop.version)
             .arg(holdings.iter().map(|h| i64::from(h.quantity)).sum::<i64>())
-            .arg(drop.epoch);
+            .arg(drop.epoch)
+            .arg(if drop.seated { "1" } else { "0" })
+            .arg(drop.hold_ms);
         for holding in holdings {
             invocation
                 .arg(holding.order_id.to_string())

@@ -89,6 +89,8 @@ pub enum Refusal {
     InvalidQuantity,
     CapExceeded,
     SoldOut,
+    /// A seated sale: seats are held first, then ordered from the hold.
+    Seated,
 }
 
 /// The outcome of [`StockGate::reserve`].
@@ -127,6 +129,10 @@ pub struct DropGateState {
     pub version: i64,
     /// PostgreSQL's `drops.redis_epoch`: which load of the drop this is.
     pub epoch: i64,
+    /// A seated sale (seats are held, then ordered from the hold).
+    pub seated: bool,
+    /// A seated sale's hold time, ms.
+    pub hold_ms: i64,
 }
 
 /// Counters read back from a loaded drop.

@@ -134,7 +134,12 @@ impl From<OrderError> for ApiError {
                 }
                 Refusal::CapExceeded => Self::CapExceeded,
                 Refusal::SoldOut => Self::SoldOut,
+                Refusal::Seated => Self::Conflict(
+                    "seated_sale",
+                    "this sale is seated: hold seats, then order the hold".into(),
+                ),
             },
+            OrderError::Hold(refusal) => hold_refusal(refusal),
             OrderError::IdempotencyMismatch => Self::InvalidQuantity(error.to_string()),
             OrderError::UnknownDrop => Self::NotFound("unknown_drop"),
             OrderError::UnknownOrder => Self::NotFound("unknown_order"),
@@ -146,6 +151,72 @@ impl From<OrderError> for ApiError {
             OrderError::Database(e) => e.into(),
             OrderError::Redis(e) => e.into(),
             OrderError::Internal(e) => Self::Internal(e),
+        }
+    }
+}
+
+/// What a seated sale's gate refused, as the API says it.
+pub fn hold_refusal(refusal: crate::seats::gate::HoldRefusal) -> ApiError {
+    use crate::seats::gate::HoldRefusal;
+    match refusal {
+        HoldRefusal::Closed => ApiError::Closed,
+        HoldRefusal::Paused => ApiError::Paused,
+        HoldRefusal::NotOpen => ApiError::NotOpen,
+        HoldRefusal::CapExceeded => ApiError::CapExceeded,
+        HoldRefusal::NotSeated => ApiError::Conflict(
+            "not_seated",
+            "this sale is not seated: order a quantity instead".into(),
+        ),
+        HoldRefusal::UnknownHold => ApiError::NotFound("unknown_hold"),
+        HoldRefusal::Lapsed => ApiError::Conflict(
+            "hold_lapsed",
+            "this hold is not live any more; hold seats again".into(),
+        ),
+    }
+}
+
+impl From<crate::seats::holds::HoldError> for ApiError {
+    fn from(error: crate::seats::holds::HoldError) -> Self {
+        use crate::seats::holds::HoldError;
+        match error {
+            HoldError::UnknownDrop => Self::NotFound("unknown_drop"),
+            HoldError::NotSeated => hold_refusal(crate::seats::gate::HoldRefusal::NotSeated),
+            HoldError::InvalidSeats(message) => Self::Unprocessable("invalid_seats", message),
+            HoldError::SeatsTaken(_) => Self::Conflict("seats_taken", error.to_string()),
+            HoldError::NoAdjacentSeats(message) => Self::Conflict("no_adjacent_seats", message),
+            HoldError::Refused(refusal) => hold_refusal(refusal),
+            HoldError::UnknownHold => Self::NotFound("unknown_hold"),
+            HoldError::NotLive => Self::Conflict("hold_not_live", error.to_string()),
+            HoldError::Unavailable(message) => Self::Unavailable(message),
+            HoldError::Database(e) => e.into(),
+            HoldError::Redis(e) => e.into(),
+            HoldError::Internal(e) => Self::Internal(e),
+        }
+    }
+}
+
+impl From<crate::venues::VenueError> for ApiError {
+    fn from(error: crate::venues::VenueError) -> Self {
+        use crate::venues::VenueError;
+        match error {
+            VenueError::Invalid(message) => Self::Validation(message),
+            VenueError::Unknown => Self::NotFound("unknown_venue"),
+            VenueError::Exists(_) => Self::Conflict("venue_exists", error.to_string()),
+            VenueError::NoMap => Self::NotFound("no_map"),
+            VenueError::Database(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::events::EventError> for ApiError {
+    fn from(error: crate::events::EventError) -> Self {
+        use crate::events::EventError;
+        match error {
+            EventError::Invalid(message) => Self::Validation(message),
+            EventError::Unknown => Self::NotFound("unknown_event"),
+            EventError::Exists(_) => Self::Conflict("event_exists", error.to_string()),
+            EventError::Database(e) => e.into(),
+            EventError::Drop(e) => e.into(),
         }
     }
 }

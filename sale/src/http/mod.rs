@@ -5,6 +5,9 @@
 //! - [`drops`]: create, list, show, change, stats.
 //! - [`orders`]: place, show, mine, cancel.
 //! - [`payments`]: pay an order, the provider's webhook.
+//! - [`venues`]: venues and their seat maps.
+//! - [`events`]: events with their venue and sales.
+//! - [`seats`]: holds, the seat snapshot and its event stream.
 //! - [`pages`]: the operator console and its assets, with security headers.
 //! - [`auth`]: user, operator and admission credentials.
 //! - [`error`]: the error every endpoint answers with.
@@ -12,9 +15,12 @@
 pub mod auth;
 pub mod drops;
 pub mod error;
+pub mod events;
 pub mod orders;
 pub mod pages;
 pub mod payments;
+pub mod seats;
+pub mod venues;
 
 use crate::domain::Sale;
 use admission::identity::{DevIssuer, UserVerifier};
@@ -61,6 +67,9 @@ pub fn router(state: HttpState) -> Router {
         .merge(drops::router())
         .merge(orders::router())
         .merge(payments::router())
+        .merge(venues::router())
+        .merge(events::router())
+        .merge(seats::router())
         .merge(pages::router())
         .fallback(runtime::error::not_found)
         .method_not_allowed_fallback(runtime::error::method_not_allowed)
