@@ -127,9 +127,9 @@ async fn a_line_that_cannot_move_says_why_instead_of_promising_seconds() {
     deployment.create_drop("held", 2, 10.0, 100, 0).await;
     let expires = chrono::Utc::now() + chrono::Duration::minutes(30);
     sqlx::query(
-        "INSERT INTO orders (id, drop_id, user_id, quantity, unit_price_cents, currency, status, \
-           idempotency_key, created_at, expires_at) \
-         VALUES ($1, 'held', 'early', 2, 100, 'EUR', 'pending', 'k', now(), $2)",
+        "INSERT INTO orders (id, drop_id, user_id, quantity, unit_price_cents, total_cents, \
+           currency, status, idempotency_key, created_at, expires_at) \
+         VALUES ($1, 'held', 'early', 2, 100, 200, 'EUR', 'pending', 'k', now(), $2)",
     )
     .bind(uuid::Uuid::now_v7())
     .bind(expires)

@@ -332,8 +332,12 @@ pub async fn load_settings(db: &sqlx::PgPool, ids: &[String]) -> sqlx::Result<Ve
         DropSettings,
         r#"SELECT d.id, d.name, d.opens_at, d.state AS "state: OperatorState",
              d.admission_rate_per_sec, d.max_active, d.draw_seed,
-             (SELECT min(o.expires_at) FROM orders o
-               WHERE o.drop_id = d.id AND o.status = 'pending') AS earliest_pending_expiry
+             LEAST(
+               (SELECT min(o.expires_at) FROM orders o
+                 WHERE o.drop_id = d.id AND o.status = 'pending'),
+               (SELECT min(h.expires_at) FROM holds h
+                 WHERE h.drop_id = d.id AND h.order_id IS NULL AND h.released_at IS NULL
+                   AND h.expires_at > now())) AS earliest_pending_expiry
            FROM drops d WHERE d.id = ANY($1)"#,
         ids
     )

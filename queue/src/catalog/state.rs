@@ -16,8 +16,8 @@ pub struct DropSettings {
     pub admission_rate_per_sec: f64,
     pub max_active: i32,
     pub draw_seed: String,
-    /// When the first pending order expires (its units may come back);
-    /// `None` when no order is pending.
+    /// When the first pending order (or a seated sale's live hold) expires:
+    /// its units may come back. `None` when nothing is pending.
     pub earliest_pending_expiry: Option<DateTime<Utc>>,
 }
 
