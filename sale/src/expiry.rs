@@ -32,6 +32,7 @@ use crate::store::{drops, orders};
 use runtime::shutdown::CancellationToken;
 use std::sync::Arc;
 use std::time::Duration;
+use uuid::Uuid;
 
 /// Pending orders expired per statement.
 const SWEEP_BATCH: i64 = 500;
@@ -100,7 +101,11 @@ impl Expiry {
         loop {
             let page = drops::live_page(&self.db, &after, DROP_PAGE).await?;
             for drop in &page {
-                self.reconcile_drop(&drop.id, cutoff_ms, &mut done).await?;
+                if drop.seating.is_some() {
+                    self.reconcile_seats(&drop.id, cutoff_ms, &mut done).await?;
+                } else {
+                    self.reconcile_drop(&drop.id, cutoff_ms, &mut done).await?;
+                }
             }
             match page.last() {
                 Some(last) if page.len() as i64 == DROP_PAGE => after = last.id.clone(),
@@ -111,6 +116,54 @@ impl Expiry {
             tracing::warn!(?done, "reconciliation released units");
         }
         Ok(done)
+    }
+
+    /// A seated sale's ordered holds in Redis whose order PostgreSQL does not
+    /// hold (the order's outcome was unknown, or its release never reached
+    /// Redis): given back once their hold time plus the grace has passed.
+    /// Holds not ordered need nothing: they lapse on their own.
+    async fn reconcile_seats(
+        &self,
+        drop_id: &str,
+        cutoff_ms: i64,
+        done: &mut Reconciled,
+    ) -> anyhow::Result<()> {
+        let mut cursor = 0;
+        loop {
+            let (next, records) = self.seats.holds_page(drop_id, cursor, SCAN_PAGE).await?;
+            let old: Vec<Uuid> = records
+                .iter()
+                .filter(|(_, state, expires)| *state == 'o' && *expires <= cutoff_ms)
+                .map(|(id, _, _)| *id)
+                .collect();
+            if !old.is_empty() {
+                let statuses = crate::store::holds::order_statuses(&self.db, &old).await?;
+                done.checked += old.len();
+                for hold in old {
+                    let holding = matches!(
+                        statuses.get(&hold),
+                        Some(Some(status)) if status == "pending" || status == "paid"
+                    );
+                    if holding {
+                        continue;
+                    }
+                    let now = self.clock.now().timestamp_millis();
+                    if self
+                        .seats
+                        .release(drop_id, hold, crate::seats::gate::ReleaseMode::Order, now)
+                        .await?
+                        > 0
+                    {
+                        tracing::warn!(%hold, drop = drop_id, "ordered hold without a holding order released");
+                        done.stale_released += 1;
+                    }
+                }
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
     }
 
     async fn reconcile_drop(

@@ -573,3 +573,139 @@ async fn a_seat_taken_reaches_an_open_stream_at_once() {
     assert!(seen.contains("[148,\"h\"]"), "{seen}");
     app.stop().await;
 }
+
+/// An ordered hold whose order PostgreSQL no longer holds (its release never
+/// reached Redis) is given back by the reconciler, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reconciler_gives_back_seats_of_an_order_that_ended_unseen() {
+    let clock = ManualClock::new(chrono::Utc::now());
+    let app = TestApp::spawn_with(|c| c.expiry_sweep_ms = 3_600_000, Some(clock.clone())).await;
+    app.seated_sale("recon").await;
+    let (_, hold) = app
+        .hold("recon", "ann", "1", json!({"seats": [seat("H", 3)]}))
+        .await;
+    let body = json!({"hold_id": hold["id"]}).to_string();
+    let (status, order) = app
+        .place_in("recon", &app.admit("ann", "recon"), "o", &body)
+        .await;
+    assert_eq!(status, 201, "{order}");
+    // The order is cancelled in PostgreSQL; Redis never hears of it.
+    let id: uuid::Uuid = order["id"].as_str().unwrap().parse().unwrap();
+    let cancelled = sale::store::orders::cancel_pending(&app.db, id, "ann")
+        .await
+        .unwrap();
+    assert!(matches!(
+        cancelled,
+        sale::store::orders::Cancel::Cancelled(_)
+    ));
+    assert_eq!(app.redis_sold("recon").await, 1);
+    let early = app.sale.reconcile(Duration::ZERO).await.unwrap();
+    assert_eq!(
+        early.stale_released, 0,
+        "not before the hold's time has passed"
+    );
+    clock.advance(chrono::Duration::seconds(601));
+    let done = app.sale.reconcile(Duration::ZERO).await.unwrap();
+    assert_eq!(done.stale_released, 1, "{done:?}");
+    assert_eq!(
+        app.sale
+            .reconcile(Duration::ZERO)
+            .await
+            .unwrap()
+            .stale_released,
+        0
+    );
+    assert_eq!(app.redis_sold("recon").await, 0);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_and_venues_are_validated_and_shown_with_their_sales() {
+    let app = TestApp::spawn().await;
+    app.seated_sale("shown").await;
+    let operator = |method: reqwest::Method, path: &str, body: Value| {
+        app.http
+            .request(method, app.url(path))
+            .bearer_auth(OPERATOR_KEY)
+            .json(&body)
+            .send()
+    };
+    // Without performers, genre or description (they are optional).
+    let response = operator(
+        reqwest::Method::POST,
+        "/api/events",
+        json!({"id": "bare", "name": "Bare", "venue_id": "shown-hall",
+            "starts_at": "2031-01-01T20:00:00Z"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 201);
+    for (body, what) in [
+        (
+            json!({"id": "x", "name": "X", "venue_id": "nowhere", "starts_at": "2031-01-01T20:00:00Z"}),
+            "unknown venue",
+        ),
+        (
+            json!({"id": "x", "name": "X\u{0}", "venue_id": "shown-hall", "starts_at": "2031-01-01T20:00:00Z"}),
+            "NUL",
+        ),
+        (
+            json!({"id": "x", "name": "X", "venue_id": "shown-hall", "starts_at": "2031-01-01T20:00:00Z", "status": "maybe"}),
+            "status",
+        ),
+        (
+            json!({"id": "X!", "name": "X", "venue_id": "shown-hall", "starts_at": "2031-01-01T20:00:00Z"}),
+            "id",
+        ),
+    ] {
+        let response = operator(reqwest::Method::POST, "/api/events", body)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 422, "{what}");
+    }
+    let response = operator(
+        reqwest::Method::PATCH,
+        "/api/events/shown-show",
+        json!({"status": "on_sale", "performers": ["The Band", "Support Act"]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    let event: Value = app
+        .http
+        .get(app.url("/api/events/shown-show"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(event["status"], "on_sale");
+    assert_eq!(event["venue"]["city"], "Köln");
+    assert_eq!(event["sales"][0]["id"], "shown");
+    assert_eq!(
+        event["sales"][0]["stock"], 300,
+        "every seat of the hall is on sale"
+    );
+    let map = app
+        .http
+        .get(app.url("/api/venues/shown-hall/map?version=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(map.status(), 200);
+    assert!(map.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
+    let etag = map.headers()["etag"].clone();
+    let again = app
+        .http
+        .get(app.url("/api/venues/shown-hall/map?version=1"))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    app.stop().await;
+}

@@ -380,6 +380,34 @@ impl SeatGate {
         })
     }
 
+    /// One page of a sale's hold records (HSCAN; `cursor` 0 starts, a
+    /// returned 0 means done): (hold id, state `h`/`o`, expires_ms).
+    pub async fn holds_page(
+        &self,
+        drop_id: &str,
+        cursor: u64,
+        count: usize,
+    ) -> redis::RedisResult<(u64, Vec<(Uuid, char, i64)>)> {
+        let mut command = redis::cmd("HSCAN");
+        command
+            .arg(self.keys(drop_id).holds())
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(count);
+        let (next, flat): (u64, Vec<String>) =
+            bounded(command.query_async(&mut self.redis.clone())).await?;
+        let records = flat
+            .chunks_exact(2)
+            .filter_map(|pair| {
+                let mut fields = pair[1].split('|');
+                let expires = fields.next()?.parse().ok()?;
+                let state = fields.next()?.chars().next()?;
+                Some((pair[0].parse().ok()?, state, expires))
+            })
+            .collect();
+        Ok((next, records))
+    }
+
     /// Log entries after stream id `after` ("0" from the start), at most
     /// `count`: (stream id, version, changes).
     pub async fn log_after(

@@ -37,7 +37,8 @@ pub async fn insert(db: &PgPool, id: &str, event: &EventFields) -> sqlx::Result<
     sqlx::query_as!(
         EventRow,
         r#"INSERT INTO events (id, name, performers, venue_id, starts_at, genre, description, status)
-           VALUES ($1, $2, $3, $4, $5, COALESCE($6, ''), COALESCE($7, ''), COALESCE($8, 'scheduled'))
+           VALUES ($1, $2, COALESCE($3, '{}'::text[]), $4, $5, COALESCE($6, ''), COALESCE($7, ''),
+             COALESCE($8, 'scheduled'))
            ON CONFLICT (id) DO NOTHING
            RETURNING id, name, performers, venue_id, starts_at, genre, description, status,
              created_at, updated_at"#,

@@ -386,3 +386,19 @@ pub async fn open_for_rebuild(
     .fetch_all(&mut *tx)
     .await
 }
+
+/// Of `ids`, each hold PostgreSQL has, with its order's status (`None`:
+/// not ordered there).
+pub async fn order_statuses(
+    db: &PgPool,
+    ids: &[Uuid],
+) -> sqlx::Result<std::collections::HashMap<Uuid, Option<String>>> {
+    let rows = sqlx::query!(
+        r#"SELECT h.id, o.status AS "status?" FROM holds h LEFT JOIN orders o ON o.id = h.order_id
+           WHERE h.id = ANY($1)"#,
+        ids
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|row| (row.id, row.status)).collect())
+}
