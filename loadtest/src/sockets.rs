@@ -10,8 +10,9 @@
 //! more than one address's worth of ephemeral ports can be open; raise
 //! `ulimit -n` for both processes first.
 
+use crate::procfs::rss_kib;
+use crate::sale_api;
 use admission::identity::DevIssuer;
-use anyhow::Context;
 use futures::StreamExt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,96 +20,63 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 
-pub struct Options {
+/// `loadtest sockets` flags.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The queue node's address.
+    #[arg(long, default_value = "127.0.0.1:8080")]
     pub queue: std::net::SocketAddr,
-    pub drop: String,
-    pub user_secret: String,
-    pub connections: usize,
+    /// The queue node's process id (its RSS is read from /proc).
+    #[arg(long)]
     pub queue_pid: u32,
-    /// The sale service and its operator key: the pause is an operator's
-    /// `PATCH`, as in production.
+    /// An open drop to wait in (its admission rate should be tiny).
+    #[arg(long)]
+    pub drop: String,
+    /// The user-token secret the queue trusts (USER_JWT_SECRET).
+    #[arg(long, env = "USER_JWT_SECRET")]
+    pub user_secret: String,
+    /// The sale service (the pause is sent there).
+    #[arg(long, env = "SALE_URL", default_value = "http://127.0.0.1:8081")]
     pub sale: String,
+    /// Operator API key.
+    #[arg(long, env = "OPERATOR_API_KEY")]
     pub operator_key: String,
+    /// How many idle WebSocket fans to hold.
+    #[arg(long, default_value_t = 10_000)]
+    pub connections: usize,
+    /// Loopback source addresses to spread connections over (127.0.0.1..).
+    #[arg(long, default_value_t = 4)]
     pub source_addresses: u8,
 }
 
-fn rss_kib(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("reading /proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .context("no VmRSS")
+/// What the fans saw: how many joined or failed, and when each heard of
+/// the pause.
+#[derive(Default)]
+struct Seen {
+    joined: AtomicUsize,
+    failures: AtomicUsize,
+    paused_at: Mutex<Vec<Instant>>,
 }
 
-pub async fn run(options: Options) -> anyhow::Result<()> {
-    let issuer = DevIssuer::new(&options.user_secret);
+/// Runs `loadtest sockets`.
+pub async fn main(args: Args) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
-    let set_state = |state: &'static str| {
-        http.patch(format!("{}/api/drops/{}", options.sale, options.drop))
-            .bearer_auth(&options.operator_key)
-            .json(&serde_json::json!({ "state": state }))
-            .send()
-    };
-    set_state("open").await?.error_for_status()?;
+    let set_state =
+        |state| sale_api::set_drop_state(&http, &args.sale, &args.operator_key, &args.drop, state);
+    set_state("open").await?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let rss_before = rss_kib(options.queue_pid)?;
+    let rss_before = rss_kib(args.queue_pid)?;
 
-    let gate = Arc::new(Semaphore::new(1000));
-    let joined = Arc::new(AtomicUsize::new(0));
-    let paused_at: Arc<Mutex<Vec<Instant>>> = Arc::default();
-    let failures = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::new(Seen::default());
     let started = Instant::now();
-    let mut fans = Vec::with_capacity(options.connections);
-    for n in 0..options.connections {
-        let permit = gate.clone().acquire_owned().await?;
-        let token = issuer.issue(&format!("fan-{n}"), false, 3600)?;
-        let (joined, paused_at, failures) = (joined.clone(), paused_at.clone(), failures.clone());
-        let source = loadtest::connect::source_address(n, options.source_addresses.max(1));
-        let (queue, drop_id) = (options.queue, options.drop.clone());
-        fans.push(tokio::spawn(async move {
-            let connected = async {
-                let url = format!("ws://{queue}/api/drops/{drop_id}/queue/ws");
-                let mut ws = loadtest::connect::websocket(&url, source, Some(&token)).await?;
-                // The first status completes the join.
-                while let Some(message) = ws.next().await {
-                    if let Message::Text(_) = message? {
-                        break;
-                    }
-                }
-                anyhow::Ok(ws)
-            }
-            .await;
-            drop(permit);
-            let mut ws = match connected {
-                Ok(ws) => ws,
-                Err(_) => {
-                    failures.fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
-            };
-            joined.fetch_add(1, Ordering::Relaxed);
-            // Idle, answering pings, until told the drop is paused.
-            while let Some(Ok(message)) = ws.next().await {
-                if let Message::Text(text) = message {
-                    if text.contains("\"state\":\"paused\"") {
-                        paused_at.lock().map(|mut v| v.push(Instant::now())).ok();
-                    }
-                }
-            }
-        }));
-    }
-    while joined.load(Ordering::Relaxed) + failures.load(Ordering::Relaxed) < options.connections {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let fans = connect_fans(&args, &seen).await?;
     let join_time = started.elapsed();
-    let connected = joined.load(Ordering::Relaxed);
+    let connected = seen.joined.load(Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let rss_after = rss_kib(options.queue_pid)?;
+    let rss_after = rss_kib(args.queue_pid)?;
     println!(
         "sockets: {connected} connected ({} failed) in {:.1} s = {:.0} joins/s",
-        failures.load(Ordering::Relaxed),
+        seen.failures.load(Ordering::Relaxed),
         join_time.as_secs_f64(),
         connected as f64 / join_time.as_secs_f64()
     );
@@ -120,17 +88,8 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     );
 
     let paused = Instant::now();
-    set_state("paused").await?.error_for_status()?;
-    let deadline = paused + Duration::from_secs(30);
-    while paused_at.lock().map(|v| v.len()).unwrap_or(0) < connected && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let times = paused_at.lock().map(|v| v.clone()).unwrap_or_default();
-    let mut delays: Vec<f64> = times
-        .iter()
-        .map(|t| t.duration_since(paused).as_secs_f64())
-        .collect();
-    delays.sort_by(f64::total_cmp);
+    set_state("paused").await?;
+    let delays = pause_delays(&seen, paused, connected).await;
     let pick = |q: f64| {
         delays
             .get(((delays.len() as f64 - 1.0) * q) as usize)
@@ -144,9 +103,81 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         pick(0.99),
         pick(1.0)
     );
-    set_state("open").await?.error_for_status()?;
+    set_state("open").await?;
     for fan in fans {
         fan.abort();
     }
     Ok(())
+}
+
+/// Opens every fan's socket (1,000 joins in flight at most) and returns
+/// once each has joined or failed; the fans stay connected, idle.
+async fn connect_fans(
+    args: &Args,
+    seen: &Arc<Seen>,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let issuer = DevIssuer::new(&args.user_secret);
+    let gate = Arc::new(Semaphore::new(1000));
+    let mut fans = Vec::with_capacity(args.connections);
+    for n in 0..args.connections {
+        let permit = gate.clone().acquire_owned().await?;
+        let token = issuer.issue(&format!("fan-{n}"), false, 3600)?;
+        let source = crate::connect::source_address(n, args.source_addresses.max(1));
+        let url = format!("ws://{}/api/drops/{}/queue/ws", args.queue, args.drop);
+        let seen = seen.clone();
+        fans.push(tokio::spawn(async move {
+            let connected = async {
+                let mut ws = crate::connect::websocket(&url, source, Some(&token)).await?;
+                // The first status completes the join.
+                while let Some(message) = ws.next().await {
+                    if let Message::Text(_) = message? {
+                        break;
+                    }
+                }
+                anyhow::Ok(ws)
+            }
+            .await;
+            drop(permit);
+            let Ok(mut ws) = connected else {
+                seen.failures.fetch_add(1, Ordering::Relaxed);
+                return;
+            };
+            seen.joined.fetch_add(1, Ordering::Relaxed);
+            // Idle, answering pings, until told the drop is paused.
+            while let Some(Ok(message)) = ws.next().await {
+                if let Message::Text(text) = message {
+                    if text.contains("\"state\":\"paused\"") {
+                        seen.paused_at
+                            .lock()
+                            .map(|mut v| v.push(Instant::now()))
+                            .ok();
+                    }
+                }
+            }
+        }));
+    }
+    while seen.joined.load(Ordering::Relaxed) + seen.failures.load(Ordering::Relaxed)
+        < args.connections
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(fans)
+}
+
+/// Waits (up to 30 s) for every connected fan to hear of the pause sent at
+/// `paused`; returns each fan's delay, seconds, sorted.
+async fn pause_delays(seen: &Seen, paused: Instant, connected: usize) -> Vec<f64> {
+    let deadline = paused + Duration::from_secs(30);
+    while seen.paused_at.lock().map(|v| v.len()).unwrap_or(0) < connected
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let times = seen.paused_at.lock().map(|v| v.clone()).unwrap_or_default();
+    let mut delays: Vec<f64> = times
+        .iter()
+        .map(|t| t.duration_since(paused).as_secs_f64())
+        .collect();
+    delays.sort_by(f64::total_cmp);
+    delays
 }

@@ -172,8 +172,9 @@ async fn a_small_rush_keeps_every_invariant_and_a_broken_setup_is_caught() {
     .map(|id| id.to_string())
     .collect();
     let redis = redis_url();
-    let check =
-        || loadtest::invariants::check(&db, &redis, &stack.prefix, &report.drop, &acknowledged);
+    let check = || {
+        loadtest::rush::invariants::check(&db, &redis, &stack.prefix, &report.drop, &acknowledged)
+    };
     let intact = check().await.unwrap();
     assert!(intact.holds(), "{:?}", intact.broken);
     let (victim, user): (uuid::Uuid, String) = sqlx::query_as(
