@@ -2,9 +2,15 @@
 //! one scenario of the `loadtest` library (see its modules for what each
 //! measures). Every run is bounded by its `--seconds`, `--max-seconds` or
 //! connection count.
+//!
+//! Exit codes: 0 the run passed; 1 it could not be carried out (an error)
+//! or, for `rush` and `soak`, an invariant broke; 2 (`rush`, `soak`) every
+//! invariant held but a threshold was breached (too many failed requests,
+//! too few fans in the line, too few admissions).
 
 use clap::{Parser, Subcommand};
 use loadtest::{baseline, orders, rush, sockets};
+use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(name = "loadtest", about = "Lineup load generator")]
@@ -21,23 +27,29 @@ enum Command {
     /// and how fast a status change reaches all of them.
     Sockets(sockets::Args),
     /// Fans arrive, wait, some abandon; the admitted buy and pay. Ends with a
-    /// report (JSON and Markdown) and the invariants; exits non-zero when an
-    /// invariant is broken.
+    /// report (JSON and Markdown), the invariants and the thresholds; exits 1
+    /// when an invariant is broken, 2 when only a threshold is breached.
     Rush(rush::RushArgs),
     /// A steady mixed load for a chosen time: fans arrive evenly at
-    /// `--fans-per-sec` for `--minutes`, then everything of `rush` applies.
+    /// `--fans-per-sec` for `--minutes`, then everything of `rush` applies
+    /// (report, invariants, thresholds, exit codes).
     Soak(rush::SoakArgs),
     /// Raw Lua rate against Redis and a plain PostgreSQL checkout, side by side.
     Baseline(baseline::Args),
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
-        Command::Orders(args) => orders::main(args).await,
-        Command::Sockets(args) => sockets::main(args).await,
+async fn main() -> ExitCode {
+    let passed = |done: anyhow::Result<()>| done.map(|()| ExitCode::SUCCESS);
+    let outcome = match Cli::parse().command {
+        Command::Orders(args) => passed(orders::main(args).await),
+        Command::Sockets(args) => passed(sockets::main(args).await),
         Command::Rush(args) => rush::main(args).await,
         Command::Soak(args) => rush::soak(args).await,
-        Command::Baseline(args) => baseline::main(args).await,
-    }
+        Command::Baseline(args) => passed(baseline::main(args).await),
+    };
+    outcome.unwrap_or_else(|e| {
+        eprintln!("Error: {e:?}");
+        ExitCode::FAILURE
+    })
 }

@@ -10,6 +10,7 @@ use crate::sale_api::error_code;
 use crate::tally::Latencies;
 use admission::identity::DevIssuer;
 use futures::{SinkExt, StreamExt};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
@@ -22,6 +23,8 @@ pub(crate) struct Crowd {
     pub clients: Vec<reqwest::Client>,
     pub shared: Arc<Mutex<Shared>>,
     pub latencies: Arc<Latencies>,
+    /// Requests sent: WebSocket joins, HTTP joins and polls, orders, payments.
+    pub requests: Arc<AtomicU64>,
 }
 
 impl Crowd {
@@ -69,6 +72,13 @@ struct FanContext {
     token: String,
     http: reqwest::Client,
     crowd: Crowd,
+}
+
+impl FanContext {
+    /// Counts one request about to be sent.
+    fn sending(&self) {
+        self.crowd.requests.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 enum Waited {
@@ -138,6 +148,7 @@ async fn wait_on_socket(c: &FanContext, abandon: bool) -> anyhow::Result<Waited>
         options.queue_url.replacen("http", "ws", 1),
         c.crowd.drop
     );
+    c.sending();
     let sent = Instant::now();
     let source = crate::connect::source_address(c.n, options.source_addresses);
     let mut ws = crate::connect::websocket(&url, source, None).await?;
@@ -169,6 +180,7 @@ async fn wait_on_socket(c: &FanContext, abandon: bool) -> anyhow::Result<Waited>
 async fn wait_by_polling(c: &FanContext, abandon: bool) -> anyhow::Result<Waited> {
     let (options, latencies) = (&c.crowd.options, &c.crowd.latencies);
     let url = format!("{}/api/drops/{}/queue", options.queue_url, c.crowd.drop);
+    c.sending();
     let sent = Instant::now();
     let response = c.http.post(&url).bearer_auth(&c.token).send().await?;
     latencies.record("POST queue", sent.elapsed(), None);
@@ -185,6 +197,7 @@ async fn wait_by_polling(c: &FanContext, abandon: bool) -> anyhow::Result<Waited
             return Ok(waited);
         }
         tokio::time::sleep(options.poll_every).await;
+        c.sending();
         let sent = Instant::now();
         let response = c.http.get(&url).bearer_auth(&c.token).send().await?;
         latencies.record("GET queue", sent.elapsed(), Some(options.poll_every));
@@ -203,6 +216,7 @@ async fn wait_by_polling(c: &FanContext, abandon: bool) -> anyhow::Result<Waited
 /// acknowledged (201).
 async fn buy(c: &FanContext, admission: &str) -> Option<String> {
     let quantity = 1 + (c.n % 2);
+    c.sending();
     let sent = Instant::now();
     let response = c
         .http
@@ -259,6 +273,7 @@ async fn pay(c: &FanContext, order: &str) {
     };
     let token = DevIssuer::new(&options.user_secret).issue(&format!("fan-{}", c.n), false, 3600);
     let Ok(token) = token else { return };
+    c.sending();
     let sent = Instant::now();
     let paid = c
         .http

@@ -12,6 +12,7 @@
 //! - `timeline`: one sample a second, and the progress line.
 //! - `fairness`: FIFO and draw inversions, the admission rate achieved.
 //! - [`invariants`]: no oversell, nobody over the cap, every 201 recorded.
+//! - `thresholds`: when a run whose invariants held still failed ([`Thresholds`]).
 //! - `report`: the report ([`RushReport`]) as JSON and Markdown.
 //! - `plot`: the report's SVG plot.
 
@@ -22,36 +23,42 @@ mod options;
 mod plot;
 mod report;
 mod shared;
+mod thresholds;
 mod timeline;
 
 pub use options::{Curve, RushArgs, RushOptions, SoakArgs};
 pub use report::RushReport;
+pub use thresholds::{Counts, RunFailure, Thresholds, EXIT_INVARIANTS, EXIT_THRESHOLDS};
 pub use timeline::Sample;
 
 use crate::idle::{self, RedisWatch};
 use fans::Crowd;
 use shared::Shared;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use timeline::{mib, progress_bar, Ticker};
 
 /// Runs `loadtest rush`: the run, its report written to `--out` and
-/// printed; fails when an invariant broke.
-pub async fn main(args: RushArgs) -> anyhow::Result<()> {
+/// printed, then a FAILED line on standard error when the run failed. The
+/// exit code: 0 passed, [`EXIT_INVARIANTS`] (1) an invariant broke,
+/// [`EXIT_THRESHOLDS`] (2) only thresholds were breached.
+pub async fn main(args: RushArgs) -> anyhow::Result<ExitCode> {
     let report = run(args.options()?).await?;
     report.write(&args.out)?;
     println!("{}", report.markdown());
-    anyhow::ensure!(
-        report.invariants.holds(),
-        "invariants broken: {}",
-        report.invariants.broken.join("; ")
-    );
-    Ok(())
+    Ok(match report.check() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("{failure}");
+            ExitCode::from(failure.exit_code())
+        }
+    })
 }
 
 /// Runs `loadtest soak`: a rush whose fans arrive evenly over the soak.
-pub async fn soak(args: SoakArgs) -> anyhow::Result<()> {
+pub async fn soak(args: SoakArgs) -> anyhow::Result<ExitCode> {
     main(args.into_rush()).await
 }
 
@@ -71,6 +78,7 @@ pub async fn run(options: RushOptions) -> anyhow::Result<RushReport> {
         clients,
         shared: Arc::new(Mutex::new(Shared::new(options.fans))),
         latencies: Arc::default(),
+        requests: Arc::default(),
     };
     let started = Instant::now();
     let deadline = started + options.max_duration;
@@ -246,6 +254,18 @@ fn report(
         (Some(a), Some(b)) if b > a => (b - a).as_secs_f64(),
         _ => duration,
     };
+    let counts = Counts {
+        fans: options.fans,
+        joined: s.joined,
+        admitted: s.admitted,
+        stock: options.stock,
+        requests: crowd.requests.load(Ordering::Relaxed),
+        errors: s.errors.clone(),
+    };
+    let thresholds = Thresholds {
+        min_admitted: Some(options.thresholds.min_admitted_for(options.stock)),
+        ..options.thresholds
+    };
     RushReport {
         drop: crowd.drop.clone(),
         fans: options.fans,
@@ -271,6 +291,11 @@ fn report(
         orders_per_sec: s.acknowledged.len() as f64 / duration,
         paid: s.paid,
         declined: s.declined,
+        requests: counts.requests,
+        failed_requests: counts.failures(),
+        error_share: counts.error_share(),
+        breaches: thresholds.breaches(&counts),
+        thresholds,
         errors: s.errors.clone(),
         latency: crowd.latencies.report(),
         invariants,

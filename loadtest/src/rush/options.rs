@@ -2,6 +2,7 @@
 //! build them), the arrival [`Curve`], and the command-line flags of
 //! `loadtest rush` ([`RushArgs`]) and `loadtest soak` ([`SoakArgs`]).
 
+use super::thresholds::Thresholds;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -68,6 +69,8 @@ pub struct RushOptions {
     /// addresses (127.0.0.1 …); 0: the system picks (see `crate::connect`).
     pub source_addresses: u8,
     pub show_progress: bool,
+    /// When the run fails although the invariants held (see `thresholds`).
+    pub thresholds: Thresholds,
 }
 
 /// Settings of a rush (and of a soak, which sets fans and ramp itself).
@@ -148,6 +151,18 @@ pub struct RushArgs {
     /// first 5 % of it, the rest even); `--ramp 0` is all at once.
     #[arg(long, default_value = "ramp")]
     pub curve: String,
+    /// Fail (exit 2) when more than this share of all requests failed
+    /// (WebSocket and HTTP joins, polls, orders, payments; an order refused
+    /// `409 sold_out` is the drop working and does not count).
+    #[arg(long, default_value_t = 0.05)]
+    pub max_error_share: f64,
+    /// Fail (exit 2) when fewer than this share of the live fans got a place.
+    #[arg(long, default_value_t = 0.95)]
+    pub min_join_share: f64,
+    /// Fail (exit 2) with fewer admissions than this [default: 1 when
+    /// --stock > 0, else 0].
+    #[arg(long)]
+    pub min_admitted: Option<u64>,
 }
 
 /// `loadtest soak`: a steady mixed load for a chosen time.
@@ -210,6 +225,11 @@ impl RushArgs {
             max_duration: Duration::from_secs(self.max_seconds),
             source_addresses: self.source_addresses,
             show_progress: true,
+            thresholds: Thresholds {
+                max_error_share: self.max_error_share,
+                min_join_share: self.min_join_share,
+                min_admitted: self.min_admitted,
+            },
         })
     }
 }

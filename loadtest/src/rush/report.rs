@@ -3,6 +3,7 @@
 //! code) and the SVG plot (see `plot`), written side by side.
 
 use super::invariants::InvariantReport;
+use super::thresholds::{RunFailure, Thresholds};
 use super::timeline::Sample;
 use crate::tally::LatencyReport;
 use serde::Serialize;
@@ -41,6 +42,14 @@ pub struct RushReport {
     pub orders_per_sec: f64,
     pub paid: u64,
     pub declined: u64,
+    /// Requests sent (WebSocket and HTTP joins, polls, orders, payments),
+    /// those that failed (errors but `409 sold_out`), and their share.
+    pub requests: u64,
+    pub failed_requests: u64,
+    pub error_share: f64,
+    /// The thresholds the run was judged by, and each one it breached.
+    pub thresholds: Thresholds,
+    pub breaches: Vec<String>,
     pub errors: BTreeMap<String, u64>,
     pub latency: BTreeMap<String, LatencyReport>,
     pub invariants: InvariantReport,
@@ -49,7 +58,19 @@ pub struct RushReport {
 }
 
 impl RushReport {
-    /// The report as Markdown.
+    /// Whether the run passed: no invariant broken, no threshold breached.
+    pub fn check(&self) -> Result<(), RunFailure> {
+        if self.invariants.holds() && self.breaches.is_empty() {
+            return Ok(());
+        }
+        Err(RunFailure {
+            invariants: self.invariants.broken.clone(),
+            thresholds: self.breaches.clone(),
+        })
+    }
+
+    /// The report as Markdown; it ends with a FAILED line naming what broke
+    /// when the run failed.
     pub fn markdown(&self) -> String {
         let mut md = self.summary_table();
         md.push_str("| endpoint | count | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |\n|---|---|---|---|---|---|---|\n");
@@ -65,6 +86,10 @@ impl RushReport {
                 md.push_str(&format!("| {code} | {n} |\n"));
             }
         }
+        md.push_str(&match self.check() {
+            Ok(()) => "\nPASSED: invariants hold, thresholds met.\n".to_string(),
+            Err(failure) => format!("\n**{failure}**\n"),
+        });
         md
     }
 
@@ -77,6 +102,8 @@ impl RushReport {
              | orders acknowledged | {} ({:.1}/s); paid {}, declined {} |\n\
              | idle fans | {} joined behind the live ones ({:.0}/s) |\n\
              | Redis | {:.0} MiB before, {:.0} MiB at peak with {} in line: {:.0} bytes per waiting fan |\n\
+             | requests | {}; {} failed ({:.1} %; `409 sold_out` not counted) |\n\
+             | thresholds | {}: {} |\n\
              | invariants | {} |\n\n",
             self.drop,
             self.fans,
@@ -102,6 +129,15 @@ impl RushReport {
             self.redis_peak_mib,
             self.line_at_peak,
             self.redis_bytes_per_waiting_fan,
+            self.requests,
+            self.failed_requests,
+            self.error_share * 100.0,
+            self.thresholds.describe(),
+            if self.breaches.is_empty() {
+                "met".to_string()
+            } else {
+                self.breaches.join("; ")
+            },
             if self.invariants.holds() {
                 "hold".to_string()
             } else {
