@@ -3,9 +3,13 @@
 //! Redis by `--concurrency` tasks (no HTTP, JSON, JWT or PostgreSQL), and
 //! (b) a plain PostgreSQL checkout (one stock row, `UPDATE ... WHERE stock
 //! >= n` plus an insert, one transaction per order). With `--sale` the
-//! `orders` closed loop runs first and its rate is given as a ratio of each.
+//! `orders` closed loop runs first (with `--sale-pid`, the sale process's
+//! CPU per acknowledged order) and its rate is given as a ratio of each.
+//! Prints the figures and writes them to `<out>/baseline.json`.
 
-use crate::tally::Tally;
+use crate::orders::{self, OrdersResult, TargetArgs};
+use crate::tally::{Tally, TallySummary};
+use serde::Serialize;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -34,6 +38,25 @@ pub struct Args {
     /// Admission signing key for the `orders` run.
     #[arg(long, env = "ADMISSION_KEY")]
     pub key: Option<PathBuf>,
+    /// The sale process's id, for its CPU per acknowledged order in the
+    /// `orders` run (read from /proc/<pid>/stat).
+    #[arg(long)]
+    pub sale_pid: Option<u32>,
+    /// Where baseline.json goes.
+    #[arg(long, default_value = "loadtest/out")]
+    pub out: PathBuf,
+}
+
+/// What `loadtest baseline` measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct BaselineResult {
+    pub lua: TallySummary,
+    pub postgres: TallySummary,
+    /// The `orders` run, with `--sale`.
+    pub ours: Option<OrdersResult>,
+    /// Our acknowledged orders/s over each baseline's rate.
+    pub ours_over_lua: Option<f64>,
+    pub ours_over_postgres: Option<f64>,
 }
 
 /// Runs `loadtest baseline`.
@@ -41,28 +64,49 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
     let run = Duration::from_secs(args.seconds);
     let ours = match (&args.sale, &args.operator_key, &args.key) {
         (Some(sale), Some(operator_key), Some(key)) => {
-            Some(crate::orders::closed_loop(sale, operator_key, key, args.concurrency, run).await?)
+            let target = TargetArgs {
+                sale: sale.clone(),
+                operator_key: operator_key.clone(),
+                key: key.clone(),
+                per_user_cap: 2,
+                sale_pid: args.sale_pid,
+            };
+            let buyers = orders::default_buyers(args.seconds, target.per_user_cap);
+            Some(orders::closed_loop(&target, args.concurrency, buyers, run).await?)
         }
         (None, _, _) => None,
         _ => anyhow::bail!("--sale needs --operator-key and --key"),
     };
     let lua = lua(&args.redis, args.concurrency, run).await?;
     let pg = postgres(&args.database, args.concurrency.min(64), run).await?;
-    println!("baseline reserve.lua straight against Redis: {lua:.0} orders/s");
-    println!("baseline plain PostgreSQL row-lock checkout:  {pg:.0} orders/s");
-    if let Some(ours) = ours {
+    let (lua_rate, pg_rate) = (lua.per_sec, pg.per_sec);
+    println!("baseline reserve.lua straight against Redis: {lua_rate:.0} orders/s");
+    println!("baseline plain PostgreSQL row-lock checkout:  {pg_rate:.0} orders/s");
+    let ours_rate = ours.as_ref().map(|o| o.tally.per_sec);
+    if let Some(ours) = ours_rate {
         println!(
             "our order path: {ours:.0} orders/s = {:.2} x the raw Lua rate, {:.1} x the plain PostgreSQL checkout",
-            ours / lua.max(1.0),
-            ours / pg.max(1.0)
+            ours / lua_rate.max(1.0),
+            ours / pg_rate.max(1.0)
         );
     }
-    Ok(())
+    let result = BaselineResult {
+        ours_over_lua: ours_rate.map(|o| o / lua_rate.max(1.0)),
+        ours_over_postgres: ours_rate.map(|o| o / pg_rate.max(1.0)),
+        lua,
+        postgres: pg,
+        ours,
+    };
+    crate::output::write_json(&args.out, "baseline.json", &result)
 }
 
-/// `reserve.lua` straight against Redis, each call a new user; returns
-/// reservations per second.
-pub async fn lua(redis_url: &str, concurrency: usize, run: Duration) -> anyhow::Result<f64> {
+/// `reserve.lua` straight against Redis, each call a new user; returns its
+/// figures (reservations per second, latency).
+pub async fn lua(
+    redis_url: &str,
+    concurrency: usize,
+    run: Duration,
+) -> anyhow::Result<TallySummary> {
     let client = redis::Client::open(redis_url)?;
     let manager = redis::aio::ConnectionManager::new(client).await?;
     let prefix = format!("baseline-{}", uuid::Uuid::new_v4().simple());
@@ -145,9 +189,14 @@ async fn remove_keys(redis_url: &str, fixed: &[String], prefix: &str) -> anyhow:
 }
 
 /// A plain PostgreSQL checkout: one stock row, `UPDATE ... WHERE stock >= 1`
-/// plus an order insert, one transaction per order; returns orders per
-/// second. Its tables are created for the run and dropped after it.
-pub async fn postgres(database: &str, concurrency: usize, run: Duration) -> anyhow::Result<f64> {
+/// plus an order insert, one transaction per order; returns its figures
+/// (orders per second, latency). Its tables are created for the run and
+/// dropped after it.
+pub async fn postgres(
+    database: &str,
+    concurrency: usize,
+    run: Duration,
+) -> anyhow::Result<TallySummary> {
     let db = sqlx::postgres::PgPoolOptions::new()
         .max_connections(concurrency as u32)
         .connect(database)

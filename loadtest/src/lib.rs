@@ -11,14 +11,16 @@
 //! - [`idle`]: idle fans by the million, joined through the queue's own join script straight against Redis.
 //! - [`connect`]: fans' WebSockets and HTTP clients, spread over loopback source addresses.
 //! - [`sale_api`]: an HTTP client for a run, drops created and changed with the operator key.
-//! - [`tokens`]: admission tokens minted with the key the sale service trusts.
+//! - [`tokens`]: buyers, each a user with its own admission token, minted with the sale service's key.
 //! - [`tally`]: counts and HDR latency histograms.
-//! - [`procfs`]: a process's memory read from `/proc`.
+//! - [`procfs`]: a process's memory and CPU time read from `/proc`.
+//! - [`output`]: a run's figures written as JSON into its `--out` directory.
 
 pub mod baseline;
 pub mod connect;
 pub mod idle;
 pub mod orders;
+pub mod output;
 pub mod procfs;
 pub mod rush;
 pub mod sale_api;

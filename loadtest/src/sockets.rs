@@ -1,19 +1,23 @@
 //! `loadtest sockets`: holds N idle fans on a queue node's WebSocket and
 //! measures what they cost and how fast the node serves them:
 //! - joins per second (upgrade + join + first status) at up to 1,000 in flight;
-//! - the node's RSS before and after, per connection (from /proc, so the
-//!   node must run on this machine; pass its pid);
+//! - the node's RSS before and after, per connection, and its CPU time
+//!   per join while the fans joined (from /proc, so the node must run on
+//!   this machine; pass its pid);
 //! - how long an operator's change (a pause, sent to the sale service's
 //!   `PATCH /api/drops/{id}`) takes to reach every connected fan.
+//!
+//! Prints the figures and writes them to `<out>/sockets.json`.
 //!
 //! Connections come from several loopback source addresses (127.0.0.x), so
 //! more than one address's worth of ephemeral ports can be open; raise
 //! `ulimit -n` for both processes first.
 
-use crate::procfs::rss_kib;
+use crate::procfs::{rss_kib, CpuMeter, CpuUse};
 use crate::sale_api;
 use admission::identity::DevIssuer;
 use futures::StreamExt;
+use serde::Serialize;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -26,7 +30,7 @@ pub struct Args {
     /// The queue node's address.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub queue: std::net::SocketAddr,
-    /// The queue node's process id (its RSS is read from /proc).
+    /// The queue node's process id (its RSS and CPU time are read from /proc).
     #[arg(long)]
     pub queue_pid: u32,
     /// An open drop to wait in (its admission rate should be tiny).
@@ -47,6 +51,9 @@ pub struct Args {
     /// Loopback source addresses to spread connections over (127.0.0.1..).
     #[arg(long, default_value_t = 4)]
     pub source_addresses: u8,
+    /// Where sockets.json goes.
+    #[arg(long, default_value = "loadtest/out")]
+    pub out: std::path::PathBuf,
 }
 
 /// What the fans saw: how many joined or failed, and when each heard of
@@ -56,6 +63,27 @@ struct Seen {
     joined: AtomicUsize,
     failures: AtomicUsize,
     paused_at: Mutex<Vec<Instant>>,
+}
+
+/// What `loadtest sockets` measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct SocketsResult {
+    pub connections: usize,
+    pub connected: usize,
+    pub failed: usize,
+    pub join_secs: f64,
+    pub joins_per_sec: f64,
+    pub queue_rss_before_kib: u64,
+    pub queue_rss_after_kib: u64,
+    pub kib_per_connection: f64,
+    /// The queue process's CPU while the fans joined, and per join.
+    pub queue_cpu: CpuUse,
+    pub queue_cpu_per_join_us: Option<f64>,
+    /// Fans who heard of the pause, and when (seconds after the change).
+    pub pause_reached: usize,
+    pub pause_p50_secs: Option<f64>,
+    pub pause_p99_secs: Option<f64>,
+    pub pause_last_secs: Option<f64>,
 }
 
 /// Runs `loadtest sockets`.
@@ -68,24 +96,14 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
     let rss_before = rss_kib(args.queue_pid)?;
 
     let seen = Arc::new(Seen::default());
+    let meter = CpuMeter::start(args.queue_pid)?;
     let started = Instant::now();
     let fans = connect_fans(&args, &seen).await?;
     let join_time = started.elapsed();
+    let queue_cpu = meter.stop()?;
     let connected = seen.joined.load(Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let rss_after = rss_kib(args.queue_pid)?;
-    println!(
-        "sockets: {connected} connected ({} failed) in {:.1} s = {:.0} joins/s",
-        seen.failures.load(Ordering::Relaxed),
-        join_time.as_secs_f64(),
-        connected as f64 / join_time.as_secs_f64()
-    );
-    println!(
-        "queue RSS: {:.1} MiB before, {:.1} MiB with {connected} idle fans = {:.1} KiB per connection",
-        rss_before as f64 / 1024.0,
-        rss_after as f64 / 1024.0,
-        (rss_after.saturating_sub(rss_before)) as f64 / connected.max(1) as f64
-    );
 
     let paused = Instant::now();
     set_state("paused").await?;
@@ -94,20 +112,63 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
         delays
             .get(((delays.len() as f64 - 1.0) * q) as usize)
             .copied()
-            .unwrap_or(f64::NAN)
     };
-    println!(
-        "pause reached {} of {connected} fans: p50 {:.2} s, p99 {:.2} s, last {:.2} s after the change",
-        delays.len(),
-        pick(0.5),
-        pick(0.99),
-        pick(1.0)
-    );
+    let result = SocketsResult {
+        connections: args.connections,
+        connected,
+        failed: seen.failures.load(Ordering::Relaxed),
+        join_secs: join_time.as_secs_f64(),
+        joins_per_sec: connected as f64 / join_time.as_secs_f64(),
+        queue_rss_before_kib: rss_before,
+        queue_rss_after_kib: rss_after,
+        kib_per_connection: rss_after.saturating_sub(rss_before) as f64 / connected.max(1) as f64,
+        queue_cpu_per_join_us: queue_cpu.per_unit_us(connected as u64),
+        queue_cpu,
+        pause_reached: delays.len(),
+        pause_p50_secs: pick(0.5),
+        pause_p99_secs: pick(0.99),
+        pause_last_secs: pick(1.0),
+    };
+    result.print();
     set_state("open").await?;
     for fan in fans {
         fan.abort();
     }
-    Ok(())
+    crate::output::write_json(&args.out, "sockets.json", &result)
+}
+
+impl SocketsResult {
+    fn print(&self) {
+        let connected = self.connected;
+        println!(
+            "sockets: {connected} connected ({} failed) in {:.1} s = {:.0} joins/s",
+            self.failed, self.join_secs, self.joins_per_sec
+        );
+        println!(
+            "{}",
+            CpuUse::describe(
+                Some(&self.queue_cpu),
+                "queue",
+                "join",
+                connected as u64,
+                "--queue-pid"
+            )
+        );
+        println!(
+            "queue RSS: {:.1} MiB before, {:.1} MiB with {connected} idle fans = {:.1} KiB per connection",
+            self.queue_rss_before_kib as f64 / 1024.0,
+            self.queue_rss_after_kib as f64 / 1024.0,
+            self.kib_per_connection
+        );
+        let secs = |s: Option<f64>| s.unwrap_or(f64::NAN);
+        println!(
+            "pause reached {} of {connected} fans: p50 {:.2} s, p99 {:.2} s, last {:.2} s after the change",
+            self.pause_reached,
+            secs(self.pause_p50_secs),
+            secs(self.pause_p99_secs),
+            secs(self.pause_last_secs)
+        );
+    }
 }
 
 /// Opens every fan's socket (1,000 joins in flight at most) and returns

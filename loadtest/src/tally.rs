@@ -14,6 +14,23 @@ pub struct Tally {
     ok: AtomicU64,
     failed: AtomicU64,
     latency_us: Mutex<Histogram<u64>>,
+    /// Failures by what went wrong (an HTTP status, `timeout`, `send`).
+    failures: Mutex<BTreeMap<String, u64>>,
+}
+
+/// A tally's figures at the end of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct TallySummary {
+    pub ok: u64,
+    pub failed: u64,
+    pub failures: BTreeMap<String, u64>,
+    pub seconds: f64,
+    /// Successes per second.
+    pub per_sec: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
 }
 
 impl Tally {
@@ -22,7 +39,28 @@ impl Tally {
             ok: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             latency_us: Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3)?),
+            failures: Mutex::default(),
         }))
+    }
+
+    /// One HTTP request sent at `started`: a success when answered with
+    /// `expected`, else a failure counted under its status or error kind.
+    pub fn record_http(
+        &self,
+        answer: &reqwest::Result<reqwest::Response>,
+        expected: u16,
+        started: Instant,
+    ) {
+        let failure = match answer {
+            Ok(r) if r.status().as_u16() == expected => None,
+            Ok(r) => Some(r.status().as_u16().to_string()),
+            Err(e) if e.is_timeout() => Some("timeout".to_string()),
+            Err(_) => Some("send".to_string()),
+        };
+        self.record(failure.is_none(), started);
+        if let (Some(failure), Ok(mut failures)) = (failure, self.failures.lock()) {
+            *failures.entry(failure).or_default() += 1;
+        }
     }
 
     /// One request, sent at `started`, answered now.
@@ -35,23 +73,49 @@ impl Tally {
         }
     }
 
-    /// Prints one line about the run (`what`: ok, failed, rate, latency
-    /// percentiles) and returns the successes per second.
-    pub fn report(&self, what: &str, elapsed: Duration) -> f64 {
+    /// The figures of a run that lasted `elapsed`.
+    pub fn summary(&self, elapsed: Duration) -> TallySummary {
         let ok = self.ok.load(Ordering::Relaxed);
-        let rate = ok as f64 / elapsed.as_secs_f64();
-        let failed = self.failed.load(Ordering::Relaxed);
-        if let Ok(h) = self.latency_us.lock() {
-            println!(
-                "{what}: {ok} ok, {failed} failed in {:.1} s = {rate:.0}/s; latency ms p50 {:.2} p99 {:.2} p99.9 {:.2} max {:.2}",
-                elapsed.as_secs_f64(),
-                h.value_at_quantile(0.5) as f64 / 1000.0,
-                h.value_at_quantile(0.99) as f64 / 1000.0,
-                h.value_at_quantile(0.999) as f64 / 1000.0,
-                h.max() as f64 / 1000.0,
-            );
+        let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+        let (p50_ms, p99_ms, p999_ms, max_ms) =
+            self.latency_us.lock().map_or((0.0, 0.0, 0.0, 0.0), |h| {
+                (
+                    ms(&h, 0.5),
+                    ms(&h, 0.99),
+                    ms(&h, 0.999),
+                    h.max() as f64 / 1000.0,
+                )
+            });
+        TallySummary {
+            ok,
+            failed: self.failed.load(Ordering::Relaxed),
+            failures: self.failures.lock().map(|f| f.clone()).unwrap_or_default(),
+            seconds: elapsed.as_secs_f64(),
+            per_sec: ok as f64 / elapsed.as_secs_f64(),
+            p50_ms,
+            p99_ms,
+            p999_ms,
+            max_ms,
         }
-        rate
+    }
+
+    /// Prints one line about the run (`what`: ok, failed, rate, latency
+    /// percentiles) and returns its figures.
+    pub fn report(&self, what: &str, elapsed: Duration) -> TallySummary {
+        let s = self.summary(elapsed);
+        println!(
+            "{what}: {} ok, {} failed in {:.1} s = {:.0}/s; latency ms p50 {:.2} p99 {:.2} p99.9 {:.2} max {:.2}",
+            s.ok, s.failed, s.seconds, s.per_sec, s.p50_ms, s.p99_ms, s.p999_ms, s.max_ms,
+        );
+        if !s.failures.is_empty() {
+            let by_kind: Vec<String> = s
+                .failures
+                .iter()
+                .map(|(k, n)| format!("{k}: {n}"))
+                .collect();
+            println!("  failures by status: {}", by_kind.join(", "));
+        }
+        s
     }
 }
 
