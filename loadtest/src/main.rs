@@ -9,7 +9,7 @@
 //! too few fans in the line, too few admissions).
 
 use clap::{Parser, Subcommand};
-use loadtest::{baseline, orders, rush, sockets};
+use loadtest::{baseline, orders, rush, sockets, tokens};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -36,6 +36,9 @@ enum Command {
     Soak(rush::SoakArgs),
     /// Raw Lua rate against Redis and a plain PostgreSQL checkout, side by side.
     Baseline(baseline::Args),
+    /// Buyers' admission tokens written to a file, one a line, for an
+    /// independent client (`loadtest/wrk/orders.lua`).
+    Tokens(tokens::Args),
 }
 
 #[tokio::main]
@@ -47,6 +50,7 @@ async fn main() -> ExitCode {
         Command::Rush(args) => rush::main(args).await,
         Command::Soak(args) => rush::soak(args).await,
         Command::Baseline(args) => passed(baseline::main(args).await),
+        Command::Tokens(args) => passed(tokens::main(args).await),
     };
     outcome.unwrap_or_else(|e| {
         eprintln!("Error: {e:?}");
