@@ -66,6 +66,26 @@ pub(crate) fn share(n: usize, fraction: f64) -> bool {
     ((n as f64 * 0.618_033_988_75) % 1.0) < fraction
 }
 
+/// An error in words for the report's error codes: its whole chain of
+/// causes (reqwest's top line alone, "error sending request", hides why),
+/// without the request's URL, so one failure of many fans counts as one code.
+pub(crate) fn cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut words: Vec<String> = Vec::new();
+    let mut next = Some(e);
+    while let Some(e) = next {
+        let mut text = e.to_string();
+        if let Some(at) = text.find(" for url (") {
+            let end = text[at..].find(')').map_or(text.len(), |i| at + i + 1);
+            text.replace_range(at..end, "");
+        }
+        if !words.last().is_some_and(|last| last.contains(&text)) {
+            words.push(text);
+        }
+        next = e.source();
+    }
+    words.join(": ")
+}
+
 struct FanContext {
     n: usize,
     /// The fan's user token.
@@ -97,7 +117,7 @@ async fn fan(c: FanContext) {
     };
     let Ok(Waited::Admitted(admission)) = waited else {
         if let Err(e) = waited {
-            error(&c.crowd.shared, format!("wait: {e}"));
+            error(&c.crowd.shared, format!("wait: {}", cause(e.as_ref())));
         }
         return;
     };
@@ -240,7 +260,7 @@ async fn buy(c: &FanContext, admission: &str) -> Option<String> {
     let response = match response {
         Ok(r) => r,
         Err(e) => {
-            error(shared, format!("order: {e}"));
+            error(shared, format!("order: {}", cause(&e)));
             return None;
         }
     };
@@ -295,6 +315,21 @@ async fn pay(c: &FanContext, order: &str) {
             }
         }
         Ok(r) => error(shared, format!("pay {}", error_code(r).await)),
-        Err(e) => error(shared, format!("pay: {e}")),
+        Err(e) => error(shared, format!("pay: {}", cause(&e))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_error_is_named_by_its_causes_without_the_url() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let e = anyhow::Error::new(refused)
+            .context("tcp connect error")
+            .context("error sending request for url (http://127.0.0.1:1/api/drops/d/queue)");
+        assert_eq!(
+            super::cause(e.as_ref()),
+            "error sending request: tcp connect error: refused"
+        );
     }
 }
