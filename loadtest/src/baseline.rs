@@ -1,8 +1,9 @@
 //! `loadtest baseline`: what the order path is measured against, in the same
 //! run: (a) the sale service's own `reserve.lua` called straight against
 //! Redis by `--concurrency` tasks (no HTTP, JSON, JWT or PostgreSQL), and
-//! (b) a plain PostgreSQL checkout (one stock row, `UPDATE ... WHERE stock
-//! >= n` plus an insert, one transaction per order). With `--sale` the
+//! (b) a plain PostgreSQL checkout (one stock row,
+//! `UPDATE ... WHERE stock >= n` plus an insert, one transaction per
+//! order). With `--sale` the
 //! `orders` closed loop runs first (with `--sale-pid`, the sale process's
 //! CPU per acknowledged order) and its rate is given as a ratio of each.
 //! Prints the figures and writes them to `<out>/baseline.json`.
@@ -39,7 +40,7 @@ pub struct Args {
     #[arg(long, env = "ADMISSION_KEY")]
     pub key: Option<PathBuf>,
     /// The sale process's id, for its CPU per acknowledged order in the
-    /// `orders` run (read from /proc/<pid>/stat).
+    /// `orders` run (read from /proc/PID/stat).
     #[arg(long)]
     pub sale_pid: Option<u32>,
     /// Where baseline.json goes.

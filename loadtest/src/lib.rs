@@ -2,16 +2,16 @@
 //! command line and runs one scenario here; the tests run the same code
 //! against an in-process stack. The modules, one line each:
 //!
-//! - [`orders`]: `loadtest orders`, the order path's throughput and latency (closed or open loop).
+//! - [`orders`]: `loadtest orders`, the order path's throughput, latency and sale CPU per order (closed or open loop).
 //! - [`baseline`]: `loadtest baseline`, raw `reserve.lua` and a plain PostgreSQL checkout to compare with.
-//! - [`sockets`]: `loadtest sockets`, idle WebSocket fans on a queue node: joins/s, memory, a change's reach.
-//! - [`rush`]: `loadtest rush` and `soak`, the whole flow with fairness, invariants and a report;
+//! - [`sockets`]: `loadtest sockets`, idle WebSocket fans on a queue node: joins/s, memory, CPU, a change's reach.
+//! - [`rush`]: `loadtest rush` and `soak`, the whole flow with fairness, invariants, thresholds and a report;
 //!   its parts: `rush::options`, `rush::fans`, `rush::shared`, `rush::timeline`,
-//!   `rush::fairness`, `rush::invariants`, `rush::report`, `rush::plot`.
+//!   `rush::fairness`, `rush::invariants`, `rush::thresholds`, `rush::report`, `rush::plot`.
 //! - [`idle`]: idle fans by the million, joined through the queue's own join script straight against Redis.
 //! - [`connect`]: fans' WebSockets and HTTP clients, spread over loopback source addresses.
 //! - [`sale_api`]: an HTTP client for a run, drops created and changed with the operator key.
-//! - [`tokens`]: buyers, each a user with its own admission token, minted with the sale service's key.
+//! - [`tokens`]: buyers, each a user with its own admission token (and `loadtest tokens`, for wrk).
 //! - [`tally`]: counts and HDR latency histograms.
 //! - [`procfs`]: a process's memory and CPU time read from `/proc`.
 //! - [`output`]: a run's figures written as JSON into its `--out` directory.

@@ -64,7 +64,7 @@ pub struct TargetArgs {
     /// ORDER_RATE_PER_USER (5/s) or later orders are refused 429.
     #[arg(long, default_value_t = 2)]
     pub per_user_cap: u32,
-    /// The sale process's id: its CPU time is read from /proc/<pid>/stat
+    /// The sale process's id: its CPU time is read from /proc/PID/stat
     /// before and after the measured window (so it must run on this
     /// machine), giving CPU per acknowledged order.
     #[arg(long)]

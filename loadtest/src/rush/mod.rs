@@ -232,6 +232,25 @@ async fn settle(crowd: &Crowd, http: &reqwest::Client, ran: Ran) -> anyhow::Resu
     Ok(report(crowd, &s, &ran, redis, fairness, invariants))
 }
 
+/// What the thresholds judge the run on, and the thresholds with the
+/// least admissions worked out for the drop's stock.
+fn judged_by(crowd: &Crowd, s: &Shared) -> (Counts, Thresholds) {
+    let options = &crowd.options;
+    let counts = Counts {
+        fans: options.fans,
+        joined: s.joined,
+        admitted: s.admitted,
+        stock: options.stock,
+        requests: crowd.requests.load(Ordering::Relaxed),
+        errors: s.errors.clone(),
+    };
+    let thresholds = Thresholds {
+        min_admitted: Some(options.thresholds.min_admitted_for(options.stock)),
+        ..options.thresholds
+    };
+    (counts, thresholds)
+}
+
 /// Redis's memory before the run and at its peak, with the line then.
 struct RedisUse {
     before: u64,
@@ -254,18 +273,7 @@ fn report(
         (Some(a), Some(b)) if b > a => (b - a).as_secs_f64(),
         _ => duration,
     };
-    let counts = Counts {
-        fans: options.fans,
-        joined: s.joined,
-        admitted: s.admitted,
-        stock: options.stock,
-        requests: crowd.requests.load(Ordering::Relaxed),
-        errors: s.errors.clone(),
-    };
-    let thresholds = Thresholds {
-        min_admitted: Some(options.thresholds.min_admitted_for(options.stock)),
-        ..options.thresholds
-    };
+    let (counts, thresholds) = judged_by(crowd, s);
     RushReport {
         drop: crowd.drop.clone(),
         fans: options.fans,

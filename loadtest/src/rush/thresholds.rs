@@ -53,7 +53,7 @@ pub struct Counts {
 }
 
 impl Counts {
-    /// Errors that count as failures (all but [`NOT_FAILURES`]).
+    /// Errors that count as failures (all but `NOT_FAILURES`).
     pub fn failures(&self) -> u64 {
         self.errors
             .iter()
