@@ -85,12 +85,11 @@ function render() {
     if (firstPosition === null || position > firstPosition) firstPosition = position;
     $("position").textContent = `#${position.toLocaleString()}`;
     $("ahead").textContent = status.ahead === 0 ? "You are next." : `${status.ahead.toLocaleString()} people ahead of you.`;
-    const eta = status.eta_seconds;
-    $("eta").textContent = eta
-      ? (eta.high < 60 ? "Less than a minute to go." : `About ${minutes(eta.low)}–${minutes(eta.high)} minutes.`)
-      : "";
+    $("eta").textContent = waitText(status);
     $("progress").value = firstPosition > 1 ? Math.round(100 * (firstPosition - position) / (firstPosition - 1)) : 100;
-    if (drop) $("rate").textContent = `Letting in about ${drop.admission_rate_per_sec} people per second.`;
+    $("rate").textContent = drop && !status.held_up
+      ? `Letting in about ${drop.admission_rate_per_sec} people per second.`
+      : "";
     const now = Date.now();
     if (now - lastAnnounced > 30000) {
       lastAnnounced = now;
@@ -111,6 +110,24 @@ function render() {
       announce("It's your turn. You can buy now.");
     }
   }
+}
+
+// The wait in plain words. When the line cannot move (everything left is
+// reserved, or the shop is full), say so instead of promising minutes.
+function waitText(status) {
+  const held = status.held_up;
+  if (held && held.reason === "all_reserved") {
+    const until = held.until
+      ? ` Reserved tickets not paid for come back from ${new Date(held.until).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}.`
+      : " Tickets come back when shoppers ahead of you do not buy.";
+    return `Everything left is reserved right now; you keep your place.${until}`;
+  }
+  const eta = status.eta_seconds;
+  if (held && held.reason === "shop_full" && !eta) {
+    return "The shop is full right now; you move up as shoppers finish.";
+  }
+  if (!eta) return "";
+  return eta.high < 60 ? "Less than a minute to go." : `About ${minutes(eta.low)}–${minutes(eta.high)} minutes.`;
 }
 
 function tick() {

@@ -125,6 +125,8 @@ pub async fn lua(
             timeout_secs: 3600,
             version: 1,
             epoch: 0,
+            seated: false,
+            hold_ms: 0,
         },
     )
     .await?;

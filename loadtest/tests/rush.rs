@@ -207,10 +207,10 @@ async fn a_small_rush_keeps_every_invariant_and_a_broken_setup_is_caught() {
         .await
         .unwrap();
     sqlx::query(
-        "INSERT INTO orders (id, drop_id, user_id, quantity, unit_price_cents, currency, status, \
-         idempotency_key, created_at, expires_at) \
-         VALUES ($1, $2, $3, 2, 1000, 'EUR', 'pending', 'rogue', now(), now() + interval '1 hour'), \
-                ($4, $2, $3, 2, 1000, 'EUR', 'pending', 'rogue-2', now(), now() + interval '1 hour')",
+        "INSERT INTO orders (id, drop_id, user_id, quantity, unit_price_cents, total_cents, \
+           currency, status, idempotency_key, created_at, expires_at) \
+         VALUES ($1, $2, $3, 2, 1000, 2000, 'EUR', 'pending', 'rogue', now(), now() + interval '1 hour'), \
+                ($4, $2, $3, 2, 1000, 2000, 'EUR', 'pending', 'rogue-2', now(), now() + interval '1 hour')",
     )
     .bind(uuid::Uuid::new_v4())
     .bind(&report.drop)

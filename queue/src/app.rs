@@ -17,23 +17,13 @@ use admission::identity::{DevIssuer, UserKeySources, UserVerifier};
 use admission::keys::{AdmissionKeyPair, Jwks};
 use admission::token::AdmissionSigner;
 use anyhow::Context;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use runtime::limiter::KeyedLimiter;
 use runtime::serve::Server;
 use runtime::shutdown::CancellationToken;
-use std::hash::Hash;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
-
-/// How often the rate limiters forget keys they have not seen lately.
-const PRUNE_LIMITERS_EVERY: Duration = Duration::from_secs(10);
-
-fn per_second(n: u32) -> Quota {
-    let n = NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
-    Quota::per_second(n).allow_burst(n.saturating_mul(NonZeroU32::MIN.saturating_add(1)))
-}
 
 pub struct App {
     server: Server,
@@ -96,8 +86,8 @@ impl App {
         let (admitted, _) = broadcast::channel(1024);
         let (changed_tx, changed_rx) = mpsc::channel(1024);
         let stop = CancellationToken::new();
-        let user_limiter = Arc::new(RateLimiter::keyed(per_second(config.join_rate_per_user)));
-        let ip_limiter = Arc::new(RateLimiter::keyed(per_second(config.join_rate_per_ip)));
+        let user_limiter = KeyedLimiter::per_second(config.join_rate_per_user);
+        let ip_limiter = KeyedLimiter::per_second(config.join_rate_per_ip);
         let mut background = vec![
             tokio::spawn(crate::catalog::run(
                 catalog.clone(),
@@ -114,8 +104,8 @@ impl App {
                 },
                 stop.clone(),
             )),
-            tokio::spawn(prune(user_limiter.clone(), stop.clone())),
-            tokio::spawn(prune(ip_limiter.clone(), stop.clone())),
+            user_limiter.spawn_pruning(stop.clone()),
+            ip_limiter.spawn_pruning(stop.clone()),
         ];
         let pump = Pump::new(PumpSettings {
             lines,
@@ -201,13 +191,7 @@ impl App {
             background,
             ..
         } = self;
-        let watcher = token.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = stop => watcher.cancel(),
-                _ = watcher.cancelled() => {}
-            }
-        });
+        runtime::shutdown::cancel_when(stop, &token);
         let ready = readiness(http.room.clone());
         let router = http::router(http).merge(runtime::ops::router(ready, metrics_token));
         server.serve(router, token).await?;
@@ -228,22 +212,4 @@ fn readiness(room: WaitingRoom) -> runtime::ops::ReadinessCheck {
             vec![("redis", redis)]
         })
     })
-}
-
-/// Forgets keys a rate limiter has not seen lately, so its memory follows
-/// the users and addresses active now, not every one ever seen.
-async fn prune<K: Hash + Eq + Clone + Send + Sync + 'static>(
-    limiter: Arc<DefaultKeyedRateLimiter<K>>,
-    stop: CancellationToken,
-) {
-    let mut tick = tokio::time::interval(PRUNE_LIMITERS_EVERY);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => break,
-            _ = tick.tick() => {
-                limiter.retain_recent();
-                limiter.shrink_to_fit();
-            }
-        }
-    }
 }

@@ -189,7 +189,7 @@ async fn another_node_takes_over_the_pump_within_the_lease_time_without_a_burst(
     let by_b = b.pump_for(&deployment.clock, TICK, 10).await;
     assert!(!by_a.is_empty());
     assert!(by_b.is_empty(), "one pump per drop");
-    assert_eq!(a.pump.leading(), vec!["lease".to_string()]);
+    assert_eq!(a.pump().leading(), vec!["lease".to_string()]);
 
     // A dies (stops ticking, never releases); B waits out the lease (600 ms).
     let died = std::time::Instant::now();
@@ -199,7 +199,7 @@ async fn another_node_takes_over_the_pump_within_the_lease_time_without_a_burst(
             .pump_for(&deployment.clock, Duration::ZERO, 1)
             .await
             .is_empty()
-            || !b.pump.leading().is_empty()
+            || !b.pump().leading().is_empty()
         {
             took_over = Some(died.elapsed());
             break;

@@ -16,10 +16,57 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 
+/// What each service's error enum tells the renderer.
+pub trait ApiFailure: std::fmt::Display {
+    /// The status and the machine-readable code.
+    fn status_and_code(&self) -> (StatusCode, &'static str);
+    /// Seconds a client should wait before trying again, when it should.
+    fn retry_after_secs(&self) -> Option<u64> {
+        None
+    }
+    /// The cause of an internal error: logged with its chain, never shown
+    /// (the client reads "internal error").
+    fn internal_cause(&self) -> Option<&anyhow::Error> {
+        None
+    }
+}
+
+/// Renders a service's error as `{"error", "message"}` (with
+/// `Retry-After` when asked).
+pub fn render(failure: &impl ApiFailure) -> Response {
+    let (status, code) = failure.status_and_code();
+    let message = match failure.internal_cause() {
+        Some(cause) => {
+            tracing::error!(error = ?cause, "internal error");
+            "internal error".to_string()
+        }
+        None => failure.to_string(),
+    };
+    let response = json_error(status, code, message);
+    match failure.retry_after_secs() {
+        Some(secs) => with_retry_after(response, secs),
+        None => response,
+    }
+}
+
 /// `{"error": code, "message": message}` with `status`.
 pub fn json_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     let body = serde_json::json!({ "error": code, "message": message.into() });
     (status, axum::Json(body)).into_response()
+}
+
+/// `{"error": code, "message": message, ...extra}` with `status`: an error
+/// that carries details (e.g. the seats that were taken).
+pub fn json_error_with(
+    status: StatusCode,
+    code: &str,
+    message: impl Into<String>,
+    extra: serde_json::Map<String, serde_json::Value>,
+) -> Response {
+    let mut body = extra;
+    body.insert("error".into(), code.into());
+    body.insert("message".into(), message.into().into());
+    (status, axum::Json(serde_json::Value::Object(body))).into_response()
 }
 
 /// Adds `Retry-After: secs` to a response.

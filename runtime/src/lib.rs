@@ -10,6 +10,8 @@
 //! - [`serve`]: HTTP serving with header, body and idle timeouts, a cap on
 //!   connections per process, and graceful shutdown.
 //! - [`deadline`]: a total deadline on each request body.
+//! - [`dev`]: dev login (dev mode only).
+//! - [`limiter`]: rate limits per user or address, pruned as they go.
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`.
 //! - [`error`]: the API error shape `{"error", "message"}`, for handlers and
 //!   for everything the framework answers by itself (404, 405, bad paths).
@@ -17,7 +19,9 @@
 //!   background tasks watch.
 
 pub mod deadline;
+pub mod dev;
 pub mod error;
+pub mod limiter;
 pub mod ops;
 pub mod redis;
 pub mod serve;

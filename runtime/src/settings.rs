@@ -140,3 +140,30 @@ impl ServiceSettings {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_mode_is_refused_off_loopback_unless_insisted_on() {
+        let mut settings = ServiceSettings::new("postgres://x/y", "redis://x");
+        settings.dev = true;
+        let public: SocketAddr = "0.0.0.0:8080".parse().expect("addr");
+        let lan: SocketAddr = "10.1.2.3:8080".parse().expect("addr");
+        let loopback: SocketAddr = "127.0.0.1:8080".parse().expect("addr");
+        let loopback6: SocketAddr = "[::1]:8080".parse().expect("addr");
+        assert!(settings.check_dev_mode(public).is_err());
+        assert!(settings.check_dev_mode(lan).is_err());
+        assert!(settings.check_dev_mode(loopback).is_ok());
+        assert!(settings.check_dev_mode(loopback6).is_ok());
+        settings.dev_any_address = true;
+        assert!(settings.check_dev_mode(public).is_ok());
+        settings.dev = false;
+        settings.dev_any_address = false;
+        assert!(
+            settings.check_dev_mode(public).is_ok(),
+            "not dev mode: anything goes"
+        );
+    }
+}

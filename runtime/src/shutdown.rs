@@ -21,17 +21,17 @@ pub async fn signal() {
     tracing::info!("shutdown signal received");
 }
 
-/// A token cancelled when `stop` completes.
-pub fn token_for(
+/// Cancels `token` when `stop` completes (or does nothing once the token
+/// is cancelled some other way).
+pub fn cancel_when(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
-) -> CancellationToken {
-    let token = CancellationToken::new();
-    let cancel = token.clone();
+    token: &CancellationToken,
+) {
+    let token = token.clone();
     tokio::spawn(async move {
         tokio::select! {
-            _ = stop => cancel.cancel(),
-            _ = cancel.cancelled() => {}
+            _ = stop => token.cancel(),
+            _ = token.cancelled() => {}
         }
     });
-    token
 }

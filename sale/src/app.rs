@@ -11,16 +11,17 @@ use crate::expiry::{Expiry, Periods};
 use crate::gate::StockGate;
 use crate::http::{self, HttpState};
 use crate::payments::sandbox::{SandboxConfig, SandboxProvider};
+use crate::seats::board::Boards;
+use crate::seats::gate::SeatGate;
 use crate::writer::{OrderWriter, WriterConfig};
 use admission::identity::{DevIssuer, UserKeySources, UserVerifier};
 use admission::keys::Jwks;
 use admission::token::AdmissionVerifier;
 use anyhow::Context;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use runtime::limiter::KeyedLimiter;
 use runtime::serve::Server;
 use runtime::shutdown::CancellationToken;
 use sqlx::postgres::PgPoolOptions;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -28,8 +29,6 @@ use uuid::Uuid;
 
 /// How long shutdown waits for orders reserved but not yet recorded.
 const FINISH_ORDERS_WITHIN: Duration = Duration::from_secs(10);
-/// How often the per-user rate limiter forgets users it has not seen lately.
-const PRUNE_LIMITERS_EVERY: Duration = Duration::from_secs(10);
 
 /// A built service, bound and ready to run.
 pub struct App {
@@ -80,12 +79,7 @@ impl App {
             (true, None) => anyhow::bail!("dev mode needs USER_JWT_SECRET to sign dev logins"),
             (false, _) => None,
         };
-        let per_user =
-            NonZeroU32::new(config.order_rate_per_user.max(1)).unwrap_or(NonZeroU32::MIN);
-        let burst = per_user.saturating_mul(NonZeroU32::new(2).unwrap_or(NonZeroU32::MIN));
-        let order_limiter = Arc::new(RateLimiter::keyed(
-            Quota::per_second(per_user).allow_burst(burst),
-        ));
+        let order_limiter = KeyedLimiter::per_second(config.order_rate_per_user);
 
         let write_timeout = config.write_timeout();
         let (writer, writers) = OrderWriter::spawn(
@@ -109,13 +103,17 @@ impl App {
             &webhook_secret,
             clock.clone(),
         ));
-        let gate = StockGate::new(redis, &settings.redis_prefix);
+        let gate = StockGate::new(redis.clone(), &settings.redis_prefix);
+        let seat_gate = SeatGate::new(redis, &settings.redis_prefix);
+        let stop = CancellationToken::new();
         let sale = Sale::new(SaleParts {
             db: db.clone(),
             gate: gate.clone(),
             writer,
             clock: clock.clone(),
             payments: sandbox.clone(),
+            seat_gate: seat_gate.clone(),
+            boards: Boards::new(seat_gate.clone(), stop.clone()),
             webhook_secret,
             write_timeout,
             admission_ttl: config.contract.admission_ttl(),
@@ -128,11 +126,21 @@ impl App {
             )
         }));
 
-        let stop = CancellationToken::new();
         let background = vec![
+            tokio::spawn(crate::seats::lapse::run(
+                db.clone(),
+                seat_gate.clone(),
+                clock.clone(),
+                stop.clone(),
+            )),
             tokio::spawn(crate::sync::run(db.clone(), gate.clone(), stop.clone())),
             tokio::spawn(crate::expiry::run(
-                Expiry { db, gate, clock },
+                Expiry {
+                    db,
+                    gate,
+                    seats: seat_gate,
+                    clock,
+                },
                 sandbox,
                 Periods {
                     sweep_every: Duration::from_millis(config.expiry_sweep_ms.max(10)),
@@ -141,7 +149,7 @@ impl App {
                 },
                 stop.clone(),
             )),
-            tokio::spawn(prune_limiter(order_limiter.clone(), stop.clone())),
+            order_limiter.spawn_pruning(stop.clone()),
         ];
         let http = HttpState {
             sale,
@@ -190,13 +198,7 @@ impl App {
             writers,
             background,
         } = self;
-        let watcher = token.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = stop => watcher.cancel(),
-                _ = watcher.cancelled() => {}
-            }
-        });
+        runtime::shutdown::cancel_when(stop, &token);
         let sale = http.sale.clone();
         let ready = readiness(sale.clone());
         let router = http::router(http).merge(runtime::ops::router(ready, metrics_token));
@@ -226,19 +228,4 @@ fn readiness(sale: Sale) -> runtime::ops::ReadinessCheck {
             vec![("postgres", db), ("redis", redis)]
         })
     })
-}
-
-/// Forgets users the rate limiter has not seen lately, so its memory follows
-/// the users active now, not every user ever seen.
-async fn prune_limiter(limiter: Arc<DefaultKeyedRateLimiter<String>>, stop: CancellationToken) {
-    let mut tick = tokio::time::interval(PRUNE_LIMITERS_EVERY);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => break,
-            _ = tick.tick() => {
-                limiter.retain_recent();
-                limiter.shrink_to_fit();
-            }
-        }
-    }
 }

@@ -6,6 +6,9 @@
 use crate::clock::Clock;
 use crate::gate::StockGate;
 use crate::payments::PaymentProvider;
+use crate::seats::board::Boards;
+use crate::seats::gate::SeatGate;
+use crate::seats::sale::SeatedSales;
 use crate::writer::OrderWriter;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -20,6 +23,12 @@ pub struct Sale {
     pub writer: OrderWriter,
     pub clock: Arc<dyn Clock>,
     pub payments: Arc<dyn PaymentProvider>,
+    /// The seat scripts of seated sales.
+    pub seat_gate: SeatGate,
+    /// Seated sales and their maps, loaded in this process.
+    pub(crate) seated: SeatedSales,
+    /// Live seat states of the seated sales watched in this process.
+    pub boards: Boards,
     /// The secret provider events are signed with.
     pub(crate) webhook_secret: Arc<[u8]>,
     /// Work that must run to its end whatever the caller does (an order
@@ -40,6 +49,8 @@ pub struct SaleParts {
     pub writer: OrderWriter,
     pub clock: Arc<dyn Clock>,
     pub payments: Arc<dyn PaymentProvider>,
+    pub seat_gate: SeatGate,
+    pub boards: Boards,
     pub webhook_secret: Arc<[u8]>,
     pub write_timeout: Duration,
     pub admission_ttl: Duration,
@@ -53,6 +64,9 @@ impl Sale {
             writer: parts.writer,
             clock: parts.clock,
             payments: parts.payments,
+            seat_gate: parts.seat_gate,
+            seated: SeatedSales::default(),
+            boards: parts.boards,
             webhook_secret: parts.webhook_secret,
             tasks: TaskTracker::new(),
             rebuilding: Arc::default(),
@@ -66,6 +80,7 @@ impl Sale {
         crate::expiry::Expiry {
             db: self.db.clone(),
             gate: self.gate.clone(),
+            seats: self.seat_gate.clone(),
             clock: self.clock.clone(),
         }
     }

@@ -45,6 +45,7 @@ const DROP_PAGE: i64 = 500;
 pub struct Expiry {
     pub db: sqlx::PgPool,
     pub gate: StockGate,
+    pub seats: crate::seats::gate::SeatGate,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -57,7 +58,24 @@ impl Expiry {
             let expired = orders::expire_due(&self.db, now, SWEEP_BATCH).await?;
             total += expired.len();
             for order in &expired {
-                if let Err(error) = self.gate.release(&order.drop_id, order.id, None).await {
+                let released = match order.hold_id {
+                    Some(hold) => self
+                        .seats
+                        .release(
+                            &order.drop_id,
+                            hold,
+                            crate::seats::gate::ReleaseMode::Order,
+                            now.timestamp_millis(),
+                        )
+                        .await
+                        .map(|_| ()),
+                    None => self
+                        .gate
+                        .release(&order.drop_id, order.id, None)
+                        .await
+                        .map(|_| ()),
+                };
+                if let Err(error) = released {
                     tracing::warn!(%error, order = %order.id, "expired, but Redis not released yet; reconciliation will");
                 }
             }

@@ -6,8 +6,16 @@
 //!   cancellation-safe), showing, listing and cancelling orders.
 //! - [`drops`]: creating, changing, listing drops; stats; the rebuild of a
 //!   drop's Redis copy behind the epoch fence.
+//! - [`venues`]: venues and their seat maps (ours, or a pretix plan).
+//! - [`events`]: events, their venue and sales.
+//! - [`paying`]: a fan pays an order; a provider event arrives at the
+//!   webhook.
 //! - [`payments`]: the provider interface, the sandbox provider, webhook
-//!   signatures, the payment ledger, and paying.
+//!   signatures, the payment ledger.
+//! - [`seats`]: seated sales: holds, ordering a hold, live seat boards,
+//!   the lapse loop, the rebuild of a seated sale.
+//! - [`seating`]: seat maps (our format and pretix's), generated venues,
+//!   best available; pure, no I/O.
 //! - [`gate`]: the Redis gate: the Lua scripts deciding orders, their keys.
 //! - [`store`]: PostgreSQL, the durable record (checked queries).
 //! - [`writer`]: group commit of orders into PostgreSQL.
@@ -28,13 +36,18 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod drops;
+pub mod events;
 pub mod expiry;
 pub mod gate;
 pub mod http;
 pub mod orders;
+pub mod paying;
 pub mod payments;
+pub mod seating;
+pub mod seats;
 pub mod store;
 pub mod sync;
+pub mod venues;
 pub mod writer;
 
 pub use app::App;

@@ -63,6 +63,9 @@ pub enum OrderError {
     NotPending(String),
     #[error("a payment of this order is in progress; wait for its outcome")]
     PaymentInProgress,
+    /// A seated sale's hold refused the order (or the sale is not seated).
+    #[error("refused: {0:?}")]
+    Hold(crate::seats::gate::HoldRefusal),
     /// Try again shortly (a store is down, a rebuild is running, a write
     /// is still in flight); the text says what.
     #[error("{0}")]
@@ -197,7 +200,7 @@ impl Sale {
 
     /// A retry arrived while the first request is still being recorded: wait
     /// (a little longer than one write may take) for it to land in PostgreSQL.
-    async fn wait_for_order(&self, order_id: Uuid) -> Result<OrderRow, OrderError> {
+    pub(crate) async fn wait_for_order(&self, order_id: Uuid) -> Result<OrderRow, OrderError> {
         let deadline =
             tokio::time::Instant::now() + self.write_timeout + Duration::from_millis(500);
         loop {
@@ -245,7 +248,24 @@ impl Sale {
             Cancel::NotPending(status) => return Err(OrderError::NotPending(status)),
             Cancel::Unknown => return Err(OrderError::UnknownOrder),
         };
-        if let Err(error) = self.gate.release(&cancelled.drop_id, order_id, None).await {
+        let released = match cancelled.hold_id {
+            Some(hold) => self
+                .seat_gate
+                .release(
+                    &cancelled.drop_id,
+                    hold,
+                    crate::seats::gate::ReleaseMode::Order,
+                    self.clock.now().timestamp_millis(),
+                )
+                .await
+                .map(|_| ()),
+            None => self
+                .gate
+                .release(&cancelled.drop_id, order_id, None)
+                .await
+                .map(|_| ()),
+        };
+        if let Err(error) = released {
             tracing::error!(%error, %order_id, "cancelled, but Redis still holds the units; reconciliation will release them");
         }
         Ok(cancelled)

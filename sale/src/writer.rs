@@ -228,17 +228,18 @@ async fn commit_batch(
         let column = |f: fn(&NewOrder) -> String| orders.iter().map(|o| f(o)).collect::<Vec<_>>();
         let inserted: Vec<OrderRow> = sqlx::query_as!(
             OrderRow,
-            "INSERT INTO orders (id, drop_id, user_id, quantity, unit_price_cents, currency, \
-               status, idempotency_key, admission_jti, created_at, expires_at) \
-             SELECT id, drop_id, user_id, quantity, unit_price_cents, currency, 'pending', \
+            "INSERT INTO orders (id, drop_id, user_id, quantity, unit_price_cents, total_cents, \
+               currency, status, idempotency_key, admission_jti, created_at, expires_at) \
+             SELECT id, drop_id, user_id, quantity, unit_price_cents, \
+               unit_price_cents * quantity, currency, 'pending', \
                idempotency_key, admission_jti, created_at, expires_at \
              FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::text[], \
                $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[]) \
                AS t(id, drop_id, user_id, quantity, unit_price_cents, currency, idempotency_key, \
                     admission_jti, created_at, expires_at) \
              ON CONFLICT (drop_id, user_id, idempotency_key) DO NOTHING \
-             RETURNING id, drop_id, user_id, quantity, unit_price_cents, currency, status, \
-               created_at, expires_at, updated_at, paid_at, idempotency_key",
+             RETURNING id, drop_id, user_id, quantity, unit_price_cents, total_cents, currency, \
+               status, created_at, expires_at, updated_at, paid_at, idempotency_key, hold_id",
             &orders.iter().map(|o| o.id).collect::<Vec<_>>(),
             &column(|o| o.drop_id.clone()),
             &column(|o| o.user_id.clone()),

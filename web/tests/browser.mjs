@@ -205,6 +205,29 @@ await step("the operator watches the dashboard move while a small load runs", as
   await shoot(ops, "ops-dashboard-load");
 });
 
+await step("a fan is told plainly when everything left is reserved", async () => {
+  const drop = `browser-r-${stamp}`;
+  const created = await sale("/api/drops", {
+    method: "POST",
+    body: JSON.stringify({ id: drop, name: "Reserved out", stock: 1, price_cents: 1000, currency: "EUR",
+      opens_at: isoIn(-60), admission_rate_per_sec: 5 }),
+  });
+  assert.equal(created.status, 201);
+  const token = execFileSync("sh", ["-c", `${process.env.ADMISSION_MINT} early-bird ${drop}`]).toString().trim();
+  const ordered = await fetch(`${SALE}/api/drops/${drop}/orders`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "idempotency-key": "early", "content-type": "application/json" },
+    body: JSON.stringify({ quantity: 1 }),
+  });
+  assert.equal(ordered.status, 201);
+  const fan = await fanPage("dora", drop);
+  await fan.getByText("Everything left is reserved right now; you keep your place.").waitFor();
+  await fan.getByText(/Reserved tickets not paid for come back from/).waitFor();
+  await accessible(fan, "fan all reserved");
+  await shoot(fan, "fan-all-reserved");
+  await fan.context().close();
+});
+
 await step("no page broke its Content-Security-Policy", async () => {
   assert.deepEqual(cspViolations, []);
 });

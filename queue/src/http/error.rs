@@ -68,21 +68,23 @@ impl From<redis::RedisError> for QueueError {
     }
 }
 
+impl runtime::error::ApiFailure for QueueError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        self.parts()
+    }
+    fn retry_after_secs(&self) -> Option<u64> {
+        matches!(self, Self::RateLimited | Self::TryAgain | Self::Unavailable).then_some(2)
+    }
+    fn internal_cause(&self) -> Option<&anyhow::Error> {
+        match self {
+            Self::Internal(cause) => Some(cause),
+            _ => None,
+        }
+    }
+}
+
 impl IntoResponse for QueueError {
     fn into_response(self) -> Response {
-        let (status, code) = self.parts();
-        let message = match &self {
-            Self::Internal(cause) => {
-                tracing::error!(error = ?cause, "internal error");
-                "internal error".to_string()
-            }
-            other => other.to_string(),
-        };
-        let response = runtime::error::json_error(status, code, message);
-        if matches!(self, Self::RateLimited | Self::TryAgain | Self::Unavailable) {
-            runtime::error::with_retry_after(response, 2)
-        } else {
-            response
-        }
+        runtime::error::render(&self)
     }
 }

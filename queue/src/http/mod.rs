@@ -4,13 +4,11 @@
 //! - [`rest`]: join, poll and leave over HTTP; the draw; JWKS.
 //! - [`ws`]: the WebSocket adapter around [`crate::session::Session`].
 //! - [`pages`]: the fan page (embedded from `web/`), with security headers.
-//! - [`dev`]: dev login (dev mode only).
 //! - [`error`]: the error shape.
 //!
 //! Joins and polls are limited per user and per client address; the
 //! limiters forget keys not seen lately (see `app`).
 
-pub mod dev;
 pub mod error;
 pub mod pages;
 pub mod rest;
@@ -22,7 +20,7 @@ use admission::keys::Jwks;
 use axum::http::HeaderMap;
 use axum::Router;
 use error::QueueError;
-use governor::DefaultKeyedRateLimiter;
+use runtime::limiter::KeyedLimiter;
 use runtime::shutdown::CancellationToken;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -40,8 +38,8 @@ pub struct HttpState {
     /// Admissions announced by any node's pump.
     pub admitted: broadcast::Sender<Arc<crate::pump::Admitted>>,
     pub sockets: Sockets,
-    pub user_limiter: Arc<DefaultKeyedRateLimiter<String>>,
-    pub ip_limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    pub user_limiter: KeyedLimiter<String>,
+    pub ip_limiter: KeyedLimiter<IpAddr>,
     pub limits: Arc<Limits>,
     /// Cancelled on shutdown: every session closes with 1001.
     pub shutdown: CancellationToken,
@@ -103,18 +101,23 @@ impl Drop for UserSlot {
 
 /// Every route, with the JSON error shape for unknown routes and methods.
 pub fn router(state: HttpState) -> Router {
-    let mut router = Router::new()
+    let dev = state.dev_issuer.clone().map(|issuer| {
+        let issue: runtime::dev::Issue =
+            Arc::new(move |user, _| issuer.issue(user, false, 24 * 3600));
+        runtime::dev::router(issue, false)
+    });
+    let routes = Router::new()
         .merge(rest::router())
         .merge(ws::router())
-        .merge(pages::router());
-    if state.dev_issuer.is_some() {
-        router = router.merge(dev::router());
-    }
-    router
+        .merge(pages::router())
         .fallback(runtime::error::not_found)
         .method_not_allowed_fallback(runtime::error::method_not_allowed)
-        .layer(axum::extract::DefaultBodyLimit::max(4 * 1024))
-        .with_state(state)
+        .with_state(state);
+    let routes = match dev {
+        Some(dev) => routes.merge(dev),
+        None => routes,
+    };
+    routes.layer(axum::extract::DefaultBodyLimit::max(4 * 1024))
 }
 
 /// The user of a request's bearer token.
@@ -139,9 +142,7 @@ pub fn verify_user(http: &HttpState, token: &str) -> Result<String, QueueError> 
 
 /// Joins and polls are limited per user and per client address.
 pub fn check_rate(http: &HttpState, user: &str, ip: IpAddr) -> Result<(), QueueError> {
-    if http.ip_limiter.check_key(&ip).is_err()
-        || http.user_limiter.check_key(&user.to_string()).is_err()
-    {
+    if !http.ip_limiter.allows(&ip) || !http.user_limiter.allows(&user.to_string()) {
         metrics::counter!("queue_rate_limited_total").increment(1);
         return Err(QueueError::RateLimited);
     }

@@ -17,15 +17,33 @@ pub fn router() -> Router<HttpState> {
         .route("/.well-known/jwks.json", get(jwks))
 }
 
+/// A fan's request: who, within their rate.
+struct Fan(String);
+
+impl axum::extract::FromRequestParts<HttpState> for Fan {
+    type Rejection = QueueError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        http: &HttpState,
+    ) -> Result<Self, QueueError> {
+        let user = user_of(http, &parts.headers)?;
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| peer.ip())
+            .ok_or_else(|| anyhow::anyhow!("no peer address"))?;
+        check_rate(http, &user, peer)?;
+        Ok(Self(user))
+    }
+}
+
 /// `POST /api/drops/{id}/queue`.
 async fn join(
     State(http): State<HttpState>,
     Path(drop_id): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    Fan(user): Fan,
 ) -> Result<Json<Status>, QueueError> {
-    let user = user_of(&http, &headers)?;
-    check_rate(&http, &user, peer.ip())?;
     Ok(Json(http.room.join_status(&drop_id, &user).await?))
 }
 
@@ -33,11 +51,8 @@ async fn join(
 async fn poll(
     State(http): State<HttpState>,
     Path(drop_id): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    Fan(user): Fan,
 ) -> Result<Json<Status>, QueueError> {
-    let user = user_of(&http, &headers)?;
-    check_rate(&http, &user, peer.ip())?;
     Ok(Json(http.room.poll_status(&drop_id, &user).await?))
 }
 

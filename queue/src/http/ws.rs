@@ -97,7 +97,7 @@ async fn upgrade(
     };
     if let Some(user) = &user {
         check_rate(&http, user, peer.ip())?;
-    } else if http.ip_limiter.check_key(&peer.ip()).is_err() {
+    } else if !http.ip_limiter.allows(&peer.ip()) {
         return Err(QueueError::RateLimited);
     }
     let open = http.sockets.open.fetch_add(1, Ordering::SeqCst) + 1;

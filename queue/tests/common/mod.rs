@@ -3,6 +3,8 @@
 //! moved by hand.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod sockets;
+
 use admission::keys::{AdmissionKeyPair, Jwks};
 use queue::clock::QueueClock;
 use queue::pump::Pump;
@@ -143,9 +145,11 @@ impl Deployment {
 pub struct Node {
     pub base: String,
     pub room: WaitingRoom,
-    pub pump: Pump,
+    /// The pump, driven by the test (`None` when the node runs its own).
+    pump: Option<Pump>,
     pub http: reqwest::Client,
     task: tokio::task::JoinHandle<()>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Node {
@@ -158,11 +162,16 @@ impl Node {
         let mut app = App::build_with_clock(config, deployment.clock.clone())
             .await
             .unwrap();
-        let pump = app.take_pump().expect("tests drive the pump");
+        let pump = app.take_pump();
         let base = format!("http://127.0.0.1:{}", app.port());
         let room = app.room().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            app.run_until(std::future::pending()).await.unwrap();
+            app.run_until(async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
         });
         Self {
             base,
@@ -170,6 +179,7 @@ impl Node {
             pump,
             http: reqwest::Client::new(),
             task,
+            stop: Some(stop),
         }
     }
 
@@ -228,14 +238,30 @@ impl Node {
         let mut admitted = Vec::new();
         for _ in 0..times {
             clock.advance(step);
-            for batch in self.pump.tick().await {
+            for batch in self.pump().tick().await {
                 admitted.extend(batch.users);
             }
         }
         admitted
     }
 
+    /// The pump the test drives.
+    pub fn pump(&mut self) -> &mut Pump {
+        self.pump
+            .as_mut()
+            .expect("this node runs its own pump (PUMP_TICK_MS > 0)")
+    }
+
+    /// Kills the node (no orderly shutdown: as if the process died).
     pub fn stop(self) {
         self.task.abort();
+    }
+
+    /// Shuts the node down in order (as on SIGTERM) and waits until it has.
+    pub async fn shut_down(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(15), self.task).await;
     }
 }

@@ -6,7 +6,7 @@
 use crate::drops::DropError;
 use crate::gate::Refusal;
 use crate::orders::OrderError;
-use crate::payments::paying::{PayError, WebhookError};
+use crate::paying::{PayError, WebhookError};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
@@ -134,7 +134,12 @@ impl From<OrderError> for ApiError {
                 }
                 Refusal::CapExceeded => Self::CapExceeded,
                 Refusal::SoldOut => Self::SoldOut,
+                Refusal::Seated => Self::Conflict(
+                    "seated_sale",
+                    "this sale is seated: hold seats, then order the hold".into(),
+                ),
             },
+            OrderError::Hold(refusal) => hold_refusal(refusal),
             OrderError::IdempotencyMismatch => Self::InvalidQuantity(error.to_string()),
             OrderError::UnknownDrop => Self::NotFound("unknown_drop"),
             OrderError::UnknownOrder => Self::NotFound("unknown_order"),
@@ -146,6 +151,72 @@ impl From<OrderError> for ApiError {
             OrderError::Database(e) => e.into(),
             OrderError::Redis(e) => e.into(),
             OrderError::Internal(e) => Self::Internal(e),
+        }
+    }
+}
+
+/// What a seated sale's gate refused, as the API says it.
+pub fn hold_refusal(refusal: crate::seats::gate::HoldRefusal) -> ApiError {
+    use crate::seats::gate::HoldRefusal;
+    match refusal {
+        HoldRefusal::Closed => ApiError::Closed,
+        HoldRefusal::Paused => ApiError::Paused,
+        HoldRefusal::NotOpen => ApiError::NotOpen,
+        HoldRefusal::CapExceeded => ApiError::CapExceeded,
+        HoldRefusal::NotSeated => ApiError::Conflict(
+            "not_seated",
+            "this sale is not seated: order a quantity instead".into(),
+        ),
+        HoldRefusal::UnknownHold => ApiError::NotFound("unknown_hold"),
+        HoldRefusal::Lapsed => ApiError::Conflict(
+            "hold_lapsed",
+            "this hold is not live any more; hold seats again".into(),
+        ),
+    }
+}
+
+impl From<crate::seats::holds::HoldError> for ApiError {
+    fn from(error: crate::seats::holds::HoldError) -> Self {
+        use crate::seats::holds::HoldError;
+        match error {
+            HoldError::UnknownDrop => Self::NotFound("unknown_drop"),
+            HoldError::NotSeated => hold_refusal(crate::seats::gate::HoldRefusal::NotSeated),
+            HoldError::InvalidSeats(message) => Self::Unprocessable("invalid_seats", message),
+            HoldError::SeatsTaken(_) => Self::Conflict("seats_taken", error.to_string()),
+            HoldError::NoAdjacentSeats(message) => Self::Conflict("no_adjacent_seats", message),
+            HoldError::Refused(refusal) => hold_refusal(refusal),
+            HoldError::UnknownHold => Self::NotFound("unknown_hold"),
+            HoldError::NotLive => Self::Conflict("hold_not_live", error.to_string()),
+            HoldError::Unavailable(message) => Self::Unavailable(message),
+            HoldError::Database(e) => e.into(),
+            HoldError::Redis(e) => e.into(),
+            HoldError::Internal(e) => Self::Internal(e),
+        }
+    }
+}
+
+impl From<crate::venues::VenueError> for ApiError {
+    fn from(error: crate::venues::VenueError) -> Self {
+        use crate::venues::VenueError;
+        match error {
+            VenueError::Invalid(message) => Self::Validation(message),
+            VenueError::Unknown => Self::NotFound("unknown_venue"),
+            VenueError::Exists(_) => Self::Conflict("venue_exists", error.to_string()),
+            VenueError::NoMap => Self::NotFound("no_map"),
+            VenueError::Database(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::events::EventError> for ApiError {
+    fn from(error: crate::events::EventError) -> Self {
+        use crate::events::EventError;
+        match error {
+            EventError::Invalid(message) => Self::Validation(message),
+            EventError::Unknown => Self::NotFound("unknown_event"),
+            EventError::Exists(_) => Self::Conflict("event_exists", error.to_string()),
+            EventError::Database(e) => e.into(),
+            EventError::Drop(e) => e.into(),
         }
     }
 }
@@ -197,21 +268,36 @@ impl From<WebhookError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code) = self.parts();
-        let message = match &self {
-            Self::Internal(cause) => {
-                tracing::error!(error = ?cause, "internal error");
-                "internal error".to_string()
-            }
-            other => other.to_string(),
-        };
-        let response = runtime::error::json_error(status, code, message);
-        if matches!(self, Self::RateLimited | Self::Unavailable(_)) {
-            runtime::error::with_retry_after(response, 1)
-        } else {
-            response
+impl runtime::error::ApiFailure for ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        self.parts()
+    }
+    fn retry_after_secs(&self) -> Option<u64> {
+        matches!(self, Self::RateLimited | Self::Unavailable(_)).then_some(1)
+    }
+    fn internal_cause(&self) -> Option<&anyhow::Error> {
+        match self {
+            Self::Internal(cause) => Some(cause),
+            _ => None,
         }
     }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        runtime::error::render(&self)
+    }
+}
+
+/// A raw body as a handler reads it, with the API's answer to a refusal.
+pub fn body_bytes(
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<axum::body::Bytes, ApiError> {
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::BadRequest("invalid_body", rejection.body_text())
+        }
+    })
 }

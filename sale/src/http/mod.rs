@@ -5,25 +5,29 @@
 //! - [`drops`]: create, list, show, change, stats.
 //! - [`orders`]: place, show, mine, cancel.
 //! - [`payments`]: pay an order, the provider's webhook.
+//! - [`venues`]: venues and their seat maps.
+//! - [`events`]: events with their venue and sales.
+//! - [`seats`]: holds, the seat snapshot and its event stream.
 //! - [`pages`]: the operator console and its assets, with security headers.
-//! - [`dev`]: dev login (dev mode only).
 //! - [`auth`]: user, operator and admission credentials.
 //! - [`error`]: the error every endpoint answers with.
 
 pub mod auth;
-pub mod dev;
 pub mod drops;
 pub mod error;
+pub mod events;
 pub mod orders;
 pub mod pages;
 pub mod payments;
+pub mod seats;
+pub mod venues;
 
 use crate::domain::Sale;
 use admission::identity::{DevIssuer, UserVerifier};
 use admission::token::AdmissionVerifier;
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
-use governor::DefaultKeyedRateLimiter;
+use runtime::limiter::KeyedLimiter;
 use std::sync::Arc;
 
 /// Request bodies larger than this are refused with 413.
@@ -37,7 +41,7 @@ pub struct HttpState {
     pub users: UserVerifier,
     pub operator_key: Option<Arc<str>>,
     pub dev_issuer: Option<DevIssuer>,
-    pub order_limiter: Arc<DefaultKeyedRateLimiter<String>>,
+    pub order_limiter: KeyedLimiter<String>,
     /// Origins allowed to call the API from a browser.
     pub cors_origins: Arc<str>,
 }
@@ -54,19 +58,27 @@ impl HttpState {
 /// error shape for unknown routes and methods.
 pub fn router(state: HttpState) -> Router {
     let cors = cors(&state.cors_origins);
-    let mut api = Router::new()
+    let dev = state.dev_issuer.clone().map(|issuer| {
+        let issue: runtime::dev::Issue =
+            Arc::new(move |user, operator| issuer.issue(user, operator, 24 * 3600));
+        runtime::dev::router(issue, true)
+    });
+    let api = Router::new()
         .merge(drops::router())
         .merge(orders::router())
         .merge(payments::router())
-        .merge(pages::router());
-    if state.dev_issuer.is_some() {
-        api = api.merge(dev::router());
-    }
-    api.fallback(runtime::error::not_found)
+        .merge(venues::router())
+        .merge(events::router())
+        .merge(seats::router())
+        .merge(pages::router())
+        .fallback(runtime::error::not_found)
         .method_not_allowed_fallback(runtime::error::method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(cors)
-        .with_state(state)
+        .with_state(state);
+    let api = match dev {
+        Some(dev) => api.merge(dev),
+        None => api,
+    };
+    api.layer(DefaultBodyLimit::max(MAX_BODY_BYTES)).layer(cors)
 }
 
 /// CORS for the configured origins: the fan page (served by the queue

@@ -37,7 +37,9 @@ pub fn router() -> Router<HttpState> {
 pub struct OrderView {
     #[serde(flatten)]
     pub order: OrderRow,
-    pub total_cents: i64,
+    /// A seated order's seats.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seats: Option<Vec<String>>,
     /// The newest payment attempt (shown by `GET /api/orders/{id}`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payment: Option<PaymentRow>,
@@ -45,10 +47,9 @@ pub struct OrderView {
 
 impl From<OrderRow> for OrderView {
     fn from(order: OrderRow) -> Self {
-        let total_cents = order.unit_price_cents * i64::from(order.quantity);
         Self {
             order,
-            total_cents,
+            seats: None,
             payment: None,
         }
     }
@@ -61,7 +62,7 @@ fn token_error(error: TokenError) -> ApiError {
     }
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
+pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
     let key = headers
         .get("idempotency-key")
         .ok_or_else(|| {
@@ -82,16 +83,27 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
     Ok(key.to_string())
 }
 
-fn quantity(body: Result<Bytes, BytesRejection>) -> Result<i64, ApiError> {
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge
-        } else {
-            ApiError::BadRequest("invalid_body", rejection.body_text())
-        }
-    })?;
+/// What an order asks for: units, or a seated sale's hold.
+enum Wanted {
+    Quantity(i64),
+    Hold(Uuid),
+}
+
+fn wanted(body: Result<Bytes, BytesRejection>) -> Result<Wanted, ApiError> {
+    let body = super::error::body_bytes(body)?;
     let value: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest("invalid_json", format!("the body is not JSON: {e}")))?;
+    if let Some(hold) = value.get("hold_id") {
+        return hold
+            .as_str()
+            .and_then(|h| h.parse().ok())
+            .map(Wanted::Hold)
+            .ok_or(ApiError::NotFound("unknown_hold"));
+    }
+    quantity(&value).map(Wanted::Quantity)
+}
+
+fn quantity(value: &serde_json::Value) -> Result<i64, ApiError> {
     let invalid = || {
         ApiError::InvalidQuantity(
             "quantity must be a whole number from 1 up to the limit per person".into(),
@@ -107,23 +119,16 @@ fn quantity(body: Result<Bytes, BytesRejection>) -> Result<i64, ApiError> {
     Ok(quantity)
 }
 
-/// `POST /api/drops/{id}/orders`.
-#[tracing::instrument(skip_all, fields(drop = %drop_id, user))]
-async fn place(
-    State(http): State<HttpState>,
-    Path(drop_id): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<OrderView>), ApiError> {
-    if !valid_drop_id(&drop_id) {
-        return Err(ApiError::NotFound("unknown_drop"));
-    }
-    let token = bearer(&headers)
+/// The verified admission of a request to buy in `drop_id`: the token,
+/// the optional user token naming the same user, the rate per user.
+pub(super) fn admitted(
+    http: &HttpState,
+    headers: &HeaderMap,
+    drop_id: &str,
+) -> Result<admission::token::AdmissionClaims, ApiError> {
+    let token = bearer(headers)
         .ok_or_else(|| ApiError::InvalidToken("an admission token is required".into()))?;
-    let claims = http
-        .admission
-        .verify(token, &drop_id)
-        .map_err(token_error)?;
+    let claims = http.admission.verify(token, drop_id).map_err(token_error)?;
     tracing::Span::current().record("user", claims.sub.as_str());
     if let Some(user_token) = headers.get(USER_TOKEN_HEADER) {
         let user = user_token
@@ -135,19 +140,50 @@ async fn place(
             return Err(ApiError::WrongUser);
         }
     }
-    if http.order_limiter.check_key(&claims.sub).is_err() {
+    if !http.order_limiter.allows(&claims.sub) {
         return Err(ApiError::RateLimited);
     }
-    let placed = http
-        .sale
-        .place_order(PlaceOrder {
-            idempotency_key: idempotency_key(&headers)?,
-            quantity: quantity(body)?,
-            drop_id,
-            user: claims.sub,
-            admission_jti: claims.jti,
-        })
-        .await?;
+    Ok(claims)
+}
+
+/// `POST /api/drops/{id}/orders`: `{"quantity": n}`, or on a seated sale
+/// `{"hold_id": id}` (the order takes exactly the held seats).
+#[tracing::instrument(skip_all, fields(drop = %drop_id, user))]
+async fn place(
+    State(http): State<HttpState>,
+    Path(drop_id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<OrderView>), ApiError> {
+    if !valid_drop_id(&drop_id) {
+        return Err(ApiError::NotFound("unknown_drop"));
+    }
+    let claims = admitted(&http, &headers, &drop_id)?;
+    let idempotency_key = idempotency_key(&headers)?;
+    let placed = match wanted(body)? {
+        Wanted::Quantity(quantity) => {
+            http.sale
+                .place_order(PlaceOrder {
+                    idempotency_key,
+                    quantity,
+                    drop_id,
+                    user: claims.sub,
+                    admission_jti: claims.jti,
+                })
+                .await?
+        }
+        Wanted::Hold(hold_id) => {
+            http.sale
+                .order_hold(crate::seats::holds::OrderHold {
+                    drop_id,
+                    hold_id,
+                    user: claims.sub,
+                    admission_jti: claims.jti,
+                    idempotency_key,
+                })
+                .await?
+        }
+    };
     Ok(match placed {
         Placed::Created(order) => (StatusCode::CREATED, Json(order.into())),
         Placed::Existing(order) => (StatusCode::OK, Json(order.into())),

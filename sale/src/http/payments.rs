@@ -54,13 +54,7 @@ async fn webhook(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge
-        } else {
-            ApiError::BadRequest("invalid_body", rejection.body_text())
-        }
-    })?;
+    let body = super::error::body_bytes(body)?;
     let header = headers
         .get(signature::HEADER)
         .and_then(|h| h.to_str().ok())

@@ -56,7 +56,7 @@ pub async fn start(
 ) -> sqlx::Result<Start> {
     let mut tx = db.begin().await?;
     let order = sqlx::query!(
-        r#"SELECT status, expires_at, unit_price_cents * quantity AS "amount_cents!", currency
+        r#"SELECT status, expires_at, total_cents AS amount_cents, currency
            FROM orders WHERE id = $1 AND user_id = $2 FOR UPDATE"#,
         order_id,
         user_id

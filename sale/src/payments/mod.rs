@@ -5,15 +5,12 @@
 //!   processor: answers later, by a signed webhook, and retries delivery.
 //! - [`ledger`]: the PostgreSQL side: payment attempts, applied events, and
 //!   the order transitions they cause.
-//! - [`paying`]: the operations: a fan pays an order; a provider event
-//!   arrives at the webhook.
 //!
 //! A payment never changes stock: a pending order already holds its units
 //! and `paid` keeps holding them. A payment that succeeds after its order
 //! stopped holding (expired, cancelled) is refunded; see [`ledger`].
 
 pub mod ledger;
-pub mod paying;
 pub mod sandbox;
 pub mod signature;
 

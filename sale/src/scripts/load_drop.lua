@@ -15,7 +15,10 @@
 -- ARGV[10] sold (rebuild only: units held by pending + paid orders)
 -- ARGV[11] epoch: PostgreSQL's drops.redis_epoch this load belongs to (create
 --          and rebuild store it; sync leaves it alone)
--- ARGV[12..] rebuild only: triples order_id, user, quantity of holding orders
+-- ARGV[12] seated: "1" for a seated sale (seats are held and ordered by
+--          hold.lua / order_hold.lua; reserve.lua refuses it), else "0"
+-- ARGV[13] hold time of a seated sale, ms (0 for units)
+-- ARGV[14..] rebuild only: triples order_id, user, quantity of holding orders
 --
 -- Returns 1 when it wrote, 0 when nothing needed doing. "create" never
 -- touches a drop that is already loaded; "rebuild" only replaces a load of an
@@ -33,7 +36,8 @@ if mode == 'sync' then
     redis.call('HSET', KEYS[1], 'stock', ARGV[2])
   end
   redis.call('HSET', KEYS[1], 'state', ARGV[3], 'opens_at_ms', ARGV[4], 'cap', ARGV[5],
-    'price_cents', ARGV[6], 'currency', ARGV[7], 'timeout_secs', ARGV[8], 'version', ARGV[9])
+    'price_cents', ARGV[6], 'currency', ARGV[7], 'timeout_secs', ARGV[8], 'version', ARGV[9],
+    'seated', ARGV[12], 'hold_ms', ARGV[13])
   return 1
 end
 
@@ -46,7 +50,7 @@ if mode == 'rebuild' then
   end
   sold = tonumber(ARGV[10])
   redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-  for i = 12, #ARGV, 3 do
+  for i = 14, #ARGV, 3 do
     local order_id, user, qty = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
     redis.call('HINCRBY', KEYS[2], user, qty)
     redis.call('HSET', KEYS[3], order_id, qty .. '|0||' .. user)
@@ -56,5 +60,6 @@ elseif exists then
 end
 redis.call('HSET', KEYS[1], 'stock', ARGV[2], 'sold', sold, 'state', ARGV[3],
   'opens_at_ms', ARGV[4], 'cap', ARGV[5], 'price_cents', ARGV[6], 'currency', ARGV[7],
-  'timeout_secs', ARGV[8], 'version', ARGV[9], 'epoch', ARGV[11])
+  'timeout_secs', ARGV[8], 'version', ARGV[9], 'epoch', ARGV[11], 'seated', ARGV[12],
+  'hold_ms', ARGV[13])
 return 1

@@ -23,7 +23,8 @@
 --   {"dup", order_id, quantity}   the idempotency key was used before
 --   {"missing"}                    the drop is not loaded in Redis
 --   {"err", code}                  code: closed | paused | not_open | invalid_quantity
---                                  | cap_exceeded | sold_out
+--                                  | cap_exceeded | sold_out | seated (a seated sale:
+--                                  seats are held, then ordered from the hold)
 -- Checks run in this order and nothing is written unless all pass.
 
 local user = ARGV[1]
@@ -43,10 +44,11 @@ if seen then
 end
 
 local d = redis.call('HMGET', KEYS[1], 'stock', 'sold', 'state', 'opens_at_ms', 'cap',
-  'price_cents', 'currency', 'timeout_secs', 'epoch')
+  'price_cents', 'currency', 'timeout_secs', 'epoch', 'seated')
 if not d[1] then
   return {'missing'}
 end
+if d[10] == '1' then return {'err', 'seated'} end
 local stock, sold = tonumber(d[1]), tonumber(d[2])
 local state, opens_at, cap = d[3], tonumber(d[4]), tonumber(d[5])
 

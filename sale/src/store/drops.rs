@@ -1,8 +1,10 @@
 //! Drops in PostgreSQL: create, read, change, page through, and the
 //! rebuild's lock and epoch.
 
+use crate::seats::Seating;
 use admission::contract::DropState;
 use chrono::{DateTime, Utc};
+use sqlx::types::Json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -28,6 +30,10 @@ pub struct DropRow {
     /// The pre-queue draw's secret seed (see migration 0003); never shown
     /// before the drop opens.
     pub draw_seed: String,
+    /// The event this drop sells (see migration 0005).
+    pub event_id: Option<String>,
+    /// A seated sale's seating; `None` for units.
+    pub seating: Option<Json<Seating>>,
 }
 
 impl DropRow {
@@ -43,6 +49,11 @@ impl DropRow {
             timeout_secs: self.order_timeout_secs,
             version: self.updated_at.timestamp_micros(),
             epoch: self.redis_epoch,
+            seated: self.seating.is_some(),
+            hold_ms: self
+                .seating
+                .as_ref()
+                .map_or(0, |seating| i64::from(seating.hold_secs) * 1000),
         }
     }
 }
@@ -60,6 +71,8 @@ pub struct NewDrop {
     pub order_timeout_secs: i32,
     pub admission_rate_per_sec: f64,
     pub max_active: i32,
+    pub event_id: Option<String>,
+    pub seating: Option<Seating>,
 }
 
 /// Inserts a drop; `None` when the id is taken.
@@ -69,12 +82,13 @@ pub async fn insert(db: &PgPool, drop: &NewDrop) -> sqlx::Result<Option<DropRow>
     sqlx::query_as!(
         DropRow,
         r#"INSERT INTO drops (id, name, stock, price_cents, currency, opens_at, per_user_cap,
-             order_timeout_secs, admission_rate_per_sec, max_active, draw_seed)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             order_timeout_secs, admission_rate_per_sec, max_active, draw_seed, event_id, seating)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
            ON CONFLICT (id) DO NOTHING
            RETURNING id, name, stock, held, price_cents, currency, opens_at, per_user_cap,
              order_timeout_secs, admission_rate_per_sec, max_active,
-             state AS "state: DropState", created_at, updated_at, redis_epoch, draw_seed"#,
+             state AS "state: DropState", created_at, updated_at, redis_epoch, draw_seed,
+             event_id, seating AS "seating: Json<Seating>""#,
         drop.id,
         drop.name,
         drop.stock,
@@ -86,6 +100,8 @@ pub async fn insert(db: &PgPool, drop: &NewDrop) -> sqlx::Result<Option<DropRow>
         drop.admission_rate_per_sec,
         drop.max_active,
         seed,
+        drop.event_id,
+        drop.seating.clone().map(Json) as Option<Json<Seating>>,
     )
     .fetch_optional(db)
     .await
@@ -96,7 +112,8 @@ pub async fn get(db: &PgPool, id: &str) -> sqlx::Result<Option<DropRow>> {
         DropRow,
         r#"SELECT id, name, stock, held, price_cents, currency, opens_at, per_user_cap,
              order_timeout_secs, admission_rate_per_sec, max_active,
-             state AS "state: DropState", created_at, updated_at, redis_epoch, draw_seed
+             state AS "state: DropState", created_at, updated_at, redis_epoch, draw_seed,
+             event_id, seating AS "seating: Json<Seating>"
            FROM drops WHERE id = $1"#,
         id
     )
@@ -119,7 +136,8 @@ pub async fn page_by_opening(
         DropRow,
         r#"SELECT id, name, stock, held, price_cents, currency, opens_at, per_user_cap,
              order_timeout_secs, admission_rate_per_sec, max_active,
-             state AS "state: DropState", created_at, updated_at, redis_epoch, draw_seed
+             state AS "state: DropState", created_at, updated_at, redis_epoch, draw_seed,
+             event_id, seating AS "seating: Json<Seating>"
            FROM drops
            WHERE $1::timestamptz IS NULL OR (opens_at, id) < ($1, $2::text)
            ORDER BY opens_at DESC, id DESC
@@ -140,7 +158,8 @@ pub async fn live_page(db: &PgPool, after: &str, limit: i64) -> sqlx::Result<Vec
         DropRow,
         r#"SELECT id, name, stock, held, price_cents, currency, opens_at, per_user_cap,
              order_timeout_secs, admission_rate_per_sec, max_active,
-             state AS "state: DropState", created_at, updated_at, redis_epoch, draw_seed
+             state AS "state: DropState", created_at, updated_at, redis_epoch, draw_seed,
+             event_id, seating AS "seating: Json<Seating>"
            FROM drops
            WHERE (state <> 'closed' OR held > 0) AND id > $1
            ORDER BY id
@@ -162,9 +181,23 @@ pub async fn changed_since(
         DropRow,
         r#"SELECT id, name, stock, held, price_cents, currency, opens_at, per_user_cap,
              order_timeout_secs, admission_rate_per_sec, max_active,
-             state AS "state: DropState", created_at, updated_at, redis_epoch, draw_seed
+             state AS "state: DropState", created_at, updated_at, redis_epoch, draw_seed,
+             event_id, seating AS "seating: Json<Seating>"
            FROM drops WHERE updated_at > $1 ORDER BY updated_at LIMIT $2"#,
         since,
+        limit
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// One page of the ids of live seated sales (by the `drops_live` index).
+pub async fn seated_live_page(db: &PgPool, after: &str, limit: i64) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar!(
+        "SELECT id FROM drops \
+         WHERE (state <> 'closed' OR held > 0) AND seating IS NOT NULL AND id > $1 \
+         ORDER BY id LIMIT $2",
+        after,
         limit
     )
     .fetch_all(db)
@@ -194,7 +227,8 @@ pub async fn update(db: &PgPool, id: &str, change: &DropChange) -> sqlx::Result<
            WHERE id = $1 AND (state <> 'closed' OR $5::text IS NULL OR $5 = 'closed')
            RETURNING id, name, stock, held, price_cents, currency, opens_at, per_user_cap,
              order_timeout_secs, admission_rate_per_sec, max_active,
-             state AS "state: DropState", created_at, updated_at, redis_epoch, draw_seed"#,
+             state AS "state: DropState", created_at, updated_at, redis_epoch, draw_seed,
+             event_id, seating AS "seating: Json<Seating>""#,
         id,
         change.admission_rate_per_sec,
         change.max_active,
@@ -225,7 +259,8 @@ pub async fn lock_for_rebuild(
         DropRow,
         r#"SELECT id, name, stock, held, price_cents, currency, opens_at, per_user_cap,
              order_timeout_secs, admission_rate_per_sec, max_active,
-             state AS "state: DropState", created_at, updated_at, redis_epoch, draw_seed
+             state AS "state: DropState", created_at, updated_at, redis_epoch, draw_seed,
+             event_id, seating AS "seating: Json<Seating>"
            FROM drops WHERE id = $1 FOR UPDATE"#,
         drop_id
     )
@@ -242,7 +277,8 @@ pub async fn bump_redis_epoch(tx: &mut sqlx::PgConnection, drop_id: &str) -> sql
         r#"UPDATE drops SET redis_epoch = redis_epoch + 1 WHERE id = $1
            RETURNING id, name, stock, held, price_cents, currency, opens_at, per_user_cap,
              order_timeout_secs, admission_rate_per_sec, max_active,
-             state AS "state: DropState", created_at, updated_at, redis_epoch, draw_seed"#,
+             state AS "state: DropState", created_at, updated_at, redis_epoch, draw_seed,
+             event_id, seating AS "seating: Json<Seating>""#,
         drop_id
     )
     .fetch_one(&mut *tx)

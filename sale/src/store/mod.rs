@@ -5,13 +5,20 @@
 //! - [`drops`]: drops, their settings and the `held` count, the rebuild's
 //!   lock and epoch, the pages of live drops background loops walk.
 //! - [`orders`]: orders by id, key and user; cancel; expiry; statuses.
+//! - [`holds`]: seat holds and their claims; ordering a hold; a seated
+//!   sale's open holds for a rebuild.
+//! - [`venues`]: venues and their seat maps (immutable versions).
+//! - [`events`]: events and their sales.
 //!
 //! The batch insert of the group-commit writer is in [`crate::writer`],
 //! next to its transaction logic; payment queries in
 //! [`crate::payments::ledger`].
 
 pub mod drops;
+pub mod events;
+pub mod holds;
 pub mod orders;
+pub mod venues;
 
 pub use drops::{DropChange, DropRow, NewDrop};
 pub use orders::{OrderRow, ReleasedOrder, StatusTotals};

@@ -15,6 +15,8 @@ pub struct OrderRow {
     pub user_id: String,
     pub quantity: i32,
     pub unit_price_cents: i64,
+    /// The order's price (a seated order's seats may differ in price).
+    pub total_cents: i64,
     pub currency: String,
     /// `pending`, `paid`, `cancelled`, `expired` or `refunded`.
     pub status: String,
@@ -24,6 +26,9 @@ pub struct OrderRow {
     pub paid_at: Option<DateTime<Utc>>,
     #[serde(skip)]
     pub idempotency_key: String,
+    /// A seated order: the hold it took its seats from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hold_id: Option<Uuid>,
 }
 
 /// Orders holding units of a drop (pending or paid), for a Redis rebuild.
@@ -51,8 +56,8 @@ pub async fn holdings(
 pub async fn by_id(db: &PgPool, id: Uuid) -> sqlx::Result<Option<OrderRow>> {
     sqlx::query_as!(
         OrderRow,
-        "SELECT id, drop_id, user_id, quantity, unit_price_cents, currency, status, \
-           created_at, expires_at, updated_at, paid_at, idempotency_key \
+        "SELECT id, drop_id, user_id, quantity, unit_price_cents, total_cents, currency, status, \
+           created_at, expires_at, updated_at, paid_at, idempotency_key, hold_id \
          FROM orders WHERE id = $1",
         id
     )
@@ -68,8 +73,8 @@ pub async fn by_idempotency_key(
 ) -> sqlx::Result<Option<OrderRow>> {
     sqlx::query_as!(
         OrderRow,
-        "SELECT id, drop_id, user_id, quantity, unit_price_cents, currency, status, \
-           created_at, expires_at, updated_at, paid_at, idempotency_key \
+        "SELECT id, drop_id, user_id, quantity, unit_price_cents, total_cents, currency, status, \
+           created_at, expires_at, updated_at, paid_at, idempotency_key, hold_id \
          FROM orders WHERE drop_id = $1 AND user_id = $2 AND idempotency_key = $3",
         drop_id,
         user_id,
@@ -83,8 +88,8 @@ pub async fn by_idempotency_key(
 pub async fn for_user(db: &PgPool, user_id: &str) -> sqlx::Result<Vec<OrderRow>> {
     sqlx::query_as!(
         OrderRow,
-        "SELECT id, drop_id, user_id, quantity, unit_price_cents, currency, status, \
-           created_at, expires_at, updated_at, paid_at, idempotency_key \
+        "SELECT id, drop_id, user_id, quantity, unit_price_cents, total_cents, currency, status, \
+           created_at, expires_at, updated_at, paid_at, idempotency_key, hold_id \
          FROM orders WHERE user_id = $1 ORDER BY created_at DESC LIMIT 200",
         user_id
     )
@@ -140,8 +145,8 @@ pub async fn cancel_pending(db: &PgPool, id: Uuid, user_id: &str) -> sqlx::Resul
     let order = sqlx::query_as!(
         OrderRow,
         "UPDATE orders SET status = 'cancelled', updated_at = now() WHERE id = $1 \
-         RETURNING id, drop_id, user_id, quantity, unit_price_cents, currency, status, \
-           created_at, expires_at, updated_at, paid_at, idempotency_key",
+         RETURNING id, drop_id, user_id, quantity, unit_price_cents, total_cents, currency, \
+           status, created_at, expires_at, updated_at, paid_at, idempotency_key, hold_id",
         id
     )
     .fetch_one(&mut *tx)
@@ -153,6 +158,9 @@ pub async fn cancel_pending(db: &PgPool, id: Uuid, user_id: &str) -> sqlx::Resul
     )
     .execute(&mut *tx)
     .await?;
+    if let Some(hold) = order.hold_id {
+        release_seats(&mut tx, &[hold], order.updated_at).await?;
+    }
     tx.commit().await?;
     Ok(Cancel::Cancelled(order))
 }
@@ -204,6 +212,23 @@ pub async fn pending_units(db: &PgPool, drop_ids: &[String]) -> sqlx::Result<Has
         .collect())
 }
 
+/// Marks the holds of ended seated orders released and ends their seat
+/// claims at `at` (in the transaction that ended the orders).
+pub async fn release_seats(
+    tx: &mut sqlx::PgConnection,
+    holds: &[Uuid],
+    at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE holds SET released_at = $2 WHERE id = ANY($1) AND released_at IS NULL",
+        holds,
+        at
+    )
+    .execute(&mut *tx)
+    .await?;
+    super::holds::end_claims(tx, holds, at).await
+}
+
 /// An order that stopped holding units, with what the Redis gate needs to
 /// give them back.
 #[derive(Debug, Clone)]
@@ -211,6 +236,8 @@ pub struct ReleasedOrder {
     pub id: Uuid,
     pub drop_id: String,
     pub quantity: i32,
+    /// A seated order's hold (its seats go back).
+    pub hold_id: Option<Uuid>,
 }
 
 /// Expires up to `limit` pending orders due at `now`, found by the
@@ -224,7 +251,8 @@ pub async fn expire_due(
     now: DateTime<Utc>,
     limit: i64,
 ) -> sqlx::Result<Vec<ReleasedOrder>> {
-    sqlx::query_as!(
+    let mut tx = db.begin().await?;
+    let expired = sqlx::query_as!(
         ReleasedOrder,
         r#"WITH due AS (
              SELECT id FROM orders WHERE status = 'pending' AND expires_at <= $1
@@ -232,19 +260,26 @@ pub async fn expire_due(
            ), expired AS (
              UPDATE orders o SET status = 'expired', updated_at = now()
              FROM due WHERE o.id = due.id AND o.status = 'pending'
-             RETURNING o.id, o.drop_id, o.quantity
+             RETURNING o.id, o.drop_id, o.quantity, o.hold_id
            ), per_drop AS (
              SELECT drop_id, sum(quantity)::BIGINT AS units FROM expired GROUP BY drop_id
            ), lowered AS (
              UPDATE drops d SET held = d.held - per_drop.units
              FROM per_drop WHERE d.id = per_drop.drop_id RETURNING d.id
            )
-           SELECT id AS "id!", drop_id AS "drop_id!", quantity AS "quantity!" FROM expired"#,
+           SELECT id AS "id!", drop_id AS "drop_id!", quantity AS "quantity!", hold_id
+           FROM expired"#,
         now,
         limit
     )
-    .fetch_all(db)
-    .await
+    .fetch_all(&mut *tx)
+    .await?;
+    let holds: Vec<Uuid> = expired.iter().filter_map(|o| o.hold_id).collect();
+    if !holds.is_empty() {
+        release_seats(&mut tx, &holds, now).await?;
+    }
+    tx.commit().await?;
+    Ok(expired)
 }
 
 /// Of `ids`, the orders PostgreSQL has at all, with their status.

@@ -228,6 +228,92 @@ impl TestApp {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// A venue with the small hall's seat map (300 seats: stalls rows A-J
+    /// of 24 in blocks of 6/12/6, balcony rows 1-3 of 20; cat1-cat3), an
+    /// event there and a seated sale of it (cat1 89.00, cat2 59.00, cat3
+    /// 39.00; cap 2), open now.
+    pub async fn seated_sale(&self, drop: &str) -> Value {
+        self.seated_sale_with(drop, json!({})).await
+    }
+
+    /// As [`TestApp::seated_sale`], with fields of the sale replaced.
+    pub async fn seated_sale_with(&self, drop: &str, tweak: Value) -> Value {
+        let venue = format!("{drop}-hall");
+        let event = format!("{drop}-show");
+        let map = sale::seating::generate::small_hall();
+        let response = self
+            .http
+            .post(self.url("/api/venues"))
+            .bearer_auth(OPERATOR_KEY)
+            .json(
+                &json!({"id": venue, "name": "Small Hall", "city": "Köln", "country": "DE",
+                "timezone": "Europe/Berlin", "lat": 50.94, "lon": 6.96,
+                "map": serde_json::from_str::<Value>(&map.to_json()).unwrap()}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            201,
+            "venue: {}",
+            response.text().await.unwrap()
+        );
+        let response = self
+            .http
+            .post(self.url("/api/events"))
+            .bearer_auth(OPERATOR_KEY)
+            .json(
+                &json!({"id": event, "name": "A show", "performers": ["The Band"],
+                "venue_id": venue, "starts_at": "2030-06-01T19:00:00Z"}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            201,
+            "event: {}",
+            response.text().await.unwrap()
+        );
+        let mut body = json!({"id": drop, "name": "Seated", "currency": "EUR",
+            "opens_at": "2020-01-01T00:00:00Z", "event_id": event,
+            "seating": {"prices": {"cat1": 8900, "cat2": 5900, "cat3": 3900}}});
+        if let (Some(body), Some(tweak)) = (body.as_object_mut(), tweak.as_object()) {
+            for (k, v) in tweak {
+                body.insert(k.clone(), v.clone());
+            }
+        }
+        self.create_drop_with(body).await
+    }
+
+    /// `POST /api/drops/{drop}/holds` with an admission token of `user`.
+    pub async fn hold(&self, drop: &str, user: &str, key: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(self.url(&format!("/api/drops/{drop}/holds")))
+            .bearer_auth(self.admit(user, drop))
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `GET /api/drops/{drop}/seats`.
+    pub async fn seats(&self, drop: &str) -> Value {
+        self.http
+            .get(self.url(&format!("/api/drops/{drop}/seats")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Units held (pending + paid) per PostgreSQL, in total and per user.
     pub async fn pg_holdings(&self, drop: &str) -> (i64, Vec<(String, i64)>) {
         let rows: Vec<(String, i64)> = sqlx::query_as(

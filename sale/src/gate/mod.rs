@@ -1,0 +1,327 @@
+//! The Redis gate of a drop: the Lua scripts that reserve and release units,
+//! each called through a typed wrapper, and the gate's own keys ([`GateKeys`])
+//! on top of the keys shared with the queue (`admission::contract::keys`), all
+//! under the drop's `{drop_id}` hash tag.
+
+pub mod types;
+
+pub use types::{
+    idempotency_tag, DropGateState, GateCounters, GateKeys, Holding, QueueCounters, Refusal,
+    Reservation, ReservationRecord,
+};
+
+use redis::aio::ConnectionManager;
+use std::sync::{Arc, LazyLock};
+use uuid::Uuid;
+
+static RESERVE: LazyLock<redis::Script> =
+    LazyLock::new(|| redis::Script::new(include_str!("../scripts/reserve.lua")));
+static RELEASE: LazyLock<redis::Script> =
+    LazyLock::new(|| redis::Script::new(include_str!("../scripts/release.lua")));
+static LOAD_DROP: LazyLock<redis::Script> =
+    LazyLock::new(|| redis::Script::new(include_str!("../scripts/load_drop.lua")));
+
+/// How long a used idempotency key is remembered in Redis (PostgreSQL's unique
+/// index remembers it for good).
+pub const IDEMPOTENCY_TTL_SECS: u64 = 24 * 3600;
+
+/// The typed face of the drop scripts.
+#[derive(Clone)]
+pub struct StockGate {
+    redis: ConnectionManager,
+    prefix: Arc<str>,
+}
+
+use runtime::redis::bounded;
+
+fn reply_error(what: &str, reply: &[String]) -> redis::RedisError {
+    redis::RedisError::from((
+        redis::ErrorKind::TypeError,
+        "unexpected script reply",
+        format!("{what}: {reply:?}"),
+    ))
+}
+
+impl StockGate {
+    pub fn new(redis: ConnectionManager, prefix: &str) -> Self {
+        Self {
+            redis,
+            prefix: prefix.into(),
+        }
+    }
+
+    pub fn keys(&self, drop_id: &str) -> GateKeys {
+        GateKeys::new(&self.prefix, drop_id)
+    }
+
+    /// The Redis connection (for callers that batch their own commands).
+    pub fn redis(&self) -> ConnectionManager {
+        self.redis.clone()
+    }
+
+    /// Runs `reserve.lua`: checks state, opening time, cap and stock, then
+    /// reserves `quantity` units for `order_id` under the idempotency key.
+    pub async fn reserve(
+        &self,
+        drop_id: &str,
+        user: &str,
+        quantity: i64,
+        now_ms: i64,
+        order_id: Uuid,
+        idempotency_key: &str,
+    ) -> redis::RedisResult<Reservation> {
+        let keys = self.keys(drop_id);
+        let reply: Vec<String> = bounded(
+            RESERVE
+                .prepare_invoke()
+                .key(keys.drop())
+                .key(keys.held())
+                .key(keys.reservations())
+                .key(keys.idempotency(user, idempotency_key))
+                .key(keys.shopping())
+                .arg(user)
+                .arg(quantity)
+                .arg(now_ms)
+                .arg(order_id.to_string())
+                .arg(IDEMPOTENCY_TTL_SECS)
+                .arg(idempotency_tag(user, idempotency_key))
+                .invoke_async(&mut self.redis.clone()),
+        )
+        .await?;
+
+        let num = |i: usize| reply.get(i).and_then(|s| s.parse::<i64>().ok());
+        match reply.first().map(String::as_str) {
+            Some("ok") => match (num(2), num(3), reply.get(4), num(5), num(6)) {
+                (
+                    Some(remaining),
+                    Some(price_cents),
+                    Some(currency),
+                    Some(timeout_secs),
+                    Some(epoch),
+                ) => Ok(Reservation::Reserved {
+                    remaining,
+                    price_cents,
+                    currency: currency.clone(),
+                    timeout_secs,
+                    epoch,
+                }),
+                _ => Err(reply_error("reserve", &reply)),
+            },
+            Some("dup") => match (reply.get(1).and_then(|s| s.parse().ok()), num(2)) {
+                (Some(order_id), Some(quantity)) => {
+                    Ok(Reservation::Duplicate { order_id, quantity })
+                }
+                _ => Err(reply_error("reserve", &reply)),
+            },
+            Some("missing") => Ok(Reservation::NotLoaded),
+            Some("err") => Ok(Reservation::Refused(
+                match reply.get(1).map(String::as_str) {
+                    Some("closed") => Refusal::Closed,
+                    Some("paused") => Refusal::Paused,
+                    Some("not_open") => Refusal::NotOpen,
+                    Some("invalid_quantity") => Refusal::InvalidQuantity,
+                    Some("cap_exceeded") => Refusal::CapExceeded,
+                    Some("sold_out") => Refusal::SoldOut,
+                    Some("seated") => Refusal::Seated,
+                    _ => return Err(reply_error("reserve", &reply)),
+                },
+            )),
+            _ => Err(reply_error("reserve", &reply)),
+        }
+    }
+
+    /// Runs `release.lua`: returns the order's units at most once. With
+    /// `forget_tag` (see [`idempotency_tag`]), also forgets that idempotency
+    /// key (used when the order was never recorded, so a retry may reserve
+    /// again). True when units went back.
+    pub async fn release(
+        &self,
+        drop_id: &str,
+        order_id: Uuid,
+        forget_tag: Option<&str>,
+    ) -> redis::RedisResult<bool> {
+        let keys = self.keys(drop_id);
+        let released: i64 = bounded(
+            RELEASE
+                .prepare_invoke()
+                .key(keys.drop())
+                .key(keys.held())
+                .key(keys.reservations())
+                .key(keys.idempotency_by_tag(forget_tag.unwrap_or("none")))
+                .arg(order_id.to_string())
+                .arg(if forget_tag.is_some() {
+                    "forget"
+                } else {
+                    "keep"
+                })
+                .invoke_async(&mut self.redis.clone()),
+        )
+        .await?;
+
+        Ok(released == 1)
+    }
+
+    /// One page of a drop's reservation records (HSCAN; `cursor` 0 starts,
+    /// a returned 0 means done). Malformed entries are skipped.
+    pub async fn reservations_page(
+        &self,
+        drop_id: &str,
+        cursor: u64,
+        count: usize,
+    ) -> redis::RedisResult<(u64, Vec<ReservationRecord>)> {
+        let mut redis = self.redis.clone();
+        let mut command = redis::cmd("HSCAN");
+        command
+            .arg(self.keys(drop_id).reservations())
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(count);
+        let (next, flat): (u64, Vec<String>) = bounded(command.query_async(&mut redis)).await?;
+        let records = flat
+            .chunks_exact(2)
+            .filter_map(|pair| ReservationRecord::parse(&pair[0], &pair[1]))
+            .collect();
+        Ok((next, records))
+    }
+
+    async fn load(
+        &self,
+        drop_id: &str,
+        mode: &str,
+        drop: &DropGateState,
+        holdings: &[Holding],
+    ) -> redis::RedisResult<bool> {
+        let keys = self.keys(drop_id);
+        let mut invocation = LOAD_DROP.prepare_invoke();
+        invocation
+            .key(keys.drop())
+            .key(keys.held())
+            .key(keys.reservations())
+            .arg(mode)
+            .arg(drop.stock)
+            .arg(drop.state.as_str())
+            .arg(drop.opens_at_ms)
+            .arg(drop.cap)
+            .arg(drop.price_cents)
+            .arg(&drop.currency)
+            .arg(drop.timeout_secs)
+            .arg(drop.version)
+            .arg(holdings.iter().map(|h| i64::from(h.quantity)).sum::<i64>())
+            .arg(drop.epoch)
+            .arg(if drop.seated { "1" } else { "0" })
+            .arg(drop.hold_ms);
+        for holding in holdings {
+            invocation
+                .arg(holding.order_id.to_string())
+                .arg(&holding.user_id)
+                .arg(holding.quantity);
+        }
+        let wrote: i64 = bounded(invocation.invoke_async(&mut self.redis.clone())).await?;
+        Ok(wrote == 1)
+    }
+
+    /// Loads a new drop (no holdings yet). No-op when already loaded.
+    pub async fn create(&self, drop_id: &str, drop: &DropGateState) -> redis::RedisResult<bool> {
+        self.load(drop_id, "create", drop, &[]).await
+    }
+
+    /// Updates the settings of a loaded drop; stock only ever rises here.
+    pub async fn sync(&self, drop_id: &str, drop: &DropGateState) -> redis::RedisResult<bool> {
+        self.load(drop_id, "sync", drop, &[]).await
+    }
+
+    /// Rebuilds a drop missing from Redis from PostgreSQL's holdings. Exactly one
+    /// of several racing callers writes; the others find it loaded.
+    pub async fn rebuild(
+        &self,
+        drop_id: &str,
+        drop: &DropGateState,
+        holdings: &[Holding],
+    ) -> redis::RedisResult<bool> {
+        self.load(drop_id, "rebuild", drop, holdings).await
+    }
+
+    /// The drop's stock and sold counters, or `None` when it is not loaded.
+    pub async fn counters(&self, drop_id: &str) -> redis::RedisResult<Option<GateCounters>> {
+        let mut redis = self.redis.clone();
+        let mut command = redis::cmd("HMGET");
+        command
+            .arg(self.keys(drop_id).drop())
+            .arg("stock")
+            .arg("sold");
+        let (stock, sold): (Option<i64>, Option<i64>) =
+            bounded(command.query_async(&mut redis)).await?;
+        Ok(match (stock, sold) {
+            (Some(stock), Some(sold)) => Some(GateCounters { stock, sold }),
+            _ => None,
+        })
+    }
+
+    /// The counters of several drops in one round trip (a pipeline), in the
+    /// order asked; `None` for a drop not loaded.
+    pub async fn counters_many(
+        &self,
+        drop_ids: &[&str],
+    ) -> redis::RedisResult<Vec<Option<GateCounters>>> {
+        if drop_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for drop_id in drop_ids {
+            pipe.hget(self.keys(drop_id).drop(), &["stock", "sold"]);
+        }
+        let replies: Vec<(Option<i64>, Option<i64>)> =
+            bounded(pipe.query_async(&mut self.redis.clone())).await?;
+        Ok(replies
+            .into_iter()
+            .map(|pair| match pair {
+                (Some(stock), Some(sold)) => Some(GateCounters { stock, sold }),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Units each user holds, as Redis sees it.
+    pub async fn held_by_user(&self, drop_id: &str) -> redis::RedisResult<Vec<(String, i64)>> {
+        let mut redis = self.redis.clone();
+        let mut command = redis::cmd("HGETALL");
+        command.arg(self.keys(drop_id).held());
+        bounded(command.query_async(&mut redis)).await
+    }
+
+    /// The waiting room's counters for a drop (kept by the queue service under
+    /// the same prefix): waiting, admitted so far, admitted since `since_ms`.
+    pub async fn queue_counters(
+        &self,
+        drop_id: &str,
+        since_ms: i64,
+    ) -> redis::RedisResult<QueueCounters> {
+        let keys = self.keys(drop_id);
+        let mut redis = self.redis.clone();
+        let mut pipe = redis::pipe();
+        pipe.zcard(keys.line())
+            .hget(keys.progress(), "admitted")
+            .zcount(keys.shopping(), since_ms, "+inf");
+        let (waiting, admitted, active): (u64, Option<u64>, u64) =
+            bounded(pipe.query_async(&mut redis)).await?;
+        Ok(QueueCounters {
+            waiting,
+            admitted: admitted.unwrap_or(0),
+            active,
+        })
+    }
+
+    /// Tells the queue services a drop's settings changed (pub/sub on
+    /// `{prefix}:drops:changed`), so a pause or a new rate reaches waiting
+    /// fans at once instead of at the queue's next settings poll.
+    pub async fn announce_change(&self, drop_id: &str) -> redis::RedisResult<()> {
+        let mut redis = self.redis.clone();
+        let mut command = redis::cmd("PUBLISH");
+        command
+            .arg(admission::contract::drops_changed_channel(&self.prefix))
+            .arg(drop_id);
+        bounded(command.query_async::<i64>(&mut redis))
+            .await
+            .map(|_| ())
+    }
+}

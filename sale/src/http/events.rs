@@ -1,0 +1,46 @@
+//! Event routes: create and change (operator), show with its venue and
+//! sales (anyone).
+
+use super::auth::Operator;
+use super::error::ApiError;
+use super::HttpState;
+use crate::events::{EventBody, EventView};
+use crate::store::events::EventRow;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use runtime::error::ApiJson;
+
+pub fn router() -> Router<HttpState> {
+    Router::new()
+        .route("/api/events", post(create))
+        .route("/api/events/{id}", get(show).patch(change))
+}
+
+async fn create(
+    State(http): State<HttpState>,
+    _: Operator,
+    ApiJson(body): ApiJson<EventBody>,
+) -> Result<(StatusCode, Json<EventRow>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(http.sale.create_event(body).await?),
+    ))
+}
+
+async fn change(
+    State(http): State<HttpState>,
+    _: Operator,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<EventBody>,
+) -> Result<Json<EventRow>, ApiError> {
+    Ok(Json(http.sale.change_event(&id, body).await?))
+}
+
+async fn show(
+    State(http): State<HttpState>,
+    Path(id): Path<String>,
+) -> Result<Json<EventView>, ApiError> {
+    Ok(Json(http.sale.event(&id).await?))
+}

@@ -1,0 +1,575 @@
+//! Seated sales against real Redis and PostgreSQL: fans racing for the same
+//! seats, all-or-nothing holds, a hold through an order to a payment,
+//! lapse and release returning seats once, the cap across holds and orders,
+//! best available, the bad-input matrix, PostgreSQL refusing a double claim
+//! written behind the fast path's back, and a rebuild after Redis lost the
+//! sale.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{TestApp, OPERATOR_KEY};
+use sale::clock::ManualClock;
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+fn seat(row: &str, number: u32) -> String {
+    format!("stalls-{row}-{number}")
+}
+
+/// PostgreSQL's view: every claim live at the service's now, (seat, hold).
+async fn live_claims(app: &TestApp, event: &str) -> Vec<(String, uuid::Uuid)> {
+    sqlx::query_as("SELECT seat_id, hold_id FROM seat_claims WHERE event_id = $1 AND live @> $2")
+        .bind(event)
+        .bind(app.clock.now())
+        .fetch_all(&app.db)
+        .await
+        .unwrap()
+}
+
+/// Every seat held or sold in Redis: seat index -> hold id.
+async fn redis_owners(app: &TestApp, drop: &str) -> HashMap<String, String> {
+    redis::cmd("HGETALL")
+        .arg(format!("{}:{{{drop}}}:seat:owner", app.prefix))
+        .query_async(&mut app.redis.clone())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn five_hundred_fans_race_for_the_same_twenty_seats() {
+    let app = TestApp::spawn().await;
+    app.seated_sale("race").await;
+    // Twenty seats of row A (a block of 12 and part of another), asked for
+    // in overlapping pairs by 500 fans at once.
+    let seats: Vec<String> = (3..=22).map(|n| seat("A", n)).collect();
+    let fans: Vec<_> = (0..500)
+        .map(|n| {
+            let (app_base, token) = (app.base.clone(), app.admit(&format!("f{n}"), "race"));
+            let first = seats[n % 19].clone();
+            let second = seats[(n * 7 + 1) % 20].clone();
+            let pair = if first == second {
+                vec![first]
+            } else {
+                vec![first, second]
+            };
+            tokio::spawn(async move {
+                let response = reqwest::Client::new()
+                    .post(format!("{app_base}/api/drops/race/holds"))
+                    .bearer_auth(token)
+                    .header("idempotency-key", format!("k{n}"))
+                    .json(&json!({ "seats": pair }))
+                    .send()
+                    .await
+                    .unwrap();
+                let status = response.status().as_u16();
+                (pair, status, response.json::<Value>().await.unwrap())
+            })
+        })
+        .collect();
+    let mut held: Vec<String> = Vec::new();
+    let mut statuses: HashMap<u16, usize> = HashMap::new();
+    for fan in fans {
+        let (pair, status, body) = fan.await.unwrap();
+        *statuses.entry(status).or_default() += 1;
+        match status {
+            201 => {
+                let got: Vec<String> = serde_json::from_value(body["seats"].clone()).unwrap();
+                assert_eq!(got, pair, "a hold takes exactly the seats asked for");
+                held.extend(got);
+            }
+            409 => {
+                assert_eq!(body["error"], "seats_taken", "{body}");
+                let taken: Vec<String> = serde_json::from_value(body["taken"].clone()).unwrap();
+                assert!(!taken.is_empty() && taken.iter().all(|t| pair.contains(t)));
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    eprintln!("answers: {statuses:?}");
+    let unique: HashSet<&String> = held.iter().collect();
+    assert_eq!(unique.len(), held.len(), "no seat held twice");
+    assert!(
+        held.len() <= 20 && held.len() >= 10,
+        "{} seats held",
+        held.len()
+    );
+    // Redis and PostgreSQL agree seat by seat, all or nothing.
+    let claims = live_claims(&app, "race-show").await;
+    let claimed: HashSet<String> = claims.iter().map(|(seat, _)| seat.clone()).collect();
+    assert_eq!(claimed, unique.into_iter().cloned().collect::<HashSet<_>>());
+    assert_eq!(redis_owners(&app, "race").await.len(), held.len());
+    let snapshot = app.seats("race").await;
+    let states = snapshot["states"].as_str().unwrap();
+    assert_eq!(states.chars().filter(|c| *c == 'h').count(), held.len());
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hold_becomes_an_order_of_exactly_its_seats_and_is_paid() {
+    let app = TestApp::spawn().await;
+    app.seated_sale("pay").await;
+    let (status, hold) = app
+        .hold(
+            "pay",
+            "ann",
+            "h1",
+            json!({"seats": [seat("A", 10), seat("A", 11)]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{hold}");
+    assert_eq!(hold["total_cents"], 2 * 8900);
+    // The same request again: the same hold.
+    let (again, same) = app
+        .hold(
+            "pay",
+            "ann",
+            "h1",
+            json!({"seats": [seat("A", 10), seat("A", 11)]}),
+        )
+        .await;
+    assert_eq!((again, &same["id"]), (200, &hold["id"]));
+    let token = app.admit("ann", "pay");
+    let body = json!({"hold_id": hold["id"]}).to_string();
+    let (status, order) = app.place_in("pay", &token, "o1", &body).await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!(order["quantity"], 2);
+    assert_eq!(order["total_cents"], 2 * 8900);
+    assert_eq!(order["hold_id"], hold["id"]);
+    let (retry, same_order) = app.place_in("pay", &token, "o1", &body).await;
+    assert_eq!((retry, &same_order["id"]), (200, &order["id"]));
+    let id = order["id"].as_str().unwrap();
+    assert_eq!(app.pay("ann", id, "card_ok").await.0, 202);
+    let paid = app.wait_order("ann", id, |o| o["status"] == "paid").await;
+    assert_eq!(paid["total_cents"], 2 * 8900);
+    let snapshot = app.seats("pay").await;
+    let states: Vec<char> = snapshot["states"].as_str().unwrap().chars().collect();
+    // Row A seats 10 and 11 are indices 9 and 10.
+    assert_eq!((states[9], states[10]), ('s', 's'));
+    let held: i64 = sqlx::query_scalar("SELECT held FROM drops WHERE id = 'pay'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(held, 2);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lapsed_and_released_holds_return_their_seats_exactly_once() {
+    let clock = ManualClock::new(chrono::Utc::now());
+    let app = TestApp::spawn_with(|c| c.expiry_sweep_ms = 3_600_000, Some(clock.clone())).await;
+    app.seated_sale_with(
+        "lapse",
+        json!({"seating": {"prices": {"cat1": 8900}, "hold_secs": 60}}),
+    )
+    .await;
+    let pair = json!({"seats": [seat("B", 8), seat("B", 9)]});
+    let (status, first) = app.hold("lapse", "ann", "k", pair.clone()).await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(app.hold("lapse", "bob", "k", pair.clone()).await.0, 409);
+    // Past the hold time, before any sweep: Bob gets the seats at once.
+    clock.advance(chrono::Duration::seconds(61));
+    let (status, second) = app.hold("lapse", "bob", "k2", pair.clone()).await;
+    assert_eq!(
+        status, 201,
+        "correctness does not wait for the sweeper: {second}"
+    );
+    // Ann's lapsed hold cannot be ordered.
+    let body = json!({"hold_id": first["id"]}).to_string();
+    let (status, refused) = app
+        .place_in("lapse", &app.admit("ann", "lapse"), "o", &body)
+        .await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (409, Some("hold_lapsed")),
+        "{refused}"
+    );
+    assert_eq!(app.redis_sold("lapse").await, 2, "counted once");
+    // Bob gives his up a moment later; twice: the second changes nothing.
+    clock.advance(chrono::Duration::seconds(1));
+    let release = |id: &Value| {
+        app.http
+            .delete(app.url(&format!("/api/holds/{}", id.as_str().unwrap())))
+            .bearer_auth(app.user_token("bob"))
+            .send()
+    };
+    assert_eq!(release(&second["id"]).await.unwrap().status(), 200);
+    assert_eq!(release(&second["id"]).await.unwrap().status(), 409);
+    assert_eq!(app.redis_sold("lapse").await, 0);
+    assert!(live_claims(&app, "lapse-show").await.is_empty());
+    // A hold nobody touched lapses; the sweeper tidies it exactly once.
+    let (status, third) = app.hold("lapse", "cy", "k", pair.clone()).await;
+    assert_eq!(status, 201, "{third}");
+    clock.advance(chrono::Duration::seconds(61));
+    let gate = app.sale.seat_gate.clone();
+    let lapsed = sale::seats::lapse::lapse_all(&app.db, &gate, &clock)
+        .await
+        .unwrap();
+    assert_eq!(lapsed, 1);
+    assert_eq!(
+        sale::seats::lapse::lapse_all(&app.db, &gate, &clock)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(app.redis_sold("lapse").await, 0);
+    let states = app.seats("lapse").await["states"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(!states.contains('h'), "{states}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cap_counts_holds_and_orders_together() {
+    let app = TestApp::spawn().await;
+    app.seated_sale("cap").await;
+    let (status, one) = app
+        .hold("cap", "ann", "1", json!({"seats": [seat("C", 8)]}))
+        .await;
+    assert_eq!(status, 201, "{one}");
+    let token = app.admit("ann", "cap");
+    let body = json!({"hold_id": one["id"]}).to_string();
+    assert_eq!(app.place_in("cap", &token, "o", &body).await.0, 201);
+    let (status, _) = app
+        .hold("cap", "ann", "2", json!({"seats": [seat("C", 9)]}))
+        .await;
+    assert_eq!(status, 201);
+    let (status, refused) = app
+        .hold("cap", "ann", "3", json!({"seats": [seat("C", 10)]}))
+        .await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (409, Some("cap_exceeded"))
+    );
+    let (status, refused) = app
+        .hold(
+            "cap",
+            "bob",
+            "1",
+            json!({"seats": [seat("D", 1), seat("D", 2), seat("D", 3)]}),
+        )
+        .await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (422, Some("invalid_seats"))
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn best_available_holds_adjacent_seats_near_the_stage_and_says_when_none() {
+    let app = TestApp::spawn().await;
+    app.seated_sale_with("best", json!({"per_user_cap": 10}))
+        .await;
+    let (status, best) = app
+        .hold(
+            "best",
+            "ann",
+            "1",
+            json!({"best_available": {"quantity": 2, "category": "cat1"}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{best}");
+    let seats: Vec<String> = serde_json::from_value(best["seats"].clone()).unwrap();
+    // The front row (A), next to each other, around the middle (12, 13).
+    assert_eq!(seats, [seat("A", 12), seat("A", 13)]);
+    // Category 1 holds 60 seats in blocks of 12; 10 at once fit in a block.
+    let (status, ten) = app
+        .hold(
+            "best",
+            "bob",
+            "1",
+            json!({"best_available": {"quantity": 10, "category": "cat1"}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{ten}");
+    let rows: HashSet<String> = serde_json::from_value::<Vec<String>>(ten["seats"].clone())
+        .unwrap()
+        .iter()
+        .map(|s| s.split('-').nth(1).unwrap().to_string())
+        .collect();
+    assert_eq!(rows.len(), 1, "one row: {ten}");
+    let (status, none) = app
+        .hold(
+            "best",
+            "cy",
+            "1",
+            json!({"best_available": {"quantity": 10, "category": "cat3"}}),
+        )
+        .await;
+    assert_eq!(status, 201, "cat3 has long blocks: {none}");
+    let (status, none) = app
+        .hold(
+            "best",
+            "di",
+            "1",
+            json!({"best_available": {"quantity": 10, "category": "cat2",
+            "accessible": true}}),
+        )
+        .await;
+    assert_eq!(
+        (status, none["error"].as_str()),
+        (409, Some("no_adjacent_seats")),
+        "{none}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_seat_requests_get_a_clear_4xx_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    app.seated_sale("bad").await;
+    app.seated_sale("other").await;
+    app.create_drop("units", 10).await;
+    let expect = |(status, body): (u16, Value), want: u16, code: &str| {
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (want, Some(code)),
+            "{body}"
+        );
+    };
+    let hold = |body: Value| app.hold("bad", "ann", "k", body);
+    expect(
+        hold(json!({"seats": ["stalls-Z-99"]})).await,
+        422,
+        "invalid_seats",
+    );
+    expect(
+        hold(json!({"seats": [seat("A", 1), seat("A", 1)]})).await,
+        422,
+        "invalid_seats",
+    );
+    expect(hold(json!({"seats": []})).await, 422, "invalid_seats");
+    expect(
+        hold(json!({"seats": [seat("A", 1)], "best_available":
+        {"quantity": 1, "category": "cat1"}}))
+        .await,
+        422,
+        "invalid_seats",
+    );
+    expect(
+        hold(json!({"best_available": {"quantity": 1, "category": "nope"}})).await,
+        422,
+        "invalid_seats",
+    );
+    expect(hold(json!({"seat": ["x"]})).await, 422, "invalid_field");
+    // A token of another sale.
+    let response = app
+        .http
+        .post(app.url("/api/drops/bad/holds"))
+        .bearer_auth(app.admit("ann", "other"))
+        .header("idempotency-key", "k")
+        .json(&json!({"seats": [seat("A", 1)]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    // Holding on a sale of units; ordering units on a seated sale.
+    expect(
+        app.hold("units", "ann", "k", json!({"seats": [seat("A", 1)]}))
+            .await,
+        409,
+        "not_seated",
+    );
+    let (status, body) = app
+        .place_in("bad", &app.admit("ann", "bad"), "q", r#"{"quantity":1}"#)
+        .await;
+    expect((status, body), 409, "seated_sale");
+    // Someone else's hold.
+    let (_, bobs) = app
+        .hold("bad", "bob", "k", json!({"seats": [seat("A", 5)]}))
+        .await;
+    let body = json!({"hold_id": bobs["id"]}).to_string();
+    let (status, body) = app
+        .place_in("bad", &app.admit("ann", "bad"), "o", &body)
+        .await;
+    expect((status, body), 404, "unknown_hold");
+    // Nothing of the refused requests is held.
+    assert_eq!(app.redis_sold("bad").await, 1);
+    assert_eq!(live_claims(&app, "bad-show").await.len(), 1);
+    // A malformed map and one that is far too big.
+    let venue = |map: Value| {
+        app.http
+            .post(app.url("/api/venues"))
+            .bearer_auth(OPERATOR_KEY)
+            .json(
+                &json!({"id": "v", "name": "V", "city": "C", "country": "DE",
+                "timezone": "Europe/Berlin", "lat": 1.0, "lon": 1.0, "map": map}),
+            )
+            .send()
+    };
+    let mut twice: Value =
+        serde_json::from_str(&sale::seating::generate::small_hall().to_json()).unwrap();
+    twice["sections"][0]["rows"][0]["seats"][1]["id"] =
+        twice["sections"][0]["rows"][0]["seats"][0]["id"].clone();
+    let response = venue(twice).await.unwrap();
+    assert_eq!(response.status(), 422);
+    let error: Value = response.json().await.unwrap();
+    assert!(
+        error["message"].as_str().unwrap().contains("twice"),
+        "{error}"
+    );
+    let huge = json!({"format": "lineup.seatmap/1", "junk": "x".repeat(17 * 1024 * 1024)});
+    match venue(huge).await {
+        Ok(response) => assert_eq!(response.status(), 413),
+        // Answered 413 and closed before the upload finished.
+        Err(error) => assert!(error.is_request(), "{error}"),
+    }
+    let venues: i64 = sqlx::query_scalar("SELECT count(*) FROM venues WHERE id = 'v'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(venues, 0, "refused maps create nothing");
+    let response = app
+        .http
+        .post(app.url("/api/venues"))
+        .bearer_auth(OPERATOR_KEY)
+        .json(
+            &json!({"id": "tz", "name": "V", "city": "C", "country": "DE",
+            "timezone": "Mars/Olympus", "lat": 1.0, "lon": 1.0}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    app.stop().await;
+}
+
+/// The last line of defence: a claim written straight into PostgreSQL
+/// (behind the fast path's back) on a seat already held is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_refuses_a_double_claim_written_behind_the_fast_paths_back() {
+    let app = TestApp::spawn().await;
+    app.seated_sale("fence").await;
+    let (status, hold) = app
+        .hold("fence", "ann", "k", json!({"seats": [seat("E", 4)]}))
+        .await;
+    assert_eq!(status, 201, "{hold}");
+    let rogue = uuid::Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO holds (id, drop_id, event_id, user_id, seats, total_cents, idempotency_key, \
+           created_at, expires_at) \
+         VALUES ($1, 'fence', 'fence-show', 'rogue', ARRAY['stalls-E-4'], 0, 'r', now(), \
+           now() + interval '10 minutes')",
+    )
+    .bind(rogue)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let claimed = sqlx::query(
+        "INSERT INTO seat_claims (event_id, seat_id, hold_id, live) \
+         VALUES ('fence-show', 'stalls-E-4', $1, tstzrange(now(), now() + interval '10 minutes'))",
+    )
+    .bind(rogue)
+    .execute(&app.db)
+    .await;
+    let error = claimed.expect_err("a second live claim on one seat is refused");
+    assert!(error.to_string().contains("exclusion"), "{error}");
+    // After the first claim's range, the seat may be claimed again.
+    sqlx::query(
+        "INSERT INTO seat_claims (event_id, seat_id, hold_id, live) \
+         VALUES ('fence-show', 'stalls-E-4', $1, \
+           tstzrange(now() + interval '1 hour', now() + interval '2 hours'))",
+    )
+    .bind(rogue)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seated_sale_lost_from_redis_is_rebuilt_with_its_holds_and_orders() {
+    let app = TestApp::spawn().await;
+    app.seated_sale("lost").await;
+    let (_, held) = app
+        .hold("lost", "ann", "1", json!({"seats": [seat("F", 1)]}))
+        .await;
+    let (_, ordered) = app
+        .hold("lost", "bob", "1", json!({"seats": [seat("F", 2)]}))
+        .await;
+    let body = json!({"hold_id": ordered["id"]}).to_string();
+    assert_eq!(
+        app.place_in("lost", &app.admit("bob", "lost"), "o", &body)
+            .await
+            .0,
+        201
+    );
+    // Redis loses every key of the sale.
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:{{lost}}:*", app.prefix))
+        .query_async(&mut app.redis.clone())
+        .await
+        .unwrap();
+    let _: () = redis::cmd("DEL")
+        .arg(&keys)
+        .query_async(&mut app.redis.clone())
+        .await
+        .unwrap();
+    // The next hold rebuilds it: held and ordered seats stay taken.
+    let (status, taken) = app
+        .hold(
+            "lost",
+            "cy",
+            "1",
+            json!({"seats": [seat("F", 1), seat("F", 2)]}),
+        )
+        .await;
+    assert_eq!(
+        (status, taken["error"].as_str()),
+        (409, Some("seats_taken")),
+        "{taken}"
+    );
+    let (status, free) = app
+        .hold("lost", "cy", "2", json!({"seats": [seat("F", 3)]}))
+        .await;
+    assert_eq!(status, 201, "{free}");
+    assert_eq!(app.redis_sold("lost").await, 3);
+    // Ann's rebuilt hold still orders.
+    let body = json!({"hold_id": held["id"]}).to_string();
+    assert_eq!(
+        app.place_in("lost", &app.admit("ann", "lost"), "o", &body)
+            .await
+            .0,
+        201
+    );
+    app.stop().await;
+}
+
+/// A seat taken reaches an open seat map's event stream within a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seat_taken_reaches_an_open_stream_at_once() {
+    let app = TestApp::spawn().await;
+    app.seated_sale("live").await;
+    let version = app.seats("live").await["version"].as_i64().unwrap();
+    let mut stream = app
+        .http
+        .get(app.url(&format!("/api/drops/live/seats/stream?after={version}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    let started = std::time::Instant::now();
+    let (status, _) = app
+        .hold("live", "ann", "k", json!({"seats": [seat("G", 5)]}))
+        .await;
+    assert_eq!(status, 201);
+    let mut seen = String::new();
+    while !seen.contains("event: seats") {
+        let chunk = tokio::time::timeout(Duration::from_secs(3), stream.chunk())
+            .await
+            .expect("an event within 3 s")
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let took = started.elapsed();
+    eprintln!("the hold reached the stream after {took:?}: {seen}");
+    assert!(took < Duration::from_secs(1));
+    // Row G seat 5 is index 6 * 24 + 4 = 148.
+    assert!(seen.contains("[148,\"h\"]"), "{seen}");
+    app.stop().await;
+}
