@@ -1,17 +1,29 @@
-//! Lineup's load generator, as a library (the `loadtest` binary wraps it, and
-//! its tests run it against an in-process stack).
+//! Lineup's load generator, as a library: the `loadtest` binary parses its
+//! command line and runs one scenario here; the tests run the same code
+//! against an in-process stack. The modules, one line each:
 //!
-//! - [`rush`]: fans arrive, wait (WebSocket or HTTP polling), some abandon,
-//!   the admitted buy and pay, decline or let orders expire; a report with
-//!   fairness, latencies and the invariants.
-//! - [`connect`]: fans' WebSockets and HTTP clients, spread over loopback
-//!   source addresses.
-//! - [`idle`]: idle fans by the million, joined through the queue's own
-//!   join script straight against Redis, and Redis's memory watched.
-//! - [`invariants`]: the checks every run ends with, against PostgreSQL and
-//!   Redis: no oversell, nobody over the cap, every acknowledged order kept.
+//! - [`orders`]: `loadtest orders`, the order path's throughput, latency and sale CPU per order (closed or open loop).
+//! - [`baseline`]: `loadtest baseline`, raw `reserve.lua` and a plain PostgreSQL checkout to compare with.
+//! - [`sockets`]: `loadtest sockets`, idle WebSocket fans on a queue node: joins/s, memory, CPU, a change's reach.
+//! - [`rush`]: `loadtest rush` and `soak`, the whole flow with fairness, invariants, thresholds and a report;
+//!   its parts: `rush::options`, `rush::fans`, `rush::shared`, `rush::timeline`,
+//!   `rush::fairness`, `rush::invariants`, `rush::thresholds`, `rush::report`, `rush::plot`.
+//! - [`idle`]: idle fans by the million, joined through the queue's own join script straight against Redis.
+//! - [`connect`]: fans' WebSockets and HTTP clients, spread over loopback source addresses.
+//! - [`sale_api`]: an HTTP client for a run, drops created and changed with the operator key.
+//! - [`tokens`]: buyers, each a user with its own admission token (and `loadtest tokens`, for wrk).
+//! - [`tally`]: counts and HDR latency histograms.
+//! - [`procfs`]: a process's memory and CPU time read from `/proc`.
+//! - [`output`]: a run's figures written as JSON into its `--out` directory.
 
+pub mod baseline;
 pub mod connect;
 pub mod idle;
-pub mod invariants;
+pub mod orders;
+pub mod output;
+pub mod procfs;
 pub mod rush;
+pub mod sale_api;
+pub mod sockets;
+pub mod tally;
+pub mod tokens;

@@ -1,76 +1,194 @@
 //! `loadtest sockets`: holds N idle fans on a queue node's WebSocket and
 //! measures what they cost and how fast the node serves them:
 //! - joins per second (upgrade + join + first status) at up to 1,000 in flight;
-//! - the node's RSS before and after, per connection (from /proc, so the
-//!   node must run on this machine; pass its pid);
+//! - the node's RSS before and after, per connection, and its CPU time
+//!   per join while the fans joined (from /proc, so the node must run on
+//!   this machine; pass its pid);
 //! - how long an operator's change (a pause, sent to the sale service's
 //!   `PATCH /api/drops/{id}`) takes to reach every connected fan.
+//!
+//! Prints the figures and writes them to `<out>/sockets.json`.
 //!
 //! Connections come from several loopback source addresses (127.0.0.x), so
 //! more than one address's worth of ephemeral ports can be open; raise
 //! `ulimit -n` for both processes first.
 
+use crate::procfs::{rss_kib, CpuMeter, CpuUse};
+use crate::sale_api;
 use admission::identity::DevIssuer;
-use anyhow::Context;
 use futures::StreamExt;
+use serde::Serialize;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 
-pub struct Options {
+/// `loadtest sockets` flags.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The queue node's address.
+    #[arg(long, default_value = "127.0.0.1:8080")]
     pub queue: std::net::SocketAddr,
-    pub drop: String,
-    pub user_secret: String,
-    pub connections: usize,
+    /// The queue node's process id (its RSS and CPU time are read from /proc).
+    #[arg(long)]
     pub queue_pid: u32,
-    /// The sale service and its operator key: the pause is an operator's
-    /// `PATCH`, as in production.
+    /// An open drop to wait in (its admission rate should be tiny).
+    #[arg(long)]
+    pub drop: String,
+    /// The user-token secret the queue trusts (USER_JWT_SECRET).
+    #[arg(long, env = "USER_JWT_SECRET")]
+    pub user_secret: String,
+    /// The sale service (the pause is sent there).
+    #[arg(long, env = "SALE_URL", default_value = "http://127.0.0.1:8081")]
     pub sale: String,
+    /// Operator API key.
+    #[arg(long, env = "OPERATOR_API_KEY")]
     pub operator_key: String,
+    /// How many idle WebSocket fans to hold.
+    #[arg(long, default_value_t = 10_000)]
+    pub connections: usize,
+    /// Loopback source addresses to spread connections over (127.0.0.1..).
+    #[arg(long, default_value_t = 4)]
     pub source_addresses: u8,
+    /// Where sockets.json goes.
+    #[arg(long, default_value = "loadtest/out")]
+    pub out: std::path::PathBuf,
 }
 
-fn rss_kib(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("reading /proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .context("no VmRSS")
+/// What the fans saw: how many joined or failed, and when each heard of
+/// the pause.
+#[derive(Default)]
+struct Seen {
+    joined: AtomicUsize,
+    failures: AtomicUsize,
+    paused_at: Mutex<Vec<Instant>>,
 }
 
-pub async fn run(options: Options) -> anyhow::Result<()> {
-    let issuer = DevIssuer::new(&options.user_secret);
+/// What `loadtest sockets` measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct SocketsResult {
+    pub connections: usize,
+    pub connected: usize,
+    pub failed: usize,
+    pub join_secs: f64,
+    pub joins_per_sec: f64,
+    pub queue_rss_before_kib: u64,
+    pub queue_rss_after_kib: u64,
+    pub kib_per_connection: f64,
+    /// The queue process's CPU while the fans joined, and per join.
+    pub queue_cpu: CpuUse,
+    pub queue_cpu_per_join_us: Option<f64>,
+    /// Fans who heard of the pause, and when (seconds after the change).
+    pub pause_reached: usize,
+    pub pause_p50_secs: Option<f64>,
+    pub pause_p99_secs: Option<f64>,
+    pub pause_last_secs: Option<f64>,
+}
+
+/// Runs `loadtest sockets`.
+pub async fn main(args: Args) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
-    let set_state = |state: &'static str| {
-        http.patch(format!("{}/api/drops/{}", options.sale, options.drop))
-            .bearer_auth(&options.operator_key)
-            .json(&serde_json::json!({ "state": state }))
-            .send()
-    };
-    set_state("open").await?.error_for_status()?;
+    let set_state =
+        |state| sale_api::set_drop_state(&http, &args.sale, &args.operator_key, &args.drop, state);
+    set_state("open").await?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let rss_before = rss_kib(options.queue_pid)?;
+    let rss_before = rss_kib(args.queue_pid)?;
 
-    let gate = Arc::new(Semaphore::new(1000));
-    let joined = Arc::new(AtomicUsize::new(0));
-    let paused_at: Arc<Mutex<Vec<Instant>>> = Arc::default();
-    let failures = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::new(Seen::default());
+    let meter = CpuMeter::start(args.queue_pid)?;
     let started = Instant::now();
-    let mut fans = Vec::with_capacity(options.connections);
-    for n in 0..options.connections {
+    let fans = connect_fans(&args, &seen).await?;
+    let join_time = started.elapsed();
+    let queue_cpu = meter.stop()?;
+    let connected = seen.joined.load(Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rss_after = rss_kib(args.queue_pid)?;
+
+    let paused = Instant::now();
+    set_state("paused").await?;
+    let delays = pause_delays(&seen, paused, connected).await;
+    let pick = |q: f64| {
+        delays
+            .get(((delays.len() as f64 - 1.0) * q) as usize)
+            .copied()
+    };
+    let result = SocketsResult {
+        connections: args.connections,
+        connected,
+        failed: seen.failures.load(Ordering::Relaxed),
+        join_secs: join_time.as_secs_f64(),
+        joins_per_sec: connected as f64 / join_time.as_secs_f64(),
+        queue_rss_before_kib: rss_before,
+        queue_rss_after_kib: rss_after,
+        kib_per_connection: rss_after.saturating_sub(rss_before) as f64 / connected.max(1) as f64,
+        queue_cpu_per_join_us: queue_cpu.per_unit_us(connected as u64),
+        queue_cpu,
+        pause_reached: delays.len(),
+        pause_p50_secs: pick(0.5),
+        pause_p99_secs: pick(0.99),
+        pause_last_secs: pick(1.0),
+    };
+    result.print();
+    set_state("open").await?;
+    for fan in fans {
+        fan.abort();
+    }
+    crate::output::write_json(&args.out, "sockets.json", &result)
+}
+
+impl SocketsResult {
+    fn print(&self) {
+        let connected = self.connected;
+        println!(
+            "sockets: {connected} connected ({} failed) in {:.1} s = {:.0} joins/s",
+            self.failed, self.join_secs, self.joins_per_sec
+        );
+        println!(
+            "{}",
+            CpuUse::describe(
+                Some(&self.queue_cpu),
+                "queue",
+                "join",
+                connected as u64,
+                "--queue-pid"
+            )
+        );
+        println!(
+            "queue RSS: {:.1} MiB before, {:.1} MiB with {connected} idle fans = {:.1} KiB per connection",
+            self.queue_rss_before_kib as f64 / 1024.0,
+            self.queue_rss_after_kib as f64 / 1024.0,
+            self.kib_per_connection
+        );
+        let secs = |s: Option<f64>| s.unwrap_or(f64::NAN);
+        println!(
+            "pause reached {} of {connected} fans: p50 {:.2} s, p99 {:.2} s, last {:.2} s after the change",
+            self.pause_reached,
+            secs(self.pause_p50_secs),
+            secs(self.pause_p99_secs),
+            secs(self.pause_last_secs)
+        );
+    }
+}
+
+/// Opens every fan's socket (1,000 joins in flight at most) and returns
+/// once each has joined or failed; the fans stay connected, idle.
+async fn connect_fans(
+    args: &Args,
+    seen: &Arc<Seen>,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let issuer = DevIssuer::new(&args.user_secret);
+    let gate = Arc::new(Semaphore::new(1000));
+    let mut fans = Vec::with_capacity(args.connections);
+    for n in 0..args.connections {
         let permit = gate.clone().acquire_owned().await?;
         let token = issuer.issue(&format!("fan-{n}"), false, 3600)?;
-        let (joined, paused_at, failures) = (joined.clone(), paused_at.clone(), failures.clone());
-        let source = loadtest::connect::source_address(n, options.source_addresses.max(1));
-        let (queue, drop_id) = (options.queue, options.drop.clone());
+        let source = crate::connect::source_address(n, args.source_addresses.max(1));
+        let url = format!("ws://{}/api/drops/{}/queue/ws", args.queue, args.drop);
+        let seen = seen.clone();
         fans.push(tokio::spawn(async move {
             let connected = async {
-                let url = format!("ws://{queue}/api/drops/{drop_id}/queue/ws");
-                let mut ws = loadtest::connect::websocket(&url, source, Some(&token)).await?;
+                let mut ws = crate::connect::websocket(&url, source, Some(&token)).await?;
                 // The first status completes the join.
                 while let Some(message) = ws.next().await {
                     if let Message::Text(_) = message? {
@@ -81,72 +199,46 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             }
             .await;
             drop(permit);
-            let mut ws = match connected {
-                Ok(ws) => ws,
-                Err(_) => {
-                    failures.fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
+            let Ok(mut ws) = connected else {
+                seen.failures.fetch_add(1, Ordering::Relaxed);
+                return;
             };
-            joined.fetch_add(1, Ordering::Relaxed);
+            seen.joined.fetch_add(1, Ordering::Relaxed);
             // Idle, answering pings, until told the drop is paused.
             while let Some(Ok(message)) = ws.next().await {
                 if let Message::Text(text) = message {
                     if text.contains("\"state\":\"paused\"") {
-                        paused_at.lock().map(|mut v| v.push(Instant::now())).ok();
+                        seen.paused_at
+                            .lock()
+                            .map(|mut v| v.push(Instant::now()))
+                            .ok();
                     }
                 }
             }
         }));
     }
-    while joined.load(Ordering::Relaxed) + failures.load(Ordering::Relaxed) < options.connections {
+    while seen.joined.load(Ordering::Relaxed) + seen.failures.load(Ordering::Relaxed)
+        < args.connections
+    {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let join_time = started.elapsed();
-    let connected = joined.load(Ordering::Relaxed);
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let rss_after = rss_kib(options.queue_pid)?;
-    println!(
-        "sockets: {connected} connected ({} failed) in {:.1} s = {:.0} joins/s",
-        failures.load(Ordering::Relaxed),
-        join_time.as_secs_f64(),
-        connected as f64 / join_time.as_secs_f64()
-    );
-    println!(
-        "queue RSS: {:.1} MiB before, {:.1} MiB with {connected} idle fans = {:.1} KiB per connection",
-        rss_before as f64 / 1024.0,
-        rss_after as f64 / 1024.0,
-        (rss_after.saturating_sub(rss_before)) as f64 / connected.max(1) as f64
-    );
+    Ok(fans)
+}
 
-    let paused = Instant::now();
-    set_state("paused").await?.error_for_status()?;
+/// Waits (up to 30 s) for every connected fan to hear of the pause sent at
+/// `paused`; returns each fan's delay, seconds, sorted.
+async fn pause_delays(seen: &Seen, paused: Instant, connected: usize) -> Vec<f64> {
     let deadline = paused + Duration::from_secs(30);
-    while paused_at.lock().map(|v| v.len()).unwrap_or(0) < connected && Instant::now() < deadline {
+    while seen.paused_at.lock().map(|v| v.len()).unwrap_or(0) < connected
+        && Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let times = paused_at.lock().map(|v| v.clone()).unwrap_or_default();
+    let times = seen.paused_at.lock().map(|v| v.clone()).unwrap_or_default();
     let mut delays: Vec<f64> = times
         .iter()
         .map(|t| t.duration_since(paused).as_secs_f64())
         .collect();
     delays.sort_by(f64::total_cmp);
-    let pick = |q: f64| {
-        delays
-            .get(((delays.len() as f64 - 1.0) * q) as usize)
-            .copied()
-            .unwrap_or(f64::NAN)
-    };
-    println!(
-        "pause reached {} of {connected} fans: p50 {:.2} s, p99 {:.2} s, last {:.2} s after the change",
-        delays.len(),
-        pick(0.5),
-        pick(0.99),
-        pick(1.0)
-    );
-    set_state("open").await?.error_for_status()?;
-    for fan in fans {
-        fan.abort();
-    }
-    Ok(())
+    delays
 }

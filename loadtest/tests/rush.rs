@@ -1,7 +1,9 @@
 //! A small rush against a real stack (sale and queue services in-process,
-//! real Redis and PostgreSQL): its invariants hold; and a deliberately broken
-//! setup (an acknowledged order lost, a user pushed over the cap behind the
-//! services' back) makes the invariant check fail.
+//! real Redis and PostgreSQL): its invariants hold and it passes its
+//! thresholds; a deliberately broken setup (an acknowledged order lost, a
+//! user pushed over the cap behind the services' back) makes the invariant
+//! check fail; and the `loadtest` binary run against a queue that refuses
+//! everything says FAILED, names each breached threshold and exits 2.
 #![allow(clippy::unwrap_used)]
 
 use admission::keys::{AdmissionKeyPair, Jwks};
@@ -113,6 +115,7 @@ fn options(stack: &Stack) -> loadtest::rush::RushOptions {
         max_duration: Duration::from_secs(25),
         source_addresses: 4,
         show_progress: false,
+        thresholds: loadtest::rush::Thresholds::default(),
     }
 }
 
@@ -122,6 +125,8 @@ async fn a_small_rush_keeps_every_invariant_and_a_broken_setup_is_caught() {
     let report = loadtest::rush::run(options(&stack)).await.unwrap();
     eprintln!("{}", report.markdown());
     assert!(report.invariants.holds(), "{:?}", report.invariants.broken);
+    assert_eq!(report.check(), Ok(()), "a healthy run meets its thresholds");
+    assert!(report.requests >= 2000, "{}", report.requests);
     assert_eq!(report.joined, 2000, "every fan joined");
     assert!(report.orders_acknowledged > 0);
     assert!(report.invariants.held <= 300);
@@ -172,8 +177,9 @@ async fn a_small_rush_keeps_every_invariant_and_a_broken_setup_is_caught() {
     .map(|id| id.to_string())
     .collect();
     let redis = redis_url();
-    let check =
-        || loadtest::invariants::check(&db, &redis, &stack.prefix, &report.drop, &acknowledged);
+    let check = || {
+        loadtest::rush::invariants::check(&db, &redis, &stack.prefix, &report.drop, &acknowledged)
+    };
     let intact = check().await.unwrap();
     assert!(intact.holds(), "{:?}", intact.broken);
     let (victim, user): (uuid::Uuid, String) = sqlx::query_as(
@@ -221,4 +227,95 @@ async fn a_small_rush_keeps_every_invariant_and_a_broken_setup_is_caught() {
         "{:?}",
         broken.broken
     );
+
+    a_deployment_refusing_every_fan_fails_the_run(&stack).await;
+}
+
+/// The `loadtest rush` binary against a queue that answers every request
+/// 503 (the sale service, Redis and PostgreSQL are fine, so every invariant
+/// holds): before thresholds this printed "invariants: hold" and exited 0.
+async fn a_deployment_refusing_every_fan_fails_the_run(stack: &Stack) {
+    let out = std::env::temp_dir().join(format!("lineup-rush-out-{}", uuid::Uuid::new_v4()));
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_loadtest"))
+        .args([
+            "rush",
+            "--queue",
+            &refusing_queue().await,
+            "--sale",
+            &stack.sale,
+        ])
+        .args(["--operator-key", OPERATOR_KEY, "--user-secret", USER_SECRET])
+        .args(["--database", &stack.database, "--redis", &redis_url()])
+        .args(["--redis-prefix", &stack.prefix, "--fans", "200"])
+        .args([
+            "--websocket-share",
+            "0.5",
+            "--opens-in",
+            "1",
+            "--max-seconds",
+            "20",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .await
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr),
+    );
+    assert_eq!(
+        run.status.code(),
+        Some(loadtest::rush::EXIT_THRESHOLDS.into()),
+        "{stdout}\n{stderr}"
+    );
+    assert!(stderr.contains("FAILED: thresholds breached"), "{stderr}");
+    for flag in ["--max-error-share", "--min-join-share", "--min-admitted"] {
+        assert!(stderr.contains(flag), "{flag} not named: {stderr}");
+        assert!(
+            stdout.contains(flag),
+            "{flag} not in the printed report: {stdout}"
+        );
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["joined"], 0);
+    assert_eq!(report["admitted"], 0);
+    assert_eq!(report["failed_requests"], 200, "{:#}", report["errors"]);
+    assert_eq!(report["breaches"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        report["invariants"]["broken"],
+        serde_json::json!([]),
+        "the failure is the thresholds', not an invariant's"
+    );
+}
+
+/// A stand-in for a queue service that refuses everything: each request,
+/// WebSocket upgrades included, is answered 503 `unavailable`.
+async fn refusing_queue() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (mut request, mut buf) = (Vec::new(), [0u8; 4096]);
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let body = r#"{"error":"unavailable","message":"refusing every fan"}"#;
+                let answer = format!(
+                    "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    url
 }

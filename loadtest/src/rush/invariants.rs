@@ -55,14 +55,6 @@ pub async fn check(
             .into_iter()
             .map(|id| id.to_string())
             .collect();
-    let mut redis = redis::Client::open(redis_url)?
-        .get_multiplexed_async_connection()
-        .await?;
-    let redis_sold: Option<i64> = redis::cmd("HGET")
-        .arg(admission::contract::DropKeys::new(redis_prefix, drop).drop())
-        .arg("sold")
-        .query_async(&mut redis)
-        .await?;
     let mut report = InvariantReport {
         stock,
         held,
@@ -73,30 +65,54 @@ pub async fn check(
             .collect(),
         acknowledged: acknowledged.len(),
         acknowledged_missing: acknowledged.difference(&recorded).cloned().collect(),
-        redis_sold,
+        redis_sold: redis_sold(redis_url, redis_prefix, drop).await?,
         broken: Vec::new(),
     };
-    if report.oversold_by > 0 {
-        report
-            .broken
-            .push(format!("oversold: {held} units held of {stock}"));
-    }
-    if !report.users_over_cap.is_empty() {
-        report.broken.push(format!(
-            "{} users over the cap of {cap}",
-            report.users_over_cap.len()
-        ));
-    }
-    if !report.acknowledged_missing.is_empty() {
-        report.broken.push(format!(
-            "{} acknowledged orders are not recorded",
-            report.acknowledged_missing.len()
-        ));
-    }
-    if let Some(sold) = redis_sold.filter(|sold| *sold < held) {
-        report.broken.push(format!(
-            "Redis counts {sold} units, PostgreSQL holds {held}"
-        ));
-    }
+    report.broken = report.reasons(cap);
     Ok(report)
+}
+
+/// Redis's `sold` counter of `drop` (`None` when the drop is not loaded).
+async fn redis_sold(
+    redis_url: &str,
+    redis_prefix: &str,
+    drop: &str,
+) -> anyhow::Result<Option<i64>> {
+    let mut redis = redis::Client::open(redis_url)?
+        .get_multiplexed_async_connection()
+        .await?;
+    Ok(redis::cmd("HGET")
+        .arg(admission::contract::DropKeys::new(redis_prefix, drop).drop())
+        .arg("sold")
+        .query_async(&mut redis)
+        .await?)
+}
+
+impl InvariantReport {
+    /// Each broken invariant in words (`cap`: the drop's cap per user).
+    fn reasons(&self, cap: i32) -> Vec<String> {
+        let (held, stock) = (self.held, self.stock);
+        let mut broken = Vec::new();
+        if self.oversold_by > 0 {
+            broken.push(format!("oversold: {held} units held of {stock}"));
+        }
+        if !self.users_over_cap.is_empty() {
+            broken.push(format!(
+                "{} users over the cap of {cap}",
+                self.users_over_cap.len()
+            ));
+        }
+        if !self.acknowledged_missing.is_empty() {
+            broken.push(format!(
+                "{} acknowledged orders are not recorded",
+                self.acknowledged_missing.len()
+            ));
+        }
+        if let Some(sold) = self.redis_sold.filter(|sold| *sold < held) {
+            broken.push(format!(
+                "Redis counts {sold} units, PostgreSQL holds {held}"
+            ));
+        }
+        broken
+    }
 }

@@ -1,0 +1,256 @@
+//! `loadtest baseline`: what the order path is measured against, in the same
+//! run: (a) the sale service's own `reserve.lua` called straight against
+//! Redis by `--concurrency` tasks (no HTTP, JSON, JWT or PostgreSQL), and
+//! (b) a plain PostgreSQL checkout (one stock row,
+//! `UPDATE ... WHERE stock >= n` plus an insert, one transaction per
+//! order). With `--sale` the
+//! `orders` closed loop runs first (with `--sale-pid`, the sale process's
+//! CPU per acknowledged order) and its rate is given as a ratio of each.
+//! Prints the figures and writes them to `<out>/baseline.json`.
+
+use crate::orders::{self, OrdersResult, TargetArgs};
+use crate::tally::{Tally, TallySummary};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// `loadtest baseline` flags.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Redis URL of the deployment.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    pub redis: String,
+    /// PostgreSQL URL of the deployment (invariant checks and baselines).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database: String,
+    /// Concurrent workers.
+    #[arg(long, default_value_t = 200)]
+    pub concurrency: usize,
+    /// How long to run, seconds.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Also run `orders` against this sale service first and print its
+    /// rate as a ratio of each baseline.
+    #[arg(long)]
+    pub sale: Option<String>,
+    /// Operator API key for the `orders` run.
+    #[arg(long, env = "OPERATOR_API_KEY")]
+    pub operator_key: Option<String>,
+    /// Admission signing key for the `orders` run.
+    #[arg(long, env = "ADMISSION_KEY")]
+    pub key: Option<PathBuf>,
+    /// The sale process's id, for its CPU per acknowledged order in the
+    /// `orders` run (read from /proc/PID/stat).
+    #[arg(long)]
+    pub sale_pid: Option<u32>,
+    /// Where baseline.json goes.
+    #[arg(long, default_value = "loadtest/out")]
+    pub out: PathBuf,
+}
+
+/// What `loadtest baseline` measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct BaselineResult {
+    pub lua: TallySummary,
+    pub postgres: TallySummary,
+    /// The `orders` run, with `--sale`.
+    pub ours: Option<OrdersResult>,
+    /// Our acknowledged orders/s over each baseline's rate.
+    pub ours_over_lua: Option<f64>,
+    pub ours_over_postgres: Option<f64>,
+}
+
+/// Runs `loadtest baseline`.
+pub async fn main(args: Args) -> anyhow::Result<()> {
+    let run = Duration::from_secs(args.seconds);
+    let ours = match (&args.sale, &args.operator_key, &args.key) {
+        (Some(sale), Some(operator_key), Some(key)) => {
+            let target = TargetArgs {
+                sale: sale.clone(),
+                operator_key: operator_key.clone(),
+                key: key.clone(),
+                per_user_cap: 2,
+                sale_pid: args.sale_pid,
+            };
+            let buyers = orders::default_buyers(args.seconds, target.per_user_cap);
+            Some(orders::closed_loop(&target, args.concurrency, buyers, run).await?)
+        }
+        (None, _, _) => None,
+        _ => anyhow::bail!("--sale needs --operator-key and --key"),
+    };
+    let lua = lua(&args.redis, args.concurrency, run).await?;
+    let pg = postgres(&args.database, args.concurrency.min(64), run).await?;
+    let (lua_rate, pg_rate) = (lua.per_sec, pg.per_sec);
+    println!("baseline reserve.lua straight against Redis: {lua_rate:.0} orders/s");
+    println!("baseline plain PostgreSQL row-lock checkout:  {pg_rate:.0} orders/s");
+    let ours_rate = ours.as_ref().map(|o| o.tally.per_sec);
+    if let Some(ours) = ours_rate {
+        println!(
+            "our order path: {ours:.0} orders/s = {:.2} x the raw Lua rate, {:.1} x the plain PostgreSQL checkout",
+            ours / lua_rate.max(1.0),
+            ours / pg_rate.max(1.0)
+        );
+    }
+    let result = BaselineResult {
+        ours_over_lua: ours_rate.map(|o| o / lua_rate.max(1.0)),
+        ours_over_postgres: ours_rate.map(|o| o / pg_rate.max(1.0)),
+        lua,
+        postgres: pg,
+        ours,
+    };
+    crate::output::write_json(&args.out, "baseline.json", &result)
+}
+
+/// `reserve.lua` straight against Redis, each call a new user; returns its
+/// figures (reservations per second, latency).
+pub async fn lua(
+    redis_url: &str,
+    concurrency: usize,
+    run: Duration,
+) -> anyhow::Result<TallySummary> {
+    let client = redis::Client::open(redis_url)?;
+    let manager = redis::aio::ConnectionManager::new(client).await?;
+    let prefix = format!("baseline-{}", uuid::Uuid::new_v4().simple());
+    let gate = sale::gate::StockGate::new(manager, &prefix);
+    let drop = "baseline";
+    gate.create(
+        drop,
+        &sale::gate::DropGateState {
+            stock: 1_000_000_000_000,
+            state: admission::contract::DropState::Open,
+            opens_at_ms: 0,
+            cap: 2,
+            price_cents: 100,
+            currency: "EUR".into(),
+            timeout_secs: 3600,
+            version: 1,
+            epoch: 0,
+            seated: false,
+            hold_ms: 0,
+        },
+    )
+    .await?;
+    let tally = Tally::new()?;
+    let deadline = Instant::now() + run;
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for w in 0..concurrency {
+        let (gate, tally) = (gate.clone(), tally.clone());
+        workers.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                n += 1;
+                let sent = Instant::now();
+                let user = format!("w{w}-{n}");
+                let result = gate
+                    .reserve(drop, &user, 1, 1, uuid::Uuid::now_v7(), "k")
+                    .await;
+                tally.record(
+                    matches!(result, Ok(sale::gate::Reservation::Reserved { .. })),
+                    sent,
+                );
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await?;
+    }
+    let rate = tally.report("reserve.lua against Redis", started.elapsed());
+    let keys = gate.keys(drop);
+    let fixed = [keys.drop(), keys.held(), keys.reservations()];
+    remove_keys(redis_url, &fixed, &prefix).await?;
+    Ok(rate)
+}
+
+/// Deletes the baseline's keys: `fixed` and everything under `prefix`.
+async fn remove_keys(redis_url: &str, fixed: &[String], prefix: &str) -> anyhow::Result<()> {
+    let mut conn = redis::Client::open(redis_url)?
+        .get_multiplexed_async_connection()
+        .await?;
+    let _: () = redis::cmd("DEL").arg(fixed).query_async(&mut conn).await?;
+    let mut cursor = 0u64;
+    loop {
+        let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}:*"))
+            .arg("COUNT")
+            .arg(10_000)
+            .query_async(&mut conn)
+            .await?;
+        if !found.is_empty() {
+            let _: () = redis::cmd("UNLINK")
+                .arg(found)
+                .query_async(&mut conn)
+                .await?;
+        }
+        if next == 0 {
+            return Ok(());
+        }
+        cursor = next;
+    }
+}
+
+/// A plain PostgreSQL checkout: one stock row, `UPDATE ... WHERE stock >= 1`
+/// plus an order insert, one transaction per order; returns its figures
+/// (orders per second, latency). Its tables are created for the run and
+/// dropped after it.
+pub async fn postgres(
+    database: &str,
+    concurrency: usize,
+    run: Duration,
+) -> anyhow::Result<TallySummary> {
+    let db = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(concurrency as u32)
+        .connect(database)
+        .await?;
+    let table = format!("baseline_{}", uuid::Uuid::new_v4().simple());
+    for statement in [
+        format!("CREATE TABLE {table}_stock (id INT PRIMARY KEY, stock BIGINT NOT NULL)"),
+        format!("CREATE TABLE {table}_orders (id UUID PRIMARY KEY, user_id TEXT NOT NULL, quantity INT NOT NULL)"),
+        format!("INSERT INTO {table}_stock VALUES (1, 1000000000000)"),
+    ] {
+        sqlx::query(&statement).execute(&db).await?;
+    }
+    let tally = Tally::new()?;
+    let deadline = Instant::now() + run;
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for w in 0..concurrency {
+        let (db, tally, table) = (db.clone(), tally.clone(), table.clone());
+        workers.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                n += 1;
+                let sent = Instant::now();
+                let ok = checkout(&db, &table, &format!("w{w}-{n}")).await;
+                tally.record(ok.unwrap_or(false), sent);
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await?;
+    }
+    let rate = tally.report("plain PostgreSQL checkout", started.elapsed());
+    sqlx::query(&format!("DROP TABLE {table}_stock, {table}_orders"))
+        .execute(&db)
+        .await?;
+    Ok(rate)
+}
+
+/// One plain checkout of one unit for `user`; whether a unit was left.
+async fn checkout(db: &sqlx::PgPool, table: &str, user: &str) -> sqlx::Result<bool> {
+    let mut tx = db.begin().await?;
+    let updated = sqlx::query(&format!(
+        "UPDATE {table}_stock SET stock = stock - 1 WHERE id = 1 AND stock >= 1"
+    ))
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(&format!("INSERT INTO {table}_orders VALUES ($1, $2, 1)"))
+        .bind(uuid::Uuid::now_v7())
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(updated.rows_affected() == 1)
+}
