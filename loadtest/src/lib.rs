@@ -8,6 +8,8 @@
 //! - [`rush`]: `loadtest rush` and `soak`, the whole flow with fairness, invariants, thresholds and a report;
 //!   its parts: `rush::options`, `rush::fans`, `rush::shared`, `rush::timeline`,
 //!   `rush::fairness`, `rush::invariants`, `rush::thresholds`, `rush::report`, `rush::plot`.
+//! - [`seats`]: `loadtest seats`, a seated sale under a crowd (or hold decisions at a rate), its invariants;
+//!   its parts: `seats::setup`, `seats::fans`, `seats::viewers`, `seats::bench`, `seats::check`.
 //! - [`idle`]: idle fans by the million, joined through the queue's own join script straight against Redis.
 //! - [`connect`]: fans' WebSockets and HTTP clients, spread over loopback source addresses.
 //! - [`sale_api`]: an HTTP client for a run, drops created and changed with the operator key.
@@ -24,6 +26,7 @@ pub mod output;
 pub mod procfs;
 pub mod rush;
 pub mod sale_api;
+pub mod seats;
 pub mod sockets;
 pub mod tally;
 pub mod tokens;

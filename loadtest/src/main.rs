@@ -9,7 +9,7 @@
 //! too few fans in the line, too few admissions).
 
 use clap::{Parser, Subcommand};
-use loadtest::{baseline, orders, rush, sockets, tokens};
+use loadtest::{baseline, orders, rush, seats, sockets, tokens};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -36,6 +36,10 @@ enum Command {
     Soak(rush::SoakArgs),
     /// Raw Lua rate against Redis and a plain PostgreSQL checkout, side by side.
     Baseline(baseline::Args),
+    /// A seated sale of a generated stadium under a crowd through the
+    /// waiting room (or hold decisions at a rate with `--bench`), ending
+    /// with its invariants; exits 1 when one is broken.
+    Seats(seats::Args),
     /// Buyers' admission tokens written to a file, one a line, for an
     /// independent client (`loadtest/wrk/orders.lua`).
     Tokens(tokens::Args),
@@ -51,6 +55,13 @@ async fn main() -> ExitCode {
         Command::Soak(args) => rush::soak(args).await,
         Command::Baseline(args) => passed(baseline::main(args).await),
         Command::Tokens(args) => passed(tokens::main(args).await),
+        Command::Seats(args) => seats::main(args).await.map(|held| {
+            if held {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }),
     };
     outcome.unwrap_or_else(|e| {
         eprintln!("Error: {e:?}");

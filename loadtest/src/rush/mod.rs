@@ -17,7 +17,7 @@
 //! - `plot`: the report's SVG plot.
 
 mod fairness;
-mod fans;
+pub(crate) mod fans;
 pub mod invariants;
 mod options;
 mod plot;
