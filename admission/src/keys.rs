@@ -110,6 +110,10 @@ impl AdmissionKeyPair {
         }
     }
 
+    pub(crate) fn signing_key(&self) -> &SigningKey {
+        &self.signing
+    }
+
     pub(crate) fn encoding_key(&self) -> anyhow::Result<jsonwebtoken::EncodingKey> {
         let pem = self.to_pem()?;
         jsonwebtoken::EncodingKey::from_ed_pem(pem.as_bytes())

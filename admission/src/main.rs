@@ -6,7 +6,7 @@
 //! - `mint --key FILE --user U --drop D --ttl S`: prints a signed admission token.
 
 use admission::keys::{AdmissionKeyPair, Jwks};
-use admission::token::{AdmissionClaims, AdmissionSigner};
+use admission::token::{AdmissionClaims, AdmissionSigner, MacKey};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -43,6 +43,11 @@ enum Command {
         /// Validity in seconds.
         #[arg(long, default_value_t = 600)]
         ttl: u64,
+        /// The admission MAC key the queue and the sale share, if the
+        /// deployment sets one (the token then carries the MAC, as the
+        /// queue's do; without it the sale checks the signature).
+        #[arg(long, env = "ADMISSION_MAC_KEY", hide_env_values = true)]
+        mac_key: Option<String>,
     },
 }
 
@@ -54,10 +59,15 @@ fn main() -> anyhow::Result<()> {
             user,
             drop,
             ttl,
+            mac_key,
         } => {
             let key = AdmissionKeyPair::load(&key)?;
+            let mac = mac_key.as_deref().map(MacKey::new).transpose()?;
             let claims = AdmissionClaims::new(&user, &drop, admission::unix_now(), ttl);
-            println!("{}", AdmissionSigner::new(&key)?.sign(&claims)?);
+            println!(
+                "{}",
+                AdmissionSigner::new(&key)?.with_mac(mac).sign(&claims)?
+            );
             Ok(())
         }
     }

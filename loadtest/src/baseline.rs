@@ -39,6 +39,10 @@ pub struct Args {
     /// Admission signing key for the `orders` run.
     #[arg(long, env = "ADMISSION_KEY")]
     pub key: Option<PathBuf>,
+    /// The admission MAC key for the `orders` run, when the deployment sets
+    /// one.
+    #[arg(long, env = "ADMISSION_MAC_KEY", hide_env_values = true)]
+    pub mac_key: Option<String>,
     /// The sale process's id, for its CPU per acknowledged order in the
     /// `orders` run (read from /proc/PID/stat).
     #[arg(long)]
@@ -68,7 +72,10 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
             let target = TargetArgs {
                 sale: sale.clone(),
                 operator_key: operator_key.clone(),
-                key: key.clone(),
+                keys: crate::tokens::MintKeys {
+                    key: key.clone(),
+                    mac_key: args.mac_key.clone(),
+                },
                 per_user_cap: 2,
                 sale_pid: args.sale_pid,
             };

@@ -56,9 +56,8 @@ pub struct TargetArgs {
     /// Operator API key (to create the test drop).
     #[arg(long, env = "OPERATOR_API_KEY")]
     pub operator_key: String,
-    /// Admission signing key (PKCS#8 PEM) trusted by the sale service.
-    #[arg(long, env = "ADMISSION_KEY")]
-    pub key: PathBuf,
+    #[command(flatten)]
+    pub keys: crate::tokens::MintKeys,
     /// The drop's cap per user, and the most orders (of one unit) each
     /// buyer places with its token. Keep it within the sale service's
     /// ORDER_RATE_PER_USER (5/s) or later orders are refused 429.
@@ -118,7 +117,7 @@ async fn prepare(
     http: &reqwest::Client,
     buyers: usize,
 ) -> anyhow::Result<(String, Vec<Buyer>)> {
-    let minter = Minter::load(&target.key)?;
+    let minter = Minter::load(&target.keys)?;
     let drop = sale_api::create_load_drop(
         http,
         &target.sale,

@@ -6,9 +6,9 @@
 //! verification). Tokens are minted before any measured window.
 
 use admission::keys::AdmissionKeyPair;
-use admission::token::{AdmissionClaims, AdmissionSigner};
+use admission::token::{AdmissionClaims, AdmissionSigner, MacKey};
 use anyhow::Context;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// How long a minted token stays valid, seconds (longer than any run).
 pub const TTL_SECS: u64 = 3600;
@@ -19,13 +19,28 @@ pub struct Minter {
     now: u64,
 }
 
+/// The keys tokens are minted with: flags shared by every subcommand that
+/// mints.
+#[derive(clap::Args, Clone)]
+pub struct MintKeys {
+    /// Admission signing key (PKCS#8 PEM) trusted by the sale service.
+    #[arg(long, env = "ADMISSION_KEY")]
+    pub key: PathBuf,
+    /// The admission MAC key the queue and the sale share (when the
+    /// deployment sets one): the tokens then carry the MAC the sale checks
+    /// instead of the signature, as the queue's do.
+    #[arg(long, env = "ADMISSION_MAC_KEY", hide_env_values = true)]
+    pub mac_key: Option<String>,
+}
+
 impl Minter {
-    /// Loads the admission signing key (PKCS#8 PEM).
-    pub fn load(key: &Path) -> anyhow::Result<Self> {
-        let pair = AdmissionKeyPair::load(key)
-            .with_context(|| format!("loading the admission key {}", key.display()))?;
+    /// Loads the admission signing key (PKCS#8 PEM) and the MAC key.
+    pub fn load(keys: &MintKeys) -> anyhow::Result<Self> {
+        let pair = AdmissionKeyPair::load(&keys.key)
+            .with_context(|| format!("loading the admission key {}", keys.key.display()))?;
+        let mac = keys.mac_key.as_deref().map(MacKey::new).transpose()?;
         Ok(Self {
-            signer: AdmissionSigner::new(&pair)?,
+            signer: AdmissionSigner::new(&pair)?.with_mac(mac),
             now: admission::unix_now(),
         })
     }
@@ -72,9 +87,8 @@ pub struct Args {
     /// The file to write, one token per line.
     #[arg(long, default_value = "tokens.txt")]
     pub out: PathBuf,
-    /// Admission signing key (PKCS#8 PEM) trusted by the sale service.
-    #[arg(long, env = "ADMISSION_KEY")]
-    pub key: PathBuf,
+    #[command(flatten)]
+    pub keys: MintKeys,
     /// An existing drop to mint for; without it a drop with ample stock is
     /// created on `--sale` with `--operator-key` (and its id printed).
     #[arg(long)]
@@ -94,7 +108,7 @@ pub struct Args {
 /// Runs `loadtest tokens`: mints the buyers, writes their tokens, prints
 /// the drop and a `wrk` command line that uses them.
 pub async fn main(args: Args) -> anyhow::Result<()> {
-    let minter = Minter::load(&args.key)?;
+    let minter = Minter::load(&args.keys)?;
     let drop = match (&args.drop, &args.operator_key) {
         (Some(drop), _) => drop.clone(),
         (None, Some(operator_key)) => {

@@ -15,7 +15,10 @@ fn args(stack: &common::Stack) -> loadtest::seats::Args {
         queue: stack.queue.clone(),
         operator_key: OPERATOR_KEY.into(),
         user_secret: USER_SECRET.into(),
-        key: stack.key.clone(),
+        keys: loadtest::tokens::MintKeys {
+            key: stack.key.clone(),
+            mac_key: Some(common::MAC_KEY.into()),
+        },
         database: stack.database.clone(),
         redis: redis_url(),
         redis_prefix: stack.prefix.clone(),

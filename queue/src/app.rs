@@ -8,7 +8,7 @@
 use crate::catalog::Catalog;
 use crate::clock::QueueClock;
 use crate::config::Config;
-use crate::http::{self, HttpState, Limits, Sockets};
+use crate::http::{self, HttpParts, HttpState, Limits, Sockets};
 use crate::line::Lines;
 use crate::notify::Listeners;
 use crate::pump::{Pump, PumpSettings};
@@ -78,7 +78,7 @@ impl App {
             catalog: catalog.clone(),
             statuses: StatusMaker::new(
                 clock.clone(),
-                Arc::new(AdmissionSigner::new(&key)?),
+                Arc::new(AdmissionSigner::new(&key)?.with_mac(config.contract.mac_key()?)),
                 admission_ttl,
                 &config.checkout_url,
             ),
@@ -130,7 +130,7 @@ impl App {
         } else {
             Some(pump)
         };
-        let http = HttpState {
+        let http = HttpState::new(HttpParts {
             room,
             jwks: Arc::new(jwks),
             users,
@@ -146,7 +146,7 @@ impl App {
                 sale_url: config.sale_url.clone(),
             }),
             shutdown: stop.clone(),
-        };
+        });
         let server = Server::bind(config.listen, settings.http.clone()).await?;
         Ok(Self {
             server,

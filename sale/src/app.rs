@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::domain::{Sale, SaleParts};
 use crate::expiry::{Expiry, Periods};
 use crate::gate::StockGate;
-use crate::http::{self, HttpState};
+use crate::http::{self, HttpParts, HttpState};
 use crate::payments::sandbox::{SandboxConfig, SandboxProvider};
 use crate::seats::board::Boards;
 use crate::seats::gate::SeatGate;
@@ -68,7 +68,8 @@ impl App {
             .await
             .context("connecting to Redis")?;
 
-        let admission = AdmissionVerifier::from_jwks(&Jwks::load(&config.admission_jwks)?)?;
+        let admission = AdmissionVerifier::from_jwks(&Jwks::load(&config.admission_jwks)?)?
+            .with_mac(config.contract.mac_key()?);
         let users = UserVerifier::from_sources(&UserKeySources {
             shared_secret: settings.user_jwt_secret.as_deref(),
             public_key_pem: settings.user_jwt_public_key.as_deref(),
@@ -151,7 +152,7 @@ impl App {
             )),
             order_limiter.spawn_pruning(stop.clone()),
         ];
-        let http = HttpState {
+        let http = HttpState::new(HttpParts {
             sale,
             admission,
             users,
@@ -159,7 +160,7 @@ impl App {
             dev_issuer,
             order_limiter,
             cors_origins: config.cors_origins.as_str().into(),
-        };
+        });
         Ok(Self {
             server,
             http,

@@ -15,9 +15,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::task::TaskTracker;
 
-/// The sale service's core; cheap to clone.
+/// The sale service's core; cheap to clone (one reference count: every
+/// request handler and every order task holds one).
 #[derive(Clone)]
-pub struct Sale {
+pub struct Sale(Arc<SaleHandles>);
+
+/// What a [`Sale`] holds, reached through it by `Deref`.
+pub struct SaleHandles {
     pub db: sqlx::PgPool,
     pub gate: StockGate,
     pub writer: OrderWriter,
@@ -42,6 +46,14 @@ pub struct Sale {
     pub(crate) admission_ttl: Duration,
 }
 
+impl std::ops::Deref for Sale {
+    type Target = SaleHandles;
+
+    fn deref(&self) -> &SaleHandles {
+        &self.0
+    }
+}
+
 /// What a [`Sale`] is made of.
 pub struct SaleParts {
     pub db: sqlx::PgPool,
@@ -58,7 +70,7 @@ pub struct SaleParts {
 
 impl Sale {
     pub fn new(parts: SaleParts) -> Self {
-        Self {
+        Self(Arc::new(SaleHandles {
             db: parts.db,
             gate: parts.gate,
             writer: parts.writer,
@@ -72,7 +84,7 @@ impl Sale {
             rebuilding: Arc::default(),
             write_timeout: parts.write_timeout,
             admission_ttl: parts.admission_ttl,
-        }
+        }))
     }
 
     /// Expiry and reconciliation over this sale's handles.

@@ -82,7 +82,7 @@ impl Sale {
     /// Places an order. Cancellation-safe: the work runs in its own task, so
     /// dropping this future (a client hanging up) never leaves a
     /// reservation without its write.
-    #[tracing::instrument(skip_all, fields(drop = %request.drop_id, user = %request.user))]
+    #[tracing::instrument(level = "debug", skip_all, fields(drop = %request.drop_id, user = %request.user))]
     pub async fn place_order(&self, request: PlaceOrder) -> Result<Placed, OrderError> {
         let sale = self.clone();
         let work = self

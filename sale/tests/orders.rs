@@ -114,7 +114,7 @@ async fn twenty_concurrent_retries_make_one_order() {
 #[tokio::test]
 async fn the_token_matrix() {
     use admission::keys::AdmissionKeyPair;
-    use admission::token::{AdmissionClaims, AdmissionSigner};
+    use admission::token::{AdmissionClaims, AdmissionSigner, MacKey};
     use base64::Engine;
     let app = TestApp::spawn().await;
     app.create_drop("tok", 10).await;
@@ -130,6 +130,14 @@ async fn the_token_matrix() {
     );
     let foreign = AdmissionSigner::new(&AdmissionKeyPair::generate())
         .unwrap()
+        .sign(&claims)
+        .unwrap();
+    // A forger's key with a MAC under a guessed MAC key.
+    let guessed_mac = AdmissionSigner::new(&AdmissionKeyPair::generate())
+        .unwrap()
+        .with_mac(Some(
+            MacKey::new("a-guess-at-the-admission-mac-key-000").unwrap(),
+        ))
         .sign(&claims)
         .unwrap();
     let expired = app
@@ -163,6 +171,7 @@ async fn the_token_matrix() {
         ),
         ("alg none", Some(unsigned), None, 401, "invalid_token"),
         ("wrong key", Some(foreign), None, 401, "invalid_token"),
+        ("guessed mac", Some(guessed_mac), None, 401, "invalid_token"),
         ("expired", Some(expired), None, 401, "invalid_token"),
         ("other drop", Some(other_drop), None, 403, "wrong_drop"),
         (
@@ -215,6 +224,22 @@ async fn the_token_matrix() {
         .bearer_auth(&good)
         .header("x-user-token", app.user_token("alice"))
         .header("idempotency-key", "ok")
+        .json(&json!({"quantity": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    // A token without the MAC (`admission mint` without a MAC key, another
+    // issuer with our signing key) is checked by its signature and buys.
+    let plain = AdmissionSigner::new(&app.key)
+        .unwrap()
+        .sign(&common::claims("bob", "tok"))
+        .unwrap();
+    let response = app
+        .http
+        .post(app.url("/api/drops/tok/orders"))
+        .bearer_auth(&plain)
+        .header("idempotency-key", "plain")
         .json(&json!({"quantity": 1}))
         .send()
         .await

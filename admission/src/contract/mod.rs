@@ -76,12 +76,21 @@ pub struct ContractSettings {
     /// sale counts an admitted fan as an active shopper for this long.
     #[arg(long, env = "ADMISSION_TTL_SECS", default_value_t = ADMISSION_TTL_SECS)]
     pub admission_ttl_secs: u64,
+
+    /// A secret (32 bytes or more) the queue and the sale share: the queue
+    /// puts an HMAC of each admission token's claims in its header, the sale
+    /// checks it instead of the Ed25519 signature (microseconds instead of
+    /// tens). Unset: the sale verifies signatures. Keep it as secret as the
+    /// signing key.
+    #[arg(long, env = "ADMISSION_MAC_KEY", hide_env_values = true)]
+    pub admission_mac_key: Option<String>,
 }
 
 impl Default for ContractSettings {
     fn default() -> Self {
         Self {
             admission_ttl_secs: ADMISSION_TTL_SECS,
+            admission_mac_key: None,
         }
     }
 }
@@ -89,6 +98,14 @@ impl Default for ContractSettings {
 impl ContractSettings {
     pub fn admission_ttl(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.admission_ttl_secs)
+    }
+
+    /// The MAC key, when one is set (too short: an error).
+    pub fn mac_key(&self) -> anyhow::Result<Option<crate::token::MacKey>> {
+        self.admission_mac_key
+            .as_deref()
+            .map(crate::token::MacKey::new)
+            .transpose()
     }
 }
 

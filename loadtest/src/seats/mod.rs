@@ -44,10 +44,9 @@ pub struct Args {
     /// The user-token secret the queue trusts (fans sign in with it).
     #[arg(long, env = "USER_JWT_SECRET")]
     pub user_secret: String,
-    /// Admission signing key (PKCS#8 PEM): the probe and `--bench` mint
-    /// admission tokens with it.
-    #[arg(long, env = "ADMISSION_KEY")]
-    pub key: PathBuf,
+    /// The keys the probe and `--bench` mint admission tokens with.
+    #[command(flatten)]
+    pub keys: crate::tokens::MintKeys,
     /// PostgreSQL of the deployment (the invariants).
     #[arg(long, env = "DATABASE_URL")]
     pub database: String,
@@ -162,7 +161,7 @@ async fn watch_sell_out(
 
 pub async fn main(args: Args) -> anyhow::Result<bool> {
     let http = crate::sale_api::client(512)?;
-    let minter = Arc::new(crate::tokens::Minter::load(&args.key)?);
+    let minter = Arc::new(crate::tokens::Minter::load(&args.keys)?);
     let opens_in = if args.bench { 0 } else { 5 };
     let sale = Arc::new(
         setup::create(

@@ -7,6 +7,8 @@ use admission::keys::{AdmissionKeyPair, Jwks};
 
 pub const USER_SECRET: &str = "rush-test-user-secret-0123456";
 pub const OPERATOR_KEY: &str = "rush-test-operator";
+/// The admission MAC key the stack's queue and sale share.
+pub const MAC_KEY: &str = "rush-test-admission-mac-key-0123456789";
 
 pub fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
@@ -52,6 +54,10 @@ pub async fn stack() -> Stack {
     let mut service = runtime::ServiceSettings::new(database.clone(), redis_url());
     service.redis_prefix = prefix.clone();
     service.user_jwt_secret = Some(USER_SECRET.into());
+    let contract = admission::contract::ContractSettings {
+        admission_mac_key: Some(MAC_KEY.into()),
+        ..Default::default()
+    };
     let sale = sale::App::build(sale::Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         operator_api_key: Some(OPERATOR_KEY.into()),
@@ -61,6 +67,7 @@ pub async fn stack() -> Stack {
         payment_webhook_secret: Some("whsec-rush".into()),
         sandbox_latency_ms: 50,
         sandbox_delayed_ms: 1000,
+        contract: contract.clone(),
         ..sale::Config::new(service.clone(), dir.join("jwks.json"))
     })
     .await
@@ -74,6 +81,7 @@ pub async fn stack() -> Stack {
         max_connections: 10_000,
         join_rate_per_user: 100,
         join_rate_per_ip: 1_000_000,
+        contract,
         ..queue::Config::new(service, dir.join("key.pem"))
     })
     .await

@@ -15,6 +15,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub const USER_SECRET: &str = "queue-test-user-secret-0123";
+/// The admission MAC key the queue and the sale share in tests.
+pub const MAC_KEY: &str = "test-admission-mac-key-0123456789abcdef";
 
 pub fn admin_database_url() -> String {
     std::env::var("DATABASE_URL")
@@ -130,6 +132,10 @@ impl Deployment {
             join_rate_per_ip: 100_000,
             pump_tick_ms: 0,
             pump_lease_ms: 600,
+            contract: admission::contract::ContractSettings {
+                admission_mac_key: Some(MAC_KEY.into()),
+                ..Default::default()
+            },
             ..Config::new(service, self.key_file.clone())
         }
     }

@@ -34,8 +34,26 @@ use std::sync::Arc;
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// What the HTTP layer needs besides the domain: credentials and limits.
+/// Cheap to clone (one reference count), as axum clones it per request.
 #[derive(Clone)]
-pub struct HttpState {
+pub struct HttpState(Arc<HttpParts>);
+
+impl HttpState {
+    pub fn new(parts: HttpParts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for HttpState {
+    type Target = HttpParts;
+
+    fn deref(&self) -> &HttpParts {
+        &self.0
+    }
+}
+
+/// What an [`HttpState`] holds.
+pub struct HttpParts {
     pub sale: Sale,
     pub admission: AdmissionVerifier,
     pub users: UserVerifier,
@@ -46,7 +64,7 @@ pub struct HttpState {
     pub cors_origins: Arc<str>,
 }
 
-impl HttpState {
+impl HttpParts {
     pub fn is_operator_key(&self, presented: &str) -> bool {
         self.operator_key
             .as_deref()

@@ -116,7 +116,7 @@ enum Attempt {
 impl Sale {
     /// Holds seats for an admitted fan. Cancellation-safe: the work runs in
     /// its own task.
-    #[tracing::instrument(skip_all, fields(drop = %request.drop_id, user = %request.user))]
+    #[tracing::instrument(level = "debug", skip_all, fields(drop = %request.drop_id, user = %request.user))]
     pub async fn hold_seats(&self, request: HoldSeats) -> Result<HeldSeats, HoldError> {
         let sale = self.clone();
         let work = self

@@ -14,6 +14,8 @@ use std::sync::Arc;
 
 pub const USER_SECRET: &str = "test-user-secret-0123456789";
 pub const OPERATOR_KEY: &str = "test-operator-key";
+/// The admission MAC key the queue and the sale share in tests.
+pub const MAC_KEY: &str = "test-admission-mac-key-0123456789abcdef";
 pub const WEBHOOK_SECRET: &str = "test-webhook-secret";
 
 pub fn admin_database_url() -> String {
@@ -94,6 +96,10 @@ impl TestApp {
             payment_webhook_secret: Some(WEBHOOK_SECRET.into()),
             sandbox_latency_ms: 50,
             sandbox_delayed_ms: 1500,
+            contract: admission::contract::ContractSettings {
+                admission_mac_key: Some(MAC_KEY.into()),
+                ..Default::default()
+            },
             ..Config::new(service, jwks)
         };
         let mut config = config;
@@ -149,7 +155,9 @@ impl TestApp {
             db,
             redis,
             prefix: config.service.redis_prefix.clone(),
-            signer: AdmissionSigner::new(&key).unwrap(),
+            signer: AdmissionSigner::new(&key)
+                .unwrap()
+                .with_mac(config.contract.mac_key().unwrap()),
             key,
             config,
             http: reqwest::Client::new(),
