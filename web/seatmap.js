@@ -1032,8 +1032,10 @@
       for (const s of m.sections) {
         if (!s.bbox || !onScreen(s.bbox)) continue;
         const edge = toScreen(s.back.x, s.back.y);
-        const p = { x: edge.x + s.back.dx * 12, y: edge.y + s.back.dy * 12 }; // just outside
         const w = textWidth(c, s.name) + 12;
+        // Just outside, kept inside the view so a name at the edge stays readable.
+        const p = { x: Math.min(Math.max(edge.x + s.back.dx * 12, w / 2 + 2), W - w / 2 - 2),
+          y: Math.min(Math.max(edge.y + s.back.dy * 12, 12), H - 12) };
         c.fillStyle = "rgba(255,255,255,0.92)"; c.strokeStyle = COLOR.sectionLine; c.lineWidth = 1;
         c.beginPath(); roundRect(c, p.x - w / 2, p.y - 10, w, 20, 10); c.fill(); c.stroke();
         c.fillStyle = COLOR.ink; c.fillText(s.name, p.x, p.y);
