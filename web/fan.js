@@ -455,6 +455,7 @@ async function startSeats() {
     seat.timing.createdAt = performance.now();
     fillBestAvailable();
     renderSelection();
+    if (order) return; // an order to pay was found meanwhile: no seats to follow
     openStream();
     await restoreHold();
   } catch (error) {
@@ -509,7 +510,7 @@ function openStream() {
 async function refreshStates() {
   try {
     const snapshot = await fetchSnapshot(true);
-    if (snapshot.version < seat.version) return;
+    if (snapshot.version <= seat.version) return; // nothing newer than what we show
     seat.version = snapshot.version;
     seat.snapshot = snapshot;
     seat.map.setStates(snapshot.states);
@@ -658,8 +659,6 @@ async function holdSeats(body, picked) {
   if (error === "seats_taken") {
     const taken = (answer.taken || []).map((id) => seat.map.indexOf(id)).filter((i) => i >= 0);
     seat.map.setSelected(picked.filter((i) => !taken.includes(i)));
-    // Drawn as taken at once; the stream (or the snapshot) confirms it.
-    seat.map.applyChanges(taken.filter((i) => seat.map.seat(i).state === "f").map((i) => [i, "h"]));
     const names = taken.map((i) => seat.map.seat(i).label);
     const text = names.length
       ? `${names.join("; ")} ${names.length === 1 ? "was" : "were"} just taken by someone else. Choose other seats.`
@@ -667,6 +666,10 @@ async function holdSeats(body, picked) {
     seatsError(text);
     seat.map.announce(""); // the alert says it; the old "Selected: …" goes
     await refreshStates();
+    // The server said so: drawn taken now, even if this process's copy of
+    // the seats has not caught up yet (the stream confirms it).
+    const behind = taken.filter((i) => seat.map.seat(i).state === "f");
+    if (behind.length) seat.map.applyChanges(behind.map((i) => [i, "h"]));
   } else if (error === "no_adjacent_seats") {
     const wanted = body.best_available;
     seatsError(`There are no ${wanted.quantity} seats together in ${categoryName(wanted.category)} right now. Try fewer seats or another category.`);
