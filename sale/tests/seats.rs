@@ -634,7 +634,17 @@ async fn the_fan_page_follows_the_stream_across_origins_and_resumes_from_last_ev
             .0,
         201
     );
-    let seen = app.seats("resume").await["version"].as_i64().unwrap();
+    // The version a page saw after Ann's hold (each process's board follows
+    // the change log a moment behind).
+    let mut seen = before;
+    for _ in 0..60 {
+        seen = app.seats("resume").await["version"].as_i64().unwrap();
+        if seen > before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(seen > before, "the board never showed Ann's hold");
     assert_eq!(
         app.hold("resume", "bob", "b", json!({"seats": [seat("C", 3)]}))
             .await
