@@ -81,8 +81,22 @@ function isoIn(seconds) {
   return new Date(Date.now() + seconds * 1000).toISOString();
 }
 
+// fetch, sent once more on a fresh connection when a kept-alive one was
+// closed by the service (idle) just as it was reused: the request never
+// reached the service, so sending it again is safe.
+async function send(url, options) {
+  try {
+    return await fetch(url, options);
+  } catch (error) {
+    const code = error.cause && error.cause.code;
+    console.log(`     (${options && options.method || "GET"} ${url.replace(/^https?:\/\/[^/]+/, "")}: ${error.message}, ${code || error.cause}; sent again)`);
+    if (!["UND_ERR_SOCKET", "ECONNRESET", "EPIPE", "UND_ERR_CLOSED"].includes(code)) throw error;
+    return fetch(url, options);
+  }
+}
+
 async function sale(path, options = {}) {
-  const response = await fetch(SALE + path, {
+  const response = await send(SALE + path, {
     ...options,
     headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json", ...(options.headers || {}) },
   });
@@ -272,7 +286,7 @@ function readOut(i, state) {
 }
 
 async function snapshot(drop) {
-  const response = await fetch(`${SALE}/api/drops/${drop}/seats`, { cache: "no-store" });
+  const response = await send(`${SALE}/api/drops/${drop}/seats`, { cache: "no-store" });
   return response.json();
 }
 
@@ -293,7 +307,7 @@ function mint(user, drop) {
 }
 
 async function holdByApi(user, drop, body) {
-  const response = await fetch(`${SALE}/api/drops/${drop}/holds`, {
+  const response = await send(`${SALE}/api/drops/${drop}/holds`, {
     method: "POST",
     headers: { authorization: `Bearer ${mint(user, drop)}`, "idempotency-key": `${user}-${Date.now()}`, "content-type": "application/json" },
     body: JSON.stringify(body),
