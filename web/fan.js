@@ -1,11 +1,13 @@
 // The fan's page: wait in line over a WebSocket (polling when it cannot),
-// then buy and pay in the sale service. Plain JavaScript, no build step.
+// then buy and pay in the sale service; in a seated sale, pick seats on the
+// seat map (web/seatmap.js), hold them, check out. Plain JavaScript, no
+// build step.
 "use strict";
 
 const settings = JSON.parse(document.getElementById("settings").textContent);
 const dropId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop());
 const $ = (id) => document.getElementById(id);
-const sections = ["signin", "prequeue", "waiting", "paused", "ended", "admitted", "order"];
+const sections = ["signin", "prequeue", "waiting", "paused", "ended", "admitted", "seats", "order"];
 
 let user = JSON.parse(localStorage.getItem("lineup.user") || "null");
 let drop = null;          // the sale service's view of the drop
@@ -32,6 +34,10 @@ const plainErrors = {
   not_pending: "This order can no longer be changed.",
   order_expired: "The time to pay for this order is over.",
   payment_in_progress: "A payment is already in progress.",
+  hold_lapsed: "Your hold ran out and the seats went back on sale. Choose your seats again.",
+  hold_not_live: "These seats are no longer held for you.",
+  invalid_seats: "Those seats cannot be chosen here. Choose other seats.",
+  seated_sale: "This sale is seated: choose your seats on the map.",
 };
 
 function say(code, fallback) {
@@ -40,6 +46,8 @@ function say(code, fallback) {
 
 function show(...visible) {
   for (const id of sections) $(id).hidden = !visible.includes(id);
+  // The seat map takes the width a desktop offers.
+  document.querySelector("main").classList.toggle("wide", visible.includes("seats"));
 }
 
 function showError(text) {
@@ -105,7 +113,11 @@ function render() {
       : "The sale has ended.";
     announce($("ended-title").textContent);
   } else if (state === "admitted") {
-    if (!order) {
+    if (!order && drop && drop.seating) {
+      if ($("seats").hidden) announce("It's your turn. Pick your seats on the map.");
+      show("seats");
+      startSeats();
+    } else if (!order) {
       show("admitted");
       announce("It's your turn. You can buy now.");
     }
@@ -138,6 +150,10 @@ function tick() {
   if (status && status.state === "admitted" && status.token_expires_at) {
     $("admit-left").textContent = clock((Date.parse(status.token_expires_at) - Date.now()) / 1000);
   }
+  if (status && status.state === "admitted" && status.token_expires_at && seat.map) {
+    $("seats-admit-left").textContent = clock((Date.parse(status.token_expires_at) - Date.now()) / 1000);
+  }
+  if (seat.hold) holdTick();
   if (order && order.status === "pending") {
     $("order-expiry").textContent = `Pay within ${clock((Date.parse(order.expires_at) - Date.now()) / 1000)}.`;
   }
@@ -208,7 +224,11 @@ async function loadDrop() {
   }
   drop = body;
   $("drop-name").textContent = drop.name;
-  $("drop-line").textContent = `${money(drop.price_cents, drop.currency)} · up to ${drop.per_user_cap} per person · opens ${new Date(drop.opens_at).toLocaleString()}`;
+  const price = drop.seating
+    ? `Seated · from ${money(Math.min(...Object.values(drop.seating.prices)), drop.currency)}`
+    : money(drop.price_cents, drop.currency);
+  $("drop-line").textContent = `${price} · up to ${drop.per_user_cap} per person · opens ${new Date(drop.opens_at).toLocaleString()}`;
+  if (drop.seating && drop.event_id) loadEvent(drop.event_id);
   const select = $("quantity");
   select.innerHTML = "";
   for (let n = 1; n <= drop.per_user_cap; n += 1) {
@@ -230,6 +250,13 @@ async function loadOrders() {
   const rows = body.map((o) =>
     `<tr><td>${escapeHtml(o.drop_id)}</td><td>${o.quantity}</td><td>${money(o.total_cents, o.currency)}</td><td>${escapeHtml(o.status)}</td></tr>`);
   $("orders").innerHTML = rows.join("") || '<tr><td colspan="4" class="muted">No orders yet.</td></tr>';
+  // Back on the page with an order of this drop still to pay: show it.
+  const open = body.find((o) => o.drop_id === dropId && o.status === "pending");
+  if (!order && open && drop) {
+    order = open;
+    closeStream();
+    renderOrder();
+  }
 }
 
 function escapeHtml(text) {
@@ -238,7 +265,18 @@ function escapeHtml(text) {
 
 function renderOrder() {
   show("order");
-  $("order-summary").textContent = `${order.quantity} × ${drop ? drop.name : order.drop_id} — ${money(order.total_cents, order.currency)}. Status: ${order.status}.`;
+  const what = drop && drop.seating
+    ? `${order.quantity} seat${order.quantity === 1 ? "" : "s"} for ${drop.name}`
+    : `${order.quantity} × ${drop ? drop.name : order.drop_id}`;
+  $("order-summary").textContent = `${what} — ${money(order.total_cents, order.currency)}. Status: ${order.status}.`;
+  const seatsList = $("order-seats");
+  seatsList.textContent = "";
+  for (const label of order.seatLabels || []) {
+    const li = document.createElement("li");
+    li.textContent = label;
+    seatsList.append(li);
+  }
+  seatsList.hidden = !(order.seatLabels && order.seatLabels.length);
   const pending = order.status === "pending";
   $("pay-form").hidden = !pending;
   $("order-expiry").hidden = !pending;
@@ -284,7 +322,7 @@ async function refreshOrder() {
     headers: { authorization: `Bearer ${user.token}` },
   });
   if (code === 200) {
-    order = body;
+    order = Object.assign(body, { seatLabels: order.seatLabels });
     renderOrder();
   }
   return order;
@@ -341,8 +379,451 @@ function start() {
   loadOrders();
 }
 
+// ---- a seated sale: the seat map, holds, checkout ----
+//
+// The map document is immutable per version (cached by the browser for
+// good), the snapshot says every seat's state at a version, and the stream
+// brings each change after it. A fan holds up to the cap at a time: while a
+// hold is live the map shows it as "held for you" and the side panel its
+// countdown, Checkout and Release.
+
+const seat = {
+  started: false,
+  map: null,            // the SeatMap component
+  doc: null,            // the venue map document
+  snapshot: null,       // the last snapshot (prices, cap, hold time)
+  version: 0,           // the last seat version applied
+  stream: null,         // EventSource
+  streamRetries: 0,
+  hold: null,           // the live hold {id, seats, total_cents, expires_at}
+  holdEnd: 0,           // when it lapses, by this page's clock
+  inFlight: 0,          // hold requests not answered yet
+  busy: false,          // checkout or release under way
+  timing: {},           // for the browser test: when each step happened
+};
+// The browser test reads the component and its timings from here.
+window.lineupSeats = seat;
+
+async function loadEvent(eventId) {
+  const { status: code, body } = await api(settings.saleUrl, `/api/events/${encodeURIComponent(eventId)}`)
+    .catch(() => ({ status: 0, body: null }));
+  if (code !== 200) return;
+  const when = new Date(body.starts_at).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  const who = body.performers && body.performers.length ? `${body.performers.join(", ")} · ` : "";
+  $("drop-line").textContent = `${who}${body.venue.name}, ${body.venue.city} · ${when} · ${$("drop-line").textContent}`;
+}
+
+function seatsError(text) {
+  $("seats-error").textContent = text || "";
+  $("seats-error").hidden = !text;
+}
+
+async function fetchSnapshot(fresh) {
+  const response = await fetch(`${settings.saleUrl}/api/drops/${encodeURIComponent(dropId)}/seats`,
+    fresh ? { cache: "no-store" } : {});
+  if (!response.ok) throw new Error(`the seats answered ${response.status}`);
+  return response.json();
+}
+
+async function startSeats() {
+  if (seat.started) return;
+  seat.started = true;
+  seat.timing.admittedAt = performance.now();
+  try {
+    const snapshot = await retry(() => fetchSnapshot(false));
+    seat.timing.snapshotAt = performance.now();
+    const mapUrl = `${settings.saleUrl}/api/venues/${encodeURIComponent(snapshot.venue_id)}/map?version=${snapshot.map_version}`;
+    const doc = await retry(async () => {
+      const response = await fetch(mapUrl);
+      if (!response.ok) throw new Error(`the map answered ${response.status}`);
+      return response.json();
+    });
+    seat.timing.mapAt = performance.now();
+    seat.doc = doc;
+    seat.snapshot = snapshot;
+    seat.version = snapshot.version;
+    $("seatmap").textContent = "";
+    seat.map = SeatMap.create($("seatmap"), {
+      map: doc,
+      states: snapshot.states,
+      prices: snapshot.prices,
+      currency: snapshot.currency,
+      selectable: true,
+      onToggle,
+      onConflict: () => renderSelection(),
+    });
+    seat.timing.createdAt = performance.now();
+    fillBestAvailable();
+    renderSelection();
+    if (order) return; // an order to pay was found meanwhile: no seats to follow
+    openStream();
+    await restoreHold();
+  } catch (error) {
+    seat.started = false;
+    seatsError("We could not load the seat map. Reload the page to try again.");
+  }
+}
+
+// Three tries, a second apart: a blip does not cost the fan their turn.
+async function retry(work) {
+  for (let attempt = 1; ; attempt += 1) {
+    try { return await work(); } catch (error) {
+      if (attempt >= 3) throw error;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+function closeStream() {
+  if (seat.stream) seat.stream.close();
+  seat.stream = null;
+}
+
+// Every change after our version; `reset` when the server cannot replay
+// from it. A stream that failed for good is opened again with backoff.
+function openStream() {
+  closeStream();
+  const url = `${settings.saleUrl}/api/drops/${encodeURIComponent(dropId)}/seats/stream?after=${seat.version}`;
+  const stream = new EventSource(url);
+  seat.stream = stream;
+  stream.addEventListener("seats", (event) => {
+    const data = JSON.parse(event.data);
+    if (data.version <= seat.version) return;
+    seat.version = data.version;
+    seat.map.applyChanges(data.changes);
+  });
+  stream.addEventListener("reset", () => refreshStates());
+  stream.onopen = () => {
+    seat.streamRetries = 0;
+    $("seats-live").textContent = "";
+  };
+  stream.onerror = () => {
+    if (seat.stream !== stream) return;
+    $("seats-live").textContent = "Live seat updates interrupted; reconnecting…";
+    if (stream.readyState !== EventSource.CLOSED) return; // the browser retries by itself
+    seat.streamRetries += 1;
+    const wait = Math.min(30, 2 ** Math.min(seat.streamRetries, 5));
+    setTimeout(() => { if (seat.stream === stream) { refreshStates(); openStream(); } }, wait * 1000);
+  };
+}
+
+async function refreshStates() {
+  try {
+    const snapshot = await fetchSnapshot(true);
+    if (snapshot.version <= seat.version) return; // nothing newer than what we show
+    seat.version = snapshot.version;
+    seat.snapshot = snapshot;
+    seat.map.setStates(snapshot.states);
+    renderSelection();
+  } catch (_) { /* the stream brings the changes anyway */ }
+}
+
+function cap() {
+  return seat.snapshot ? seat.snapshot.per_user_cap : drop.per_user_cap;
+}
+
+function plural(n, word) {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+function onToggle(index, selected, info) {
+  if (info.mine) {
+    seat.map.announce("This seat is held for you. Check out, or release your seats to choose others.");
+    return false;
+  }
+  if (seat.hold || seat.inFlight) {
+    seat.map.announce("You are holding seats already. Check out, or release them to choose others.");
+    return false;
+  }
+  if (selected && seat.map.getSelected().length >= cap()) {
+    seat.map.announce(`You can choose up to ${plural(cap(), "seat")}.`);
+    return false;
+  }
+  queueMicrotask(renderSelection);
+  return true;
+}
+
+// Prices in the seat panel as the map says them ("€89", "€89.50").
+function seatMoney(cents) {
+  const currency = seat.snapshot.currency;
+  try {
+    return new Intl.NumberFormat(undefined, { style: "currency", currency, trailingZeroDisplay: "stripIfInteger" }).format(cents / 100);
+  } catch (_) {
+    return money(cents, currency);
+  }
+}
+
+function seatLine(info) {
+  return `${info.label} — ${info.price === null ? "" : seatMoney(info.price)}`;
+}
+
+function renderSelection() {
+  if (!seat.map) return;
+  const picked = seat.map.getSelected().map((i) => seat.map.seat(i));
+  const list = $("picked");
+  list.textContent = "";
+  let total = 0;
+  for (const info of picked) {
+    const li = document.createElement("li");
+    const text = document.createElement("span");
+    text.textContent = seatLine(info);
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "secondary";
+    remove.textContent = "×";
+    remove.setAttribute("aria-label", `Remove ${info.label}`);
+    remove.addEventListener("click", () => {
+      seat.map.setSelected(seat.map.getSelected().filter((i) => i !== info.index));
+      renderSelection();
+      focusAfterChange();
+    });
+    li.append(text, remove);
+    list.append(li);
+    total += info.price || 0;
+  }
+  $("picked-empty").hidden = picked.length > 0;
+  $("seats-cap").textContent = String(cap());
+  $("picked-total").textContent = picked.length ? seatMoney(total) : "–";
+  renderButtons();
+}
+
+// Focus goes where the fan can carry on: the Hold button, or the map when
+// there is nothing to hold.
+function focusAfterChange() {
+  if (!$("hold").disabled) $("hold").focus();
+  else $("seatmap").querySelector("[role=listbox]").focus();
+}
+
+function renderButtons() {
+  const picked = seat.map ? seat.map.getSelected().length : 0;
+  $("hold").disabled = picked === 0 || seat.inFlight > 0 || Boolean(seat.hold);
+  $("hold").textContent = seat.inFlight ? "Holding your seats…" : "Hold these seats";
+  $("best").disabled = seat.inFlight > 0 || Boolean(seat.hold);
+  // Checkout waits for every hold request still in flight.
+  $("checkout").disabled = !seat.hold || seat.inFlight > 0 || seat.busy;
+  $("release").disabled = !seat.hold || seat.busy;
+}
+
+function fillBestAvailable() {
+  const quantity = $("best-quantity");
+  quantity.textContent = "";
+  for (let n = 1; n <= Math.min(cap(), 10); n += 1) quantity.add(new Option(String(n), String(n), n === 2, n === 2));
+  const category = $("best-category");
+  category.textContent = "";
+  for (const c of seat.doc.categories) {
+    if (!(c.id in seat.snapshot.prices)) continue;
+    category.add(new Option(`${c.name} (${seatMoney(seat.snapshot.prices[c.id])})`, c.id));
+  }
+}
+
+function categoryName(id) {
+  const found = seat.doc.categories.find((c) => c.id === id);
+  return found ? found.name : id;
+}
+
+// POST /holds with a fresh Idempotency-Key, sent again with the same key
+// once if the network failed (the first may have been decided).
+async function postHold(body) {
+  const key = crypto.randomUUID();
+  const send = () => api(settings.saleUrl, `/api/drops/${encodeURIComponent(dropId)}/holds`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${status.admission_token}`,
+      "x-user-token": user.token,
+      "idempotency-key": key,
+      "content-type": "application/json",
+    },
+    body: JSON.stringify(body),
+  });
+  try { return await send(); } catch (_) {
+    try { return await send(); } catch (__) { return { status: 0, body: { error: "unavailable" } }; }
+  }
+}
+
+async function holdSeats(body, picked) {
+  seatsError("");
+  seat.inFlight += 1;
+  renderButtons();
+  // Our own seats turning "held" on the stream before the answer are not
+  // someone else taking them: they are ours while the request is out.
+  if (picked.length) seat.map.setMine(picked);
+  const sentAt = Date.now();
+  const { status: code, body: answer } = await postHold(body);
+  seat.inFlight -= 1;
+  if (code === 201 || code === 200) {
+    setHold(answer, sentAt);
+    return;
+  }
+  seat.map.setMine([]);
+  const error = answer && answer.error;
+  if (error === "seats_taken") {
+    const taken = (answer.taken || []).map((id) => seat.map.indexOf(id)).filter((i) => i >= 0);
+    seat.map.setSelected(picked.filter((i) => !taken.includes(i)));
+    const names = taken.map((i) => seat.map.seat(i).label);
+    const text = names.length
+      ? `${names.join("; ")} ${names.length === 1 ? "was" : "were"} just taken by someone else. Choose other seats.`
+      : "Some of these seats were just taken by someone else. Choose other seats.";
+    seatsError(text);
+    seat.map.announce(""); // the alert says it; the old "Selected: …" goes
+    await refreshStates();
+    // The server said so: drawn taken now, even if this process's copy of
+    // the seats has not caught up yet (the stream confirms it).
+    const behind = taken.filter((i) => seat.map.seat(i).state === "f");
+    if (behind.length) seat.map.applyChanges(behind.map((i) => [i, "h"]));
+  } else if (error === "no_adjacent_seats") {
+    const wanted = body.best_available;
+    seatsError(`There are no ${wanted.quantity} seats together in ${categoryName(wanted.category)} right now. Try fewer seats or another category.`);
+  } else {
+    if (picked.length) seat.map.setSelected(picked);
+    seatsError(say(error, answer && answer.message));
+  }
+  renderSelection();
+}
+
+function holdPicked() {
+  const picked = seat.map.getSelected();
+  if (!picked.length || seat.inFlight || seat.hold) return;
+  holdSeats({ seats: picked.map((i) => seat.map.seat(i).id) }, picked);
+}
+
+function holdBest(event) {
+  event.preventDefault();
+  if (seat.inFlight || seat.hold) return;
+  seat.map.setSelected([]);
+  holdSeats({ best_available: { quantity: Number($("best-quantity").value), category: $("best-category").value } }, []);
+}
+
+// The countdown runs from when the hold was made: the hold time the server
+// gave it, counted from when this page asked (never later than that), so a
+// clock that differs from the server's does not stretch it. A reloaded page
+// finds that end again in sessionStorage, or uses the hold's expires_at.
+function setHold(hold, sentAt) {
+  seat.hold = hold;
+  const key = `lineup.hold.${hold.id}`;
+  const saved = Number(sessionStorage.getItem(key));
+  if (sentAt) {
+    seat.holdEnd = sentAt + (Date.parse(hold.expires_at) - Date.parse(hold.created_at));
+    sessionStorage.setItem(key, String(seat.holdEnd));
+  } else {
+    seat.holdEnd = saved || Date.parse(hold.expires_at);
+  }
+  const indices = hold.seats.map((id) => seat.map.indexOf(id)).filter((i) => i >= 0);
+  seat.map.setMine(indices);
+  seat.map.setSelected([]);
+  const list = $("held");
+  list.textContent = "";
+  for (const i of indices) {
+    const li = document.createElement("li");
+    li.textContent = seatLine(seat.map.seat(i));
+    list.append(li);
+  }
+  $("held-total").textContent = seatMoney(hold.total_cents);
+  $("pick-box").hidden = true;
+  $("hold-box").hidden = false;
+  holdTick();
+  const minutesLeft = Math.max(1, Math.round((seat.holdEnd - Date.now()) / 60000));
+  const said = `${plural(indices.length, "seat")} held for you for ${plural(minutesLeft, "minute")}. Check out to buy them.`;
+  seat.map.announce(said);
+  renderSelection();
+  $("hold-title").focus();
+}
+
+function clearHold(message) {
+  if (seat.hold) sessionStorage.removeItem(`lineup.hold.${seat.hold.id}`);
+  seat.hold = null;
+  seat.holdEnd = 0;
+  seat.map.setMine([]);
+  $("pick-box").hidden = false;
+  $("hold-box").hidden = true;
+  seatsError(message || "");
+  renderSelection();
+}
+
+function holdTick() {
+  const left = (seat.holdEnd - Date.now()) / 1000;
+  $("hold-left").textContent = clock(left);
+  if (left <= 0 && !seat.busy) {
+    clearHold(say("hold_lapsed"));
+    refreshStates();
+  }
+}
+
+async function restoreHold() {
+  const { status: code, body } = await api(settings.saleUrl, `/api/drops/${encodeURIComponent(dropId)}/holds/mine`, {
+    headers: { authorization: `Bearer ${user.token}` },
+  }).catch(() => ({ status: 0, body: null }));
+  if (code !== 200 || !Array.isArray(body) || !body.length || seat.hold) return;
+  const newest = body.reduce((a, b) => (Date.parse(b.created_at) > Date.parse(a.created_at) ? b : a));
+  setHold(newest, 0);
+}
+
+async function checkout() {
+  if (!seat.hold || seat.inFlight || seat.busy) return;
+  seatsError("");
+  seat.busy = true;
+  renderButtons();
+  const hold = seat.hold;
+  const labels = hold.seats.map((id) => seat.map.seat(seat.map.indexOf(id)).label);
+  const { status: code, body } = await api(settings.saleUrl, `/api/drops/${encodeURIComponent(dropId)}/orders`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${status.admission_token}`,
+      "x-user-token": user.token,
+      // One order per hold: a retry or a double click gets the same order.
+      "idempotency-key": `hold-${hold.id}`,
+      "content-type": "application/json",
+    },
+    body: JSON.stringify({ hold_id: hold.id }),
+  }).catch(() => ({ status: 0, body: { error: "unavailable" } }));
+  seat.busy = false;
+  if (code === 201 || code === 200) {
+    sessionStorage.removeItem(`lineup.hold.${hold.id}`);
+    seat.hold = null;
+    closeStream();
+    order = Object.assign(body, { seatLabels: labels });
+    renderOrder();
+    announce("Your seats are reserved. Pay to confirm them.");
+    $("order-title").focus();
+    loadOrders();
+    return;
+  }
+  const error = body && body.error;
+  if (error === "hold_lapsed" || error === "unknown_hold") {
+    clearHold(say("hold_lapsed"));
+    refreshStates();
+  } else {
+    seatsError(say(error, body && body.message));
+    renderButtons();
+  }
+}
+
+async function release() {
+  if (!seat.hold || seat.busy) return;
+  seatsError("");
+  seat.busy = true;
+  renderButtons();
+  const { status: code, body } = await api(settings.saleUrl, `/api/holds/${encodeURIComponent(seat.hold.id)}`, {
+    method: "DELETE",
+    headers: { authorization: `Bearer ${user.token}` },
+  }).catch(() => ({ status: 0, body: { error: "unavailable" } }));
+  seat.busy = false;
+  if (code === 200 || (body && body.error === "hold_not_live")) {
+    clearHold("");
+    announce("Your seats were released. You can choose again.");
+    seat.map.announce("Your seats were released. You can choose again.");
+    focusAfterChange();
+  } else {
+    seatsError(say(body && body.error, body && body.message));
+    renderButtons();
+  }
+}
+
 $("signin-form").addEventListener("submit", signIn);
 $("buy-form").addEventListener("submit", buy);
 $("pay-form").addEventListener("submit", pay);
+$("hold").addEventListener("click", holdPicked);
+$("best-form").addEventListener("submit", holdBest);
+$("checkout").addEventListener("click", checkout);
+$("release").addEventListener("click", release);
 setInterval(tick, 250);
 loadDrop().then((found) => { if (found) start(); });

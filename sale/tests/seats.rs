@@ -709,3 +709,113 @@ async fn events_and_venues_are_validated_and_shown_with_their_sales() {
     assert_eq!(again.status(), 304);
     app.stop().await;
 }
+
+/// A page tells a seated sale from a sale of units by the drop itself: the
+/// view names its event and its seating (map version, prices, hold time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_drop_view_names_its_event_and_seating() {
+    let app = TestApp::spawn().await;
+    let created = app.seated_sale("view").await;
+    let shown: Value = app
+        .http
+        .get(app.url("/api/drops/view"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for drop in [&created, &shown] {
+        assert_eq!(drop["event_id"], "view-show", "{drop}");
+        assert_eq!(drop["seating"]["map_version"], 1, "{drop}");
+        assert_eq!(drop["seating"]["prices"]["cat1"], 8900, "{drop}");
+        assert_eq!(drop["seating"]["hold_secs"], 600, "{drop}");
+    }
+    let units = app.create_drop("units", 10).await;
+    assert_eq!(units["event_id"], Value::Null);
+    assert_eq!(units["seating"], Value::Null);
+    app.stop().await;
+}
+
+/// The fan page (another origin) may hold seats and follow the stream from
+/// the browser, and an EventSource that reconnects by itself resumes from
+/// its `Last-Event-ID`, not from the older `after` in its URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fan_page_follows_the_stream_across_origins_and_resumes_from_last_event_id() {
+    let fan_origin = "http://fan.example";
+    let app = TestApp::spawn_with(|c| c.cors_origins = fan_origin.into(), None).await;
+    app.seated_sale("resume").await;
+    let preflight = app
+        .http
+        .request(
+            reqwest::Method::OPTIONS,
+            app.url("/api/drops/resume/seats/stream"),
+        )
+        .header("origin", fan_origin)
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "last-event-id")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    let allowed = preflight.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(allowed.contains("last-event-id"), "{allowed}");
+    let before = app.seats("resume").await["version"].as_i64().unwrap();
+    assert_eq!(
+        app.hold("resume", "ann", "a", json!({"seats": [seat("C", 1)]}))
+            .await
+            .0,
+        201
+    );
+    // The version a page saw after Ann's hold (each process's board follows
+    // the change log a moment behind).
+    let mut seen = before;
+    for _ in 0..60 {
+        seen = app.seats("resume").await["version"].as_i64().unwrap();
+        if seen > before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(seen > before, "the board never showed Ann's hold");
+    assert_eq!(
+        app.hold("resume", "bob", "b", json!({"seats": [seat("C", 3)]}))
+            .await
+            .0,
+        201
+    );
+    let mut stream = app
+        .http
+        .get(app.url(&format!("/api/drops/resume/seats/stream?after={before}")))
+        .header("origin", fan_origin)
+        .header("last-event-id", seen.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        stream.headers()["access-control-allow-origin"],
+        fan_origin,
+        "the page may read the stream"
+    );
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let chunk = tokio::time::timeout(Duration::from_secs(3), stream.chunk())
+            .await
+            .expect("the missed change within 3 s")
+            .unwrap()
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let first = text.split("\n\n").next().unwrap();
+    assert!(first.contains("event: seats"), "{first}");
+    // Row C seat 1 is index 48, seat 3 index 50: only Bob's hold is new.
+    assert!(first.contains("[50,\"h\"]"), "{first}");
+    assert!(
+        !first.contains("[48,\"h\"]"),
+        "replayed from after={before}: {first}"
+    );
+    app.stop().await;
+}

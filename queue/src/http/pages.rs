@@ -14,6 +14,7 @@ use axum::Router;
 
 const FAN_HTML: &str = include_str!("../../../web/fan.html");
 const FAN_JS: &str = include_str!("../../../web/fan.js");
+const SEATMAP_JS: &str = include_str!("../../../web/seatmap.js");
 const STYLE_CSS: &str = include_str!("../../../web/style.css");
 
 pub fn router() -> Router<HttpState> {
@@ -75,10 +76,12 @@ async fn fan_page(State(http): State<HttpState>, Path(_drop): Path<String>) -> R
         .into_response()
 }
 
-/// `GET /web/{file}`: the page's script and stylesheet.
+/// `GET /web/{file}`: the page's script, the seat map component and the
+/// stylesheet.
 async fn asset(State(http): State<HttpState>, Path(file): Path<String>) -> Response {
     let (body, kind) = match file.as_str() {
         "fan.js" => (FAN_JS, "text/javascript; charset=utf-8"),
+        "seatmap.js" => (SEATMAP_JS, "text/javascript; charset=utf-8"),
         "style.css" => (STYLE_CSS, "text/css; charset=utf-8"),
         _ => return super::error::QueueError::NotFound.into_response(),
     };

@@ -40,6 +40,12 @@ pub struct DropView {
     /// SHA-256 (hex) of the pre-queue draw's secret seed, published from the
     /// start; the seed is revealed by the queue service after opening.
     pub draw_seed_sha256: String,
+    /// The event this drop sells, if any.
+    pub event_id: Option<String>,
+    /// A seated sale's seating (the venue map version it sells, the prices
+    /// per category, the hold time); `null` for a sale of units. Pages show
+    /// the seat map when it is set.
+    pub seating: Option<crate::seats::Seating>,
 }
 
 impl DropView {
@@ -73,6 +79,8 @@ impl DropView {
             max_active: drop.max_active,
             created_at: drop.created_at,
             updated_at: drop.updated_at,
+            event_id: drop.event_id,
+            seating: drop.seating.map(|seating| seating.0),
         }
     }
 }

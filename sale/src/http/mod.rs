@@ -100,7 +100,9 @@ pub fn router(state: HttpState) -> Router {
 }
 
 /// CORS for the configured origins: the fan page (served by the queue
-/// service) buys and pays here from the browser.
+/// service) buys, holds seats, follows the seat stream and pays here from
+/// the browser. `Last-Event-ID` is allowed because an `EventSource` that
+/// reconnects by itself sends it (the stream resumes from it).
 fn cors(origins: &str) -> tower_http::cors::CorsLayer {
     use axum::http::{header, HeaderName, HeaderValue, Method};
     use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -122,5 +124,6 @@ fn cors(origins: &str) -> tower_http::cors::CorsLayer {
             header::CONTENT_TYPE,
             HeaderName::from_static("idempotency-key"),
             HeaderName::from_static(orders::USER_TOKEN_HEADER),
+            HeaderName::from_static("last-event-id"),
         ])
 }

@@ -41,11 +41,16 @@ async fn ops_page() -> Response {
         .into_response()
 }
 
-/// `GET /web/{file}`: the console's script and the shared stylesheet.
+/// `GET /web/{file}`: the console's script, the seat map component and the
+/// shared stylesheet.
 async fn web_asset(Path(file): Path<String>) -> Response {
     let (body, kind) = match file.as_str() {
         "ops.js" => (
             include_str!("../../../web/ops.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "seatmap.js" => (
+            include_str!("../../../web/seatmap.js"),
             "text/javascript; charset=utf-8",
         ),
         "style.css" => (

@@ -243,7 +243,8 @@ fn sse(event: &BoardEvent) -> Event {
     }
 }
 
-/// `GET /api/drops/{id}/seats/stream?after=<version>` (or `Last-Event-ID`):
+/// `GET /api/drops/{id}/seats/stream?after=<version>` (`Last-Event-ID`, when
+/// sent, goes first):
 /// the changes after that version as Server-Sent Events (`seats`), then
 /// every change as it happens; `reset` when the client must reload the
 /// snapshot. One Redis read per sale and process, however many watch.
@@ -260,9 +261,11 @@ async fn stream(
         .and_then(|v| v.parse().ok());
     let board = board(&http, &drop_id).await?;
     let events = board.subscribe();
-    let after = query
-        .after
-        .or(last_event_id)
+    // A reconnecting EventSource keeps the URL it started with (its old
+    // `after`) and sends the last version it saw as `Last-Event-ID`: that
+    // one is newer, so it wins.
+    let after = last_event_id
+        .or(query.after)
         .unwrap_or_else(|| board.version());
     let first: Vec<Event> = match board.replay_after(after) {
         Replay::Events(missed) => missed.iter().map(|e| sse(e)).collect(),
