@@ -3,13 +3,6 @@
 use clap::Parser;
 use sale::{App, Config};
 
-/// mimalloc instead of the system allocator: a request allocates often and
-/// briefly, across threads; the profile of the order path showed the
-/// system allocator at about a seventh of the service's CPU
-/// (loadtest/RESULTS.md, "Order path: profile").
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
