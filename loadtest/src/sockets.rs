@@ -4,6 +4,10 @@
 //! - the node's RSS before and after, per connection, and its CPU time
 //!   per join while the fans joined (from /proc, so the node must run on
 //!   this machine; pass its pid);
+//! - what holding them costs: the node's CPU over `--hold-secs` with every
+//!   fan connected and idle (the drop's own admission rate, if any, admits
+//!   some of them meanwhile), per fan and second, and the status messages
+//!   pushed;
 //! - how long an operator's change (a pause, sent to the sale service's
 //!   `PATCH /api/drops/{id}`) takes to reach every connected fan.
 //!
@@ -48,6 +52,9 @@ pub struct Args {
     /// How many idle WebSocket fans to hold.
     #[arg(long, default_value_t = 10_000)]
     pub connections: usize,
+    /// How long to hold them all, measuring the node's CPU meanwhile.
+    #[arg(long, default_value_t = 10)]
+    pub hold_secs: u64,
     /// Loopback source addresses to spread connections over (127.0.0.1..).
     #[arg(long, default_value_t = 4)]
     pub source_addresses: u8,
@@ -62,6 +69,8 @@ pub struct Args {
 struct Seen {
     joined: AtomicUsize,
     failures: AtomicUsize,
+    /// Text messages the fans received after their first status.
+    messages: AtomicUsize,
     paused_at: Mutex<Vec<Instant>>,
 }
 
@@ -79,6 +88,11 @@ pub struct SocketsResult {
     /// The queue process's CPU while the fans joined, and per join.
     pub queue_cpu: CpuUse,
     pub queue_cpu_per_join_us: Option<f64>,
+    /// The queue process's CPU while holding every fan for `--hold-secs`,
+    /// per fan and second, and the messages pushed to them per second.
+    pub hold_cpu: CpuUse,
+    pub hold_us_per_fan_second: Option<f64>,
+    pub hold_messages_per_sec: f64,
     /// Fans who heard of the pause, and when (seconds after the change).
     pub pause_reached: usize,
     pub pause_p50_secs: Option<f64>,
@@ -105,6 +119,13 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let rss_after = rss_kib(args.queue_pid)?;
 
+    let hold = Duration::from_secs(args.hold_secs.max(1));
+    let messages_before = seen.messages.load(Ordering::Relaxed);
+    let meter = CpuMeter::start(args.queue_pid)?;
+    tokio::time::sleep(hold).await;
+    let hold_cpu = meter.stop()?;
+    let hold_messages = seen.messages.load(Ordering::Relaxed) - messages_before;
+
     let paused = Instant::now();
     set_state("paused").await?;
     let delays = pause_delays(&seen, paused, connected).await;
@@ -124,6 +145,11 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
         kib_per_connection: rss_after.saturating_sub(rss_before) as f64 / connected.max(1) as f64,
         queue_cpu_per_join_us: queue_cpu.per_unit_us(connected as u64),
         queue_cpu,
+        hold_us_per_fan_second: hold_cpu
+            .per_unit_us(connected as u64)
+            .map(|us| us / hold.as_secs_f64()),
+        hold_cpu,
+        hold_messages_per_sec: hold_messages as f64 / hold.as_secs_f64(),
         pause_reached: delays.len(),
         pause_p50_secs: pick(0.5),
         pause_p99_secs: pick(0.99),
@@ -159,6 +185,13 @@ impl SocketsResult {
             self.queue_rss_before_kib as f64 / 1024.0,
             self.queue_rss_after_kib as f64 / 1024.0,
             self.kib_per_connection
+        );
+        println!(
+            "holding {connected} idle fans for {:.0} s: queue {:.2} cores = {:.2} µs per fan per second; {:.0} status messages pushed per second",
+            self.hold_cpu.wall_secs,
+            self.hold_cpu.cores(),
+            self.hold_us_per_fan_second.unwrap_or(f64::NAN),
+            self.hold_messages_per_sec
         );
         let secs = |s: Option<f64>| s.unwrap_or(f64::NAN);
         println!(
@@ -204,10 +237,13 @@ async fn connect_fans(
                 return;
             };
             seen.joined.fetch_add(1, Ordering::Relaxed);
-            // Idle, answering pings, until told the drop is paused.
+            // Idle, answering pings; noting when it first heard of the pause.
+            let mut heard_pause = false;
             while let Some(Ok(message)) = ws.next().await {
                 if let Message::Text(text) = message {
-                    if text.contains("\"state\":\"paused\"") {
+                    seen.messages.fetch_add(1, Ordering::Relaxed);
+                    if !heard_pause && text.contains("\"state\":\"paused\"") {
+                        heard_pause = true;
                         seen.paused_at
                             .lock()
                             .map(|mut v| v.push(Instant::now()))

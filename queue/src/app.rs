@@ -22,7 +22,7 @@ use runtime::serve::Server;
 use runtime::shutdown::CancellationToken;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 pub struct App {
@@ -83,7 +83,7 @@ impl App {
                 &config.checkout_url,
             ),
         };
-        let (admitted, _) = broadcast::channel(1024);
+        let admitted = crate::waiters::Waiters::default();
         let (changed_tx, changed_rx) = mpsc::channel(1024);
         let stop = CancellationToken::new();
         let user_limiter = KeyedLimiter::per_second(config.join_rate_per_user);

@@ -13,6 +13,8 @@
 //! - [`line`]: one drop's line in Redis and its Lua scripts.
 //! - [`draw`]: the verifiable random order of the pre-queue.
 //! - [`notify`]: announcements from other nodes and the sale service.
+//! - [`waiters`]: the sessions waiting on this node, so an admission wakes
+//!   only the fans it admits.
 //! - [`clock`]: injectable time.
 //!
 //! Around it:
@@ -32,6 +34,7 @@ pub mod pump;
 pub mod room;
 pub mod session;
 pub mod status;
+pub mod waiters;
 
 pub use app::App;
 pub use config::Config;

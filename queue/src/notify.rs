@@ -5,16 +5,16 @@
 //! next exact refresh, a change at the catalog's next refresh.
 
 use crate::pump::Admitted;
+use crate::waiters::Waiters;
 use futures::StreamExt;
 use runtime::shutdown::CancellationToken;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 
 /// Where announcements go.
 pub struct Listeners {
-    /// Admissions, to every session of this node.
-    pub admitted: broadcast::Sender<Arc<Admitted>>,
+    /// Admissions, to the sessions of the admitted fans on this node.
+    pub admitted: Waiters,
     /// Ids of drops created or changed, to the catalog.
     pub changed: mpsc::Sender<String>,
 }
@@ -69,7 +69,9 @@ async fn listen(
             continue;
         }
         if let Ok(event) = serde_json::from_str::<Admitted>(&payload) {
-            let _ = listeners.admitted.send(Arc::new(event));
+            listeners
+                .admitted
+                .admit(&event.drop, &event.users, event.at_ms);
         }
     }
     tracing::warn!("announcement listener: connection lost");

@@ -115,6 +115,11 @@ impl StatusMaker {
         })
     }
 
+    /// The status of a fan admitted with `admission` (already made).
+    pub fn admitted_with(&self, state: &DropState, admission: Admission) -> Status {
+        status(state, self.clock.now(), None, Some(admission))
+    }
+
     /// The status of a waiting fan at an estimated `position`.
     pub fn waiting_at(&self, state: &DropState, position: u64) -> Status {
         status(state, self.clock.now(), Some(position), None)

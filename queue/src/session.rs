@@ -7,7 +7,11 @@
 //! unit-tested without a socket.
 //!
 //! What it decides:
-//! - a status is pushed when it changes, and at least every 5 s;
+//! - a status is pushed at once when it says something new (admitted,
+//!   paused, sold out, held up, ...); progress alone (position, wait, line
+//!   length) at most once a second near the front of the line (100 ahead
+//!   or fewer) and every 5 s further back, so a line moving twice a second
+//!   does not cost a message per fan each time; and at least every 5 s;
 //! - a fan's position is estimated locally between exact readings
 //!   ([`Tracker`]) and never shown going up;
 //! - `{"type": "status"}` and `{"type": "ping"}` are answered at most once a
@@ -19,15 +23,19 @@
 
 use crate::catalog::DropState;
 use crate::line::Place;
-use crate::pump::Admitted;
 use crate::room::StatusMaker;
-use crate::status::{Status, Tracker};
+use crate::status::{Admission, Status, Tracker};
 use std::time::{Duration, Instant};
 
 /// Largest message a fan may send.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024;
-/// A status is pushed at least this often.
+/// A status is pushed at least this often, and progress alone at most
+/// this often far from the front.
 pub const PUSH_AT_LEAST_EVERY: Duration = Duration::from_secs(5);
+/// Progress alone is pushed at most this often near the front...
+pub const PROGRESS_NEAR_FRONT_EVERY: Duration = Duration::from_secs(1);
+/// ... which is this many people ahead or fewer.
+pub const NEAR_FRONT: u64 = 100;
 /// A fan who sent nothing (not even a pong) for this long is closed.
 pub const IDLE_CLOSE: Duration = Duration::from_secs(60);
 /// Client messages allowed per window before the socket is closed.
@@ -85,11 +93,13 @@ impl ClientMessage {
 
 /// One fan's session.
 pub struct Session {
-    drop_id: String,
     user: String,
     place: Place,
     tracker: Option<Tracker>,
     last_sent: Option<Status>,
+    /// The admission made for the current `Place::Admitted` (its time and
+    /// token): signed once, not on every render.
+    admission: Option<(i64, Admission)>,
     last_push: Instant,
     last_heard: Instant,
     /// A status was asked for (sent on the next render, rate permitting).
@@ -101,13 +111,13 @@ pub struct Session {
 
 impl Session {
     /// A session for `user`, just joined at `place`.
-    pub fn new(drop_id: &str, user: &str, place: Place, now: Instant) -> Self {
+    pub fn new(user: &str, place: Place, now: Instant) -> Self {
         let mut session = Self {
-            drop_id: drop_id.to_string(),
             user: user.to_string(),
             place,
             tracker: None,
             last_sent: None,
+            admission: None,
             last_push: now,
             last_heard: now,
             requested: false,
@@ -139,14 +149,23 @@ impl Session {
             (Place::Waiting { .. }, Some(tracker)) => {
                 Some(statuses.waiting_at(state, tracker.position(state.line.progress.removed)))
             }
-            _ => statuses.status_of(state, &self.user, self.place).ok(),
+            (Place::Admitted { at_ms }, _) => self
+                .admission_at(statuses, state, at_ms)
+                .map(|admission| statuses.admitted_with(state, admission)),
+            (Place::Waiting { .. }, None) => statuses.status_of(state, &self.user, self.place).ok(),
         };
         let Some(current) = current else {
             return Vec::new();
         };
-        let changed = self.last_sent.as_ref() != Some(&current);
-        let due = now.duration_since(self.last_push) >= PUSH_AT_LEAST_EVERY;
-        if !(changed || due || self.requested) {
+        let since = now.duration_since(self.last_push);
+        let push = self.requested
+            || match &self.last_sent {
+                None => true,
+                Some(last) if *last == current => since >= PUSH_AT_LEAST_EVERY,
+                Some(last) if !last.same_but_progress(&current) => true,
+                Some(_) => since >= progress_every(&current),
+            };
+        if !push {
             return Vec::new();
         }
         self.requested = false;
@@ -155,11 +174,29 @@ impl Session {
         vec![Effect::Send(current)]
     }
 
-    /// Someone was admitted somewhere: is it this fan?
-    pub fn on_admitted(&mut self, event: &Admitted) {
-        if event.drop == self.drop_id && self.tracker.is_some() && event.users.contains(&self.user)
-        {
-            self.place = Place::Admitted { at_ms: event.at_ms };
+    /// The admission made at `at_ms`, signed on first use.
+    fn admission_at(
+        &mut self,
+        statuses: &StatusMaker,
+        state: &DropState,
+        at_ms: i64,
+    ) -> Option<Admission> {
+        if let Some((made_at, admission)) = &self.admission {
+            if *made_at == at_ms {
+                return Some(admission.clone());
+            }
+        }
+        let admission = statuses
+            .admission(&state.settings.id, &self.user, at_ms)
+            .ok()?;
+        self.admission = Some((at_ms, admission.clone()));
+        Some(admission)
+    }
+
+    /// This fan was admitted (announced at `at_ms`).
+    pub fn on_admitted(&mut self, at_ms: i64) {
+        if self.tracker.is_some() {
+            self.place = Place::Admitted { at_ms };
             self.tracker = None;
         }
     }
@@ -292,6 +329,15 @@ impl Session {
     }
 }
 
+/// How often progress alone is worth a message to this fan.
+fn progress_every(status: &Status) -> Duration {
+    if status.ahead.is_some_and(|ahead| ahead > NEAR_FRONT) {
+        PUSH_AT_LEAST_EVERY
+    } else {
+        PROGRESS_NEAR_FRONT_EVERY
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,7 +402,6 @@ mod tests {
         let statuses = maker(&clock);
         let t0 = Instant::now();
         let mut session = Session::new(
-            "d",
             "u",
             Place::Waiting {
                 rank: 9,
@@ -367,14 +412,54 @@ mod tests {
         let first = session.render(&statuses, &drop_state(0), t0);
         assert_eq!(sent(&first)[0].position, Some(10));
         assert!(session.render(&statuses, &drop_state(0), t0).is_empty());
-        let moved = session.render(&statuses, &drop_state(4), t0);
+        // Near the front, progress goes out at most once a second.
+        assert!(session.render(&statuses, &drop_state(2), t0).is_empty());
+        let t1 = t0 + PROGRESS_NEAR_FRONT_EVERY;
+        let moved = session.render(&statuses, &drop_state(4), t1);
         assert_eq!(sent(&moved)[0].position, Some(6));
         // Nothing changes, but 5 s pass: pushed again.
-        let later = t0 + PUSH_AT_LEAST_EVERY;
+        let later = t1 + PUSH_AT_LEAST_EVERY;
         assert_eq!(
             sent(&session.render(&statuses, &drop_state(4), later)).len(),
             1
         );
+    }
+
+    #[test]
+    fn far_back_progress_goes_out_every_five_seconds_and_news_at_once() {
+        let clock = QueueClock::manual();
+        let statuses = maker(&clock);
+        let t0 = Instant::now();
+        let mut session = Session::new(
+            "u",
+            Place::Waiting {
+                rank: 4_999,
+                removed: 0,
+            },
+            t0,
+        );
+        assert_eq!(
+            sent(&session.render(&statuses, &drop_state(0), t0))[0].position,
+            Some(5_000)
+        );
+        for second in 1..5 {
+            let now = t0 + Duration::from_secs(second);
+            let moving = drop_state(second * 10);
+            assert!(
+                session.render(&statuses, &moving, now).is_empty(),
+                "progress {second} s later"
+            );
+        }
+        let t5 = t0 + PUSH_AT_LEAST_EVERY;
+        assert_eq!(
+            sent(&session.render(&statuses, &drop_state(50), t5))[0].position,
+            Some(4_950)
+        );
+        // News goes out at once: the drop paused a moment later.
+        let mut paused = drop_state(50);
+        paused.settings.state = OperatorState::Paused;
+        let news = session.render(&statuses, &paused, t5 + Duration::from_millis(10));
+        assert_eq!(sent(&news)[0].state, "paused");
     }
 
     #[test]
@@ -384,7 +469,6 @@ mod tests {
         let t0 = Instant::now();
         let state = drop_state(0);
         let mut session = Session::new(
-            "d",
             "u",
             Place::Waiting {
                 rank: 0,
@@ -406,7 +490,6 @@ mod tests {
     fn flooding_oversized_and_idle_fans_are_closed() {
         let t0 = Instant::now();
         let mut session = Session::new(
-            "d",
             "u",
             Place::Waiting {
                 rank: 0,
@@ -424,7 +507,6 @@ mod tests {
         }
         assert_eq!(closed, Some((20, 4429)));
         let mut session = Session::new(
-            "d",
             "u",
             Place::Waiting {
                 rank: 0,
@@ -454,7 +536,6 @@ mod tests {
         let t0 = Instant::now();
         let state = drop_state(0);
         let mut session = Session::new(
-            "d",
             "u",
             Place::Waiting {
                 rank: 0,
@@ -462,17 +543,8 @@ mod tests {
             },
             t0,
         );
-        session.on_admitted(&Admitted {
-            drop: "other".into(),
-            at_ms: clock.now_ms(),
-            users: vec!["u".into()],
-        });
-        assert!(session.is_waiting(), "another drop's admission is not ours");
-        session.on_admitted(&Admitted {
-            drop: "d".into(),
-            at_ms: clock.now_ms(),
-            users: vec!["u".into()],
-        });
+        // (Which sessions hear of an admission is `waiters`' job.)
+        session.on_admitted(clock.now_ms());
         let admitted = session.render(&statuses, &state, t0);
         let status = sent(&admitted)[0];
         assert_eq!(status.state, "admitted");
@@ -496,7 +568,6 @@ mod tests {
     fn leaving_and_a_lost_place() {
         let t0 = Instant::now();
         let mut session = Session::new(
-            "d",
             "u",
             Place::Waiting {
                 rank: 3,

@@ -51,6 +51,22 @@ pub struct Status {
     pub checkout_url: Option<String>,
 }
 
+impl Status {
+    /// Whether `other` tells the fan nothing new but progress: the same
+    /// state, drop, hold-up, opening, admission and checkout, whatever the
+    /// position, people ahead, wait estimate, line length and countdown.
+    /// (A field added to [`Status`] belongs here unless it is progress.)
+    pub fn same_but_progress(&self, other: &Status) -> bool {
+        self.state == other.state
+            && self.drop == other.drop
+            && self.held_up == other.held_up
+            && self.opens_at == other.opens_at
+            && self.admission_token == other.admission_token
+            && self.token_expires_at == other.token_expires_at
+            && self.checkout_url == other.checkout_url
+    }
+}
+
 /// Why nobody is admitted right now.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HeldUp {

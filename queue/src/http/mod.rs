@@ -26,7 +26,6 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
-use tokio::sync::broadcast;
 
 /// What the HTTP layer needs besides the waiting room.
 /// Cheap to clone (one reference count), as axum clones it per request.
@@ -53,8 +52,8 @@ pub struct HttpParts {
     pub jwks: Arc<Jwks>,
     pub users: UserVerifier,
     pub dev_issuer: Option<DevIssuer>,
-    /// Admissions announced by any node's pump.
-    pub admitted: broadcast::Sender<Arc<crate::pump::Admitted>>,
+    /// Sessions waiting here, woken by admissions any node's pump announced.
+    pub admitted: crate::waiters::Waiters,
     pub sockets: Sockets,
     pub user_limiter: KeyedLimiter<String>,
     pub ip_limiter: KeyedLimiter<IpAddr>,

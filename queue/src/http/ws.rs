@@ -209,7 +209,7 @@ async fn run(
             return;
         }
     };
-    let session = Session::new(&drop_id, &user, place, Instant::now().into_std());
+    let session = Session::new(&user, place, Instant::now().into_std());
     let (sender, receiver) = socket.split();
     Adapter {
         http,
@@ -240,7 +240,7 @@ impl Adapter {
         mut receiver: SplitStream<WebSocket>,
         mut drop_rx: tokio::sync::watch::Receiver<std::sync::Arc<crate::catalog::DropState>>,
     ) {
-        let mut admitted_rx = self.http.admitted.subscribe();
+        let mut admission = self.http.admitted.wait(&self.drop_id, session.user());
         let mut ping = tokio::time::interval(PING_EVERY);
         let mut refresh = tokio::time::interval(EXACT_REFRESH_EVERY);
         let mut keepalive = tokio::time::interval(Duration::from_secs(1));
@@ -262,12 +262,7 @@ impl Adapter {
                     if changed.is_err() { return; }
                     Vec::new()
                 }
-                event = admitted_rx.recv() => match event {
-                    Ok(event) => { session.on_admitted(&event); Vec::new() }
-                    // Missed announcements: read the place exactly now.
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => vec![Effect::ReadPlace],
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-                },
+                at_ms = admission.admitted() => { session.on_admitted(at_ms); Vec::new() }
                 message = receiver.next() => {
                     let now = Instant::now().into_std();
                     match message {
