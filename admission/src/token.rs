@@ -240,6 +240,7 @@ impl AdmissionVerifier {
         mac: &MacKey,
         token: &str,
         drop: &str,
+        grace_secs: u64,
     ) -> Option<Result<AdmissionClaims, TokenError>> {
         let mut parts = token.split('.');
         let (header, payload, _signature) = (parts.next()?, parts.next()?, parts.next()?);
@@ -263,7 +264,7 @@ impl AdmissionVerifier {
         let now = crate::unix_now();
         Some(if claims.sub.is_empty() {
             Err(TokenError::Malformed)
-        } else if claims.exp + LEEWAY_SECS < now {
+        } else if claims.exp + LEEWAY_SECS + grace_secs < now {
             Err(TokenError::Expired)
         } else if claims.nbf > now + LEEWAY_SECS {
             Err(TokenError::NotYetValid)
@@ -277,10 +278,23 @@ impl AdmissionVerifier {
     /// Checks signature, algorithm, `kid`, `exp`, `nbf` and that the token is
     /// for `drop`; returns its claims.
     pub fn verify(&self, token: &str, drop: &str) -> Result<AdmissionClaims, TokenError> {
+        self.verify_with_grace(token, drop, 0)
+    }
+
+    /// As [`Self::verify`], but a token that expired at most `grace_secs`
+    /// ago still passes. For a step that some other proof already limits in
+    /// time (ordering the seats of a live hold made with a valid token), so
+    /// that the token's expiry does not cut short what it began.
+    pub fn verify_with_grace(
+        &self,
+        token: &str,
+        drop: &str,
+        grace_secs: u64,
+    ) -> Result<AdmissionClaims, TokenError> {
         if let Some(verdict) = self
             .mac
             .as_ref()
-            .and_then(|mac| self.verify_mac(mac, token, drop))
+            .and_then(|mac| self.verify_mac(mac, token, drop, grace_secs))
         {
             return verdict;
         }
@@ -290,8 +304,17 @@ impl AdmissionVerifier {
         }
         let kid = header.kid.ok_or(TokenError::UnknownKey)?;
         let key = self.keys.get(&kid).ok_or(TokenError::UnknownKey)?;
+        let graced;
+        let validation = if grace_secs == 0 {
+            &*self.validation
+        } else {
+            let mut v = (*self.validation).clone();
+            v.leeway = LEEWAY_SECS + grace_secs;
+            graced = v;
+            &graced
+        };
         let data =
-            jsonwebtoken::decode::<AdmissionClaims>(token, key, &self.validation).map_err(|e| {
+            jsonwebtoken::decode::<AdmissionClaims>(token, key, validation).map_err(|e| {
                 use jsonwebtoken::errors::ErrorKind;
                 match e.kind() {
                     ErrorKind::ExpiredSignature => TokenError::Expired,
@@ -301,6 +324,10 @@ impl AdmissionVerifier {
                     _ => TokenError::Malformed,
                 }
             })?;
+        if grace_secs > 0 && data.claims.nbf > crate::unix_now() + LEEWAY_SECS {
+            // The grace stretched the leeway on `nbf` too; not for that.
+            return Err(TokenError::NotYetValid);
+        }
         if data.claims.drop != drop {
             return Err(TokenError::WrongDrop);
         }
@@ -426,6 +453,43 @@ mod tests {
         assert_eq!(ours.verify(&token, "other"), Err(TokenError::WrongDrop));
         // A third party (no MAC key): the very same token, by its signature.
         assert_eq!(verifier.verify(&token, "sneaker"), Ok(claims));
+    }
+
+    #[test]
+    fn a_grace_admits_a_lately_expired_token_and_nothing_more() {
+        let (signer, plain, _) = pair();
+        let now = unix_now();
+        for (signer, verifier) in [
+            (signer.clone(), plain.clone()),
+            (
+                signer.clone().with_mac(Some(mac())),
+                plain.clone().with_mac(Some(mac())),
+            ),
+        ] {
+            // Expired 100 s ago: refused plainly, accepted within 1,800 s.
+            let lapsed = AdmissionClaims::new("a", "d", now - 700, 600);
+            let token = signer.sign(&lapsed).expect("sign");
+            assert_eq!(verifier.verify(&token, "d"), Err(TokenError::Expired));
+            assert_eq!(verifier.verify_with_grace(&token, "d", 1800), Ok(lapsed));
+            assert_eq!(
+                verifier.verify_with_grace(&token, "other", 1800),
+                Err(TokenError::WrongDrop)
+            );
+            // Expired 2,000 s ago: past the grace.
+            let old = AdmissionClaims::new("a", "d", now - 2600, 600);
+            let token = signer.sign(&old).expect("sign");
+            assert_eq!(
+                verifier.verify_with_grace(&token, "d", 1800),
+                Err(TokenError::Expired)
+            );
+            // The grace is on the expiry only, not on a token not valid yet.
+            let future = AdmissionClaims::new("a", "d", now + 1000, 600);
+            let token = signer.sign(&future).expect("sign");
+            assert_eq!(
+                verifier.verify_with_grace(&token, "d", 1800),
+                Err(TokenError::NotYetValid)
+            );
+        }
     }
 
     #[test]

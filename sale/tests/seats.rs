@@ -156,6 +156,50 @@ async fn a_hold_becomes_an_order_of_exactly_its_seats_and_is_paid() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_live_hold_can_be_ordered_after_the_admission_token_expired() {
+    let app = TestApp::spawn().await;
+    app.seated_sale("late").await;
+    let (status, hold) = app
+        .hold("late", "ann", "h1", json!({"seats": [seat("B", 3)]}))
+        .await;
+    assert_eq!(status, 201, "{hold}");
+    // Ann's admission token runs out while she types her card number.
+    let lapsed = |user: &str, ago: u64| {
+        let issued = common::now() - 600 - ago;
+        app.signer
+            .sign(&admission::token::AdmissionClaims::new(
+                user, "late", issued, 600,
+            ))
+            .unwrap()
+    };
+    let expired = lapsed("ann", 100);
+    // A new hold or a plain order needs a valid token...
+    let (status, body) = app
+        .place_in("late", &expired, "q1", r#"{"quantity": 1}"#)
+        .await;
+    assert_eq!(status, 401, "{body}");
+    // ...the order of the live hold she made in time does not.
+    let by_hold = json!({"hold_id": hold["id"]}).to_string();
+    let (status, order) = app.place_in("late", &expired, "o1", &by_hold).await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!(order["hold_id"], hold["id"]);
+    // Not someone else's hold, and not with a token long expired.
+    let (_, bob_hold) = app
+        .hold("late", "bob", "h2", json!({"seats": [seat("B", 5)]}))
+        .await;
+    let bob_body = json!({"hold_id": bob_hold["id"]}).to_string();
+    let (status, _) = app
+        .place_in("late", &lapsed("ann", 100), "o2", &bob_body)
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = app
+        .place_in("late", &lapsed("bob", 2000), "o3", &bob_body)
+        .await;
+    assert_eq!(status, 401);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn lapsed_and_released_holds_return_their_seats_exactly_once() {
     let clock = ManualClock::new(chrono::Utc::now());
     let app = TestApp::spawn_with(|c| c.expiry_sweep_ms = 3_600_000, Some(clock.clone())).await;

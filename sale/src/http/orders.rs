@@ -126,9 +126,27 @@ pub(super) fn admitted(
     headers: &HeaderMap,
     drop_id: &str,
 ) -> Result<admission::token::AdmissionClaims, ApiError> {
+    admitted_with_grace(http, headers, drop_id, 0)
+}
+
+/// How long after its admission token expired a fan may still order the
+/// seats of a live hold: the longest a hold can last. The hold itself was
+/// made with a valid token, and the hold script refuses one that lapsed, so
+/// the grace only lets a checkout begun in time finish.
+const HOLD_CHECKOUT_GRACE_SECS: u64 = *crate::seats::HOLD_SECS.end() as u64;
+
+fn admitted_with_grace(
+    http: &HttpState,
+    headers: &HeaderMap,
+    drop_id: &str,
+    grace_secs: u64,
+) -> Result<admission::token::AdmissionClaims, ApiError> {
     let token = bearer(headers)
         .ok_or_else(|| ApiError::InvalidToken("an admission token is required".into()))?;
-    let claims = http.admission.verify(token, drop_id).map_err(token_error)?;
+    let claims = http
+        .admission
+        .verify_with_grace(token, drop_id, grace_secs)
+        .map_err(token_error)?;
     tracing::Span::current().record("user", claims.sub.as_str());
     if let Some(user_token) = headers.get(USER_TOKEN_HEADER) {
         let user = user_token
@@ -158,9 +176,14 @@ async fn place(
     if !valid_drop_id(&drop_id) {
         return Err(ApiError::NotFound("unknown_drop"));
     }
-    let claims = admitted(&http, &headers, &drop_id)?;
+    let wanted = wanted(body);
+    let grace = match wanted {
+        Ok(Wanted::Hold(_)) => HOLD_CHECKOUT_GRACE_SECS,
+        _ => 0,
+    };
+    let claims = admitted_with_grace(&http, &headers, &drop_id, grace)?;
     let idempotency_key = idempotency_key(&headers)?;
-    let placed = match wanted(body)? {
+    let placed = match wanted? {
         Wanted::Quantity(quantity) => {
             http.sale
                 .place_order(PlaceOrder {
