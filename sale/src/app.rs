@@ -83,7 +83,12 @@ impl App {
         let order_limiter = KeyedLimiter::per_second(config.order_rate_per_user);
 
         let write_timeout = config.write_timeout();
-        let (writer, writers) = OrderWriter::spawn(
+        let (hold_writer, hold_writers) = crate::seats::writer::HoldWriter::spawn(
+            db.clone(),
+            config.order_writers,
+            write_timeout,
+        );
+        let (writer, mut writers) = OrderWriter::spawn(
             db.clone(),
             WriterConfig {
                 workers: config.order_writers,
@@ -91,6 +96,7 @@ impl App {
                 ..WriterConfig::default()
             },
         );
+        writers.extend(hold_writers);
         let webhook_secret: Arc<[u8]> = match (&config.payment_webhook_secret, settings.dev) {
             (Some(secret), _) => secret.as_bytes().into(),
             (None, true) => Uuid::new_v4().as_bytes().as_slice().into(),
@@ -111,6 +117,7 @@ impl App {
             db: db.clone(),
             gate: gate.clone(),
             writer,
+            hold_writer,
             clock: clock.clone(),
             payments: sandbox.clone(),
             seat_gate: seat_gate.clone(),

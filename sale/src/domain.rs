@@ -25,6 +25,8 @@ pub struct SaleHandles {
     pub db: sqlx::PgPool,
     pub gate: StockGate,
     pub writer: OrderWriter,
+    /// Group commit of the holds of seated sales.
+    pub hold_writer: crate::seats::writer::HoldWriter,
     pub clock: Arc<dyn Clock>,
     pub payments: Arc<dyn PaymentProvider>,
     /// The seat scripts of seated sales.
@@ -59,6 +61,8 @@ pub struct SaleParts {
     pub db: sqlx::PgPool,
     pub gate: StockGate,
     pub writer: OrderWriter,
+    /// Group commit of the holds of seated sales.
+    pub hold_writer: crate::seats::writer::HoldWriter,
     pub clock: Arc<dyn Clock>,
     pub payments: Arc<dyn PaymentProvider>,
     pub seat_gate: SeatGate,
@@ -74,6 +78,7 @@ impl Sale {
             db: parts.db,
             gate: parts.gate,
             writer: parts.writer,
+            hold_writer: parts.hold_writer,
             clock: parts.clock,
             payments: parts.payments,
             seat_gate: parts.seat_gate,

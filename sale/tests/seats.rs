@@ -526,6 +526,92 @@ async fn postgres_refuses_a_double_claim_written_behind_the_fast_paths_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holds_are_recorded_in_batches_and_a_refused_seat_refuses_only_its_hold() {
+    use sale::store::holds::{insert_batch, BatchFailure, HoldWrite, NewHold};
+    let app = TestApp::spawn().await;
+    app.seated_sale("batch").await;
+    // Loads the sale into Redis (and PostgreSQL's epoch with it).
+    let (status, first) = app
+        .hold("batch", "ann", "k0", json!({"seats": [seat("C", 1)]}))
+        .await;
+    assert_eq!(status, 201, "{first}");
+    let epoch: i64 = sqlx::query_scalar("SELECT redis_epoch FROM drops WHERE id = 'batch'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    let new = |user: &str, key: &str, seats: &[String], epoch: i64| NewHold {
+        id: uuid::Uuid::now_v7(),
+        drop_id: "batch".into(),
+        event_id: "batch-show".into(),
+        user_id: user.into(),
+        seats: seats.to_vec(),
+        total_cents: 8900 * seats.len() as i64,
+        idempotency_key: key.into(),
+        admission_jti: format!("jti-{user}-{key}"),
+        created_at: now,
+        expires_at: now + chrono::Duration::minutes(10),
+        epoch,
+    };
+    let timeout = Duration::from_secs(5);
+    let claims_of = |hold: uuid::Uuid| {
+        let db = app.db.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM seat_claims WHERE hold_id = $1")
+                .bind(hold)
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+
+    // One transaction: two new holds, a repeat of ann's key, a stale epoch.
+    let bob = new("bob", "k1", &[seat("D", 1), seat("D", 2)], epoch);
+    let cat = new("cat", "k1", &[seat("D", 3)], epoch);
+    let again = new("ann", "k0", &[seat("D", 9)], epoch);
+    let stale = new("dan", "k1", &[seat("D", 5)], epoch - 1);
+    let written = insert_batch(&app.db, &[&bob, &cat, &again, &stale], timeout)
+        .await
+        .unwrap();
+    assert!(matches!(&written[0], HoldWrite::Recorded(row) if row.seats == bob.seats));
+    assert!(matches!(&written[1], HoldWrite::Recorded(row) if row.seats == cat.seats));
+    assert!(
+        matches!(&written[2], HoldWrite::Duplicate(row) if row.id.to_string() == first["id"].as_str().unwrap())
+    );
+    assert_eq!(written[3], HoldWrite::Stale);
+    assert_eq!((claims_of(bob.id).await, claims_of(cat.id).await), (2, 1));
+    assert_eq!(
+        (claims_of(again.id).await, claims_of(stale.id).await),
+        (0, 0)
+    );
+
+    // A seat PostgreSQL already has a live claim on: the whole batch is
+    // refused and nothing of it committed...
+    let eve = new("eve", "k1", &[seat("E", 1)], epoch);
+    let fay = new("fay", "k1", &[seat("D", 1)], epoch); // bob's
+    let failure = insert_batch(&app.db, &[&eve, &fay], timeout).await;
+    assert!(
+        matches!(failure, Err(BatchFailure::SeatClaimed)),
+        "{failure:?}"
+    );
+    assert_eq!((claims_of(eve.id).await, claims_of(fay.id).await), (0, 0));
+    // ...and the writer then records them one by one: only fay is refused.
+    let (writer, _workers) = sale::seats::writer::HoldWriter::spawn(app.db.clone(), 1, timeout);
+    let (eve_written, fay_written) =
+        tokio::join!(writer.write(eve.clone()), writer.write(fay.clone()));
+    assert!(
+        matches!(eve_written, Ok(HoldWrite::Recorded(_))),
+        "{eve_written:?}"
+    );
+    assert!(
+        matches!(fay_written, Ok(HoldWrite::SeatClaimed)),
+        "{fay_written:?}"
+    );
+    assert_eq!((claims_of(eve.id).await, claims_of(fay.id).await), (1, 0));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_seated_sale_lost_from_redis_is_rebuilt_with_its_holds_and_orders() {
     let app = TestApp::spawn().await;
     app.seated_sale("lost").await;

@@ -273,14 +273,14 @@ impl Sale {
             self.seat_gate
                 .release(&drop_id, hold_id, ReleaseMode::Unrecorded { tag }, now_ms)
         };
-        let written = match holds::insert(&self.db, &hold).await {
+        let written = match self.hold_writer.write(hold.clone()).await {
             Ok(written) => written,
             Err(error) => {
                 // Failed before the commit: surely not recorded.
                 if let Err(release) = give_back().await {
                     tracing::error!(%release, %hold_id, "unrecorded hold not given back; it lapses");
                 }
-                return Err(error.into());
+                return Err(HoldError::Unavailable(error.to_string()));
             }
         };
         let held = |hold, created| HeldSeats {

@@ -12,6 +12,7 @@
 //! - [`lapse`]: the background loop that gives lapsed holds back (tidying:
 //!   correctness never waits for it).
 //! - [`rebuild`]: a seated sale lost from Redis, rebuilt from PostgreSQL.
+//! - [`writer`]: group commit of the holds of concurrent requests.
 //!
 //! One seat, one buyer, three times over: the hold script decides in one
 //! atomic call; PostgreSQL's exclusion constraint on `seat_claims` refuses
@@ -24,6 +25,7 @@ pub mod holds;
 pub mod lapse;
 pub mod rebuild;
 pub mod sale;
+pub mod writer;
 
 pub use sale::SeatedSale;
 
