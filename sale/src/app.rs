@@ -62,11 +62,9 @@ impl App {
                 .await
                 .context("applying migrations")?;
         }
-        let redis_client =
-            redis::Client::open(settings.redis_url.as_str()).context("parsing REDIS_URL")?;
-        let redis = runtime::redis::connect(redis_client)
+        let redis = runtime::redis::connect(&settings.redis_url)
             .await
-            .context("connecting to Redis")?;
+            .context("connecting to Redis (REDIS_URL)")?;
 
         let admission = AdmissionVerifier::from_jwks(&Jwks::load(&config.admission_jwks)?)?
             .with_mac(config.contract.mac_key()?);
