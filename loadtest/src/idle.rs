@@ -32,10 +32,19 @@ pub async fn load(
         .map(|n| {
             let lines = lines.clone();
             async move {
-                let now = chrono::Utc::now().timestamp_millis();
-                lines
-                    .join(drop, &format!("idle-{n}"), now, None, now - 3_600_000)
-                    .await
+                // A join timed out on a starved machine is tried again (a
+                // join is idempotent); the third failure ends the load.
+                let mut tries = 0;
+                loop {
+                    let now = chrono::Utc::now().timestamp_millis();
+                    let joined = lines
+                        .join(drop, &format!("idle-{n}"), now, None, now - 3_600_000)
+                        .await;
+                    tries += 1;
+                    if joined.is_ok() || tries == 3 {
+                        return joined;
+                    }
+                }
             }
         })
         .buffer_unordered(IN_FLIGHT);

@@ -255,6 +255,17 @@ impl Redis {
     /// The masters of a cluster, by address (from `CLUSTER NODES`: masters
     /// serving slots, not marked failed); empty on a single Redis.
     pub async fn masters(&self) -> RedisResult<Vec<(String, u16)>> {
+        Ok(self
+            .master_nodes()
+            .await?
+            .into_iter()
+            .map(|node| (node.host, node.port))
+            .collect())
+    }
+
+    /// The masters of a cluster with their node ids (a replica promoted by
+    /// a failover shows up as a new id); empty on a single Redis.
+    pub async fn master_nodes(&self) -> RedisResult<Vec<MasterNode>> {
         let Inner::Cluster(connection) = &self.0 else {
             return Ok(Vec::new());
         };
@@ -332,8 +343,16 @@ impl Redis {
     }
 }
 
-/// Masters serving slots in `CLUSTER NODES` output, as (host, port).
-fn parse_masters(nodes: &str) -> Vec<(String, u16)> {
+/// A master of a cluster serving slots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MasterNode {
+    pub id: String,
+    pub host: String,
+    pub port: u16,
+}
+
+/// Masters serving slots in `CLUSTER NODES` output.
+fn parse_masters(nodes: &str) -> Vec<MasterNode> {
     nodes
         .lines()
         .filter_map(|line| {
@@ -345,7 +364,11 @@ fn parse_masters(nodes: &str) -> Vec<(String, u16)> {
             }
             let address = fields.get(1)?.split('@').next()?;
             let (host, port) = address.rsplit_once(':')?;
-            Some((host.to_string(), port.parse().ok()?))
+            Some(MasterNode {
+                id: fields.first()?.to_string(),
+                host: host.to_string(),
+                port: port.parse().ok()?,
+            })
         })
         .collect()
 }
@@ -423,9 +446,16 @@ mod tests {
             9a1e 127.0.0.1:30004@40004 slave 07c3 0 1 4 connected\n\
             e5f2 127.0.0.1:30002@40002 master,fail - 0 1 2 disconnected 5461-10922\n\
             b0aa 127.0.0.1:30005@40005 master - 0 1 7 connected 5461-10922\n";
+        let masters: Vec<(String, String, u16)> = parse_masters(nodes)
+            .into_iter()
+            .map(|m| (m.id, m.host, m.port))
+            .collect();
         assert_eq!(
-            parse_masters(nodes),
-            vec![("127.0.0.1".into(), 30001), ("127.0.0.1".into(), 30005)]
+            masters,
+            vec![
+                ("07c3".into(), "127.0.0.1".into(), 30001),
+                ("b0aa".into(), "127.0.0.1".into(), 30005)
+            ]
         );
         for bad in [
             "redis+cluster://",

@@ -103,7 +103,7 @@ impl App {
             clock.clone(),
         ));
         let gate = StockGate::new(redis.clone(), &settings.redis_prefix);
-        let seat_gate = SeatGate::new(redis, &settings.redis_prefix);
+        let seat_gate = SeatGate::new(redis.clone(), &settings.redis_prefix);
         let stop = CancellationToken::new();
         let sale = Sale::new(SaleParts {
             db: db.clone(),
@@ -126,6 +126,7 @@ impl App {
         }));
 
         let background = vec![
+            tokio::spawn(crate::failover::run(redis, sale.clone(), stop.clone())),
             tokio::spawn(crate::seats::lapse::run(
                 db.clone(),
                 seat_gate.clone(),

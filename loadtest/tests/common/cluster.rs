@@ -82,6 +82,38 @@ impl PrivateCluster {
         self.children[n] = Some(child);
     }
 
+    /// SIGKILL of the node on `port`.
+    pub async fn kill(&mut self, port: u16) {
+        let n = self.ports.iter().position(|p| *p == port).unwrap();
+        if let Some(mut child) = self.children[n].take() {
+            child.start_kill().unwrap();
+            child.wait().await.unwrap();
+        }
+    }
+
+    /// The port of the master serving `key` (the others answer `MOVED`).
+    pub async fn master_of(&self, key: &str) -> u16 {
+        for (n, port) in self.ports.iter().enumerate() {
+            if self.children[n].is_none() {
+                continue;
+            }
+            let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+            let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+            let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(&mut conn).await.unwrap();
+            let master =
+                matches!(role.first(), Some(redis::Value::BulkString(b)) if b == b"master");
+            let owns = redis::cmd("EXISTS")
+                .arg(key)
+                .query_async::<i64>(&mut conn)
+                .await
+                .is_ok();
+            if master && owns {
+                return *port;
+            }
+        }
+        panic!("no master serves {key}");
+    }
+
     /// The `REDIS_URL` of this cluster.
     pub fn url(&self) -> String {
         let nodes: Vec<String> = self
