@@ -21,6 +21,7 @@ use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Value};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Longest any Redis call may take, reconnects included: past it the caller
@@ -112,15 +113,20 @@ impl Target {
             }
             Self::Cluster(nodes) => {
                 let client = cluster_builder(nodes).build()?;
-                Ok(Redis(Inner::Cluster(client.get_async_connection().await?)))
+                let connection = client.get_async_connection().await?;
+                Ok(Redis(Inner::Cluster(Arc::new(Cluster {
+                    client,
+                    connection: std::sync::RwLock::new(connection),
+                    last_renewal: std::sync::Mutex::new(None),
+                }))))
             }
         }
     }
 
     /// Subscribes to `channels` (plain pub/sub on one Redis, sharded on a
     /// cluster) and yields `(channel, payload)` until the connection is
-    /// lost; the caller subscribes again. On a cluster the client follows a
-    /// failover by itself (the stream goes on).
+    /// lost (on a cluster: a connection to any node); the caller subscribes
+    /// again.
     pub async fn subscribe(&self, channels: &[String]) -> RedisResult<Subscription> {
         match self {
             Self::Single(url) => {
@@ -150,15 +156,23 @@ impl Target {
                 for channel in channels {
                     connection.ssubscribe(channel).await?;
                 }
-                let messages = tokio_stream_of(rx).filter_map(|info| async move {
-                    if info.kind != redis::PushKind::SMessage {
-                        return None;
-                    }
-                    let mut data = info.data.into_iter();
-                    let channel: String = redis::from_redis_value(&data.next()?).ok()?;
-                    let payload: String = redis::from_redis_value(&data.next()?).ok()?;
-                    Some((channel, payload))
-                });
+                // A lost node connection ends the stream: the caller
+                // subscribes again with a fresh slot map (after a failover
+                // the channel's shard has a new master).
+                let messages = tokio_stream_of(rx)
+                    .take_while(|info| {
+                        let lost = info.kind == redis::PushKind::Disconnection;
+                        async move { !lost }
+                    })
+                    .filter_map(|info| async move {
+                        if info.kind != redis::PushKind::SMessage {
+                            return None;
+                        }
+                        let mut data = info.data.into_iter();
+                        let channel: String = redis::from_redis_value(&data.next()?).ok()?;
+                        let payload: String = redis::from_redis_value(&data.next()?).ok()?;
+                        Some((channel, payload))
+                    });
                 Ok(Subscription {
                     messages: Box::pin(messages),
                     _cluster: Some(connection),
@@ -210,7 +224,89 @@ pub struct Redis(Inner);
 #[derive(Clone)]
 enum Inner {
     Single(ConnectionManager),
-    Cluster(ClusterConnection),
+    Cluster(Arc<Cluster>),
+}
+
+/// A cluster connection that is opened anew when calls fail for want of a
+/// node. redis-rs (0.32) refreshes its slot map on `MOVED`, but a master
+/// that died answers nothing: calls for its slots keep reconnecting to the
+/// dead address, even after its replica took over. A new connection reads
+/// the slot map afresh from the live nodes (before the promotion it still
+/// names the dead master, so this repeats, at most every
+/// [`RENEW_AT_MOST_EVERY`], until the failover is done).
+struct Cluster {
+    client: redis::cluster::ClusterClient,
+    connection: std::sync::RwLock<ClusterConnection>,
+    last_renewal: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+/// A cluster call's own deadline, under [`CALL_DEADLINE`], so that the
+/// failure is seen here (and starts a renewal) before the caller gives up.
+const CLUSTER_CALL_DEADLINE: Duration = Duration::from_millis(2500);
+const RENEW_AT_MOST_EVERY: Duration = Duration::from_millis(500);
+
+impl Cluster {
+    fn current(&self) -> ClusterConnection {
+        match self.connection.read() {
+            Ok(connection) => connection.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Runs `call` on the current connection; on a failure that says a node
+    /// is unreachable, opens a new connection in the background.
+    async fn call<T>(
+        self: &Arc<Self>,
+        call: impl std::future::Future<Output = RedisResult<T>>,
+    ) -> RedisResult<T> {
+        let result = tokio::time::timeout(CLUSTER_CALL_DEADLINE, call)
+            .await
+            .unwrap_or_else(|_| {
+                Err(RedisError::from((
+                    redis::ErrorKind::IoError,
+                    "Redis Cluster did not answer in time",
+                )))
+            });
+        if let Err(error) = &result {
+            if error.is_io_error()
+                || error.is_timeout()
+                || error.is_connection_dropped()
+                || error.is_connection_refusal()
+                || matches!(
+                    error.kind(),
+                    redis::ErrorKind::ClusterDown | redis::ErrorKind::ClusterConnectionNotFound
+                )
+            {
+                self.renew();
+            }
+        }
+        result
+    }
+
+    fn renew(self: &Arc<Self>) {
+        {
+            let Ok(mut last) = self.last_renewal.lock() else {
+                return;
+            };
+            if last.is_some_and(|at| at.elapsed() < RENEW_AT_MOST_EVERY) {
+                return;
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        let cluster = self.clone();
+        tokio::spawn(async move {
+            match tokio::time::timeout(CALL_DEADLINE, cluster.client.get_async_connection()).await {
+                Ok(Ok(connection)) => {
+                    if let Ok(mut current) = cluster.connection.write() {
+                        *current = connection;
+                    }
+                    tracing::info!("Redis Cluster connection renewed (slot map read afresh)");
+                }
+                Ok(Err(error)) => tracing::debug!(%error, "Redis Cluster: renewal failed"),
+                Err(_) => tracing::debug!("Redis Cluster: renewal timed out"),
+            }
+        });
+    }
 }
 
 impl Redis {
@@ -266,10 +362,10 @@ impl Redis {
     /// The masters of a cluster with their node ids (a replica promoted by
     /// a failover shows up as a new id); empty on a single Redis.
     pub async fn master_nodes(&self) -> RedisResult<Vec<MasterNode>> {
-        let Inner::Cluster(connection) = &self.0 else {
+        let Inner::Cluster(cluster) = &self.0 else {
             return Ok(Vec::new());
         };
-        let mut connection = connection.clone();
+        let mut connection = cluster.current();
         let nodes: String = bounded(
             redis::cmd("CLUSTER")
                 .arg("NODES")
@@ -283,10 +379,11 @@ impl Redis {
     /// returns each reply: for node-local commands such as `SCAN`, `INFO`,
     /// `DBSIZE`, which a cluster client would otherwise send to one node.
     pub async fn on_each_master(&self, command: &Cmd) -> RedisResult<Vec<Value>> {
-        let Inner::Cluster(connection) = &self.0 else {
+        let Inner::Cluster(cluster) = &self.0 else {
             let mut connection = self.clone();
             return Ok(vec![bounded(command.query_async(&mut connection)).await?]);
         };
+        let connection = cluster.current();
         let masters = self.masters().await?;
         let replies = futures::future::try_join_all(masters.into_iter().map(|(host, port)| {
             let mut connection = connection.clone();
@@ -320,14 +417,15 @@ impl Redis {
                     .arg("COUNT")
                     .arg(10_000);
                 let reply = match (&self.0, &master) {
-                    (Inner::Cluster(connection), Some((host, port))) => {
+                    (Inner::Cluster(cluster), Some((host, port))) => {
+                        let mut connection = cluster.current();
                         let route = redis::cluster_routing::RoutingInfo::SingleNode(
                             redis::cluster_routing::SingleNodeRoutingInfo::ByAddress {
                                 host: host.clone(),
                                 port: *port,
                             },
                         );
-                        bounded(connection.clone().route_command(&command, route)).await?
+                        bounded(connection.route_command(&command, route)).await?
                     }
                     _ => bounded(command.query_async(&mut self.clone())).await?,
                 };
@@ -377,7 +475,13 @@ impl ConnectionLike for Redis {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match &mut self.0 {
             Inner::Single(connection) => connection.req_packed_command(cmd),
-            Inner::Cluster(connection) => connection.req_packed_command(cmd),
+            Inner::Cluster(cluster) => {
+                let cluster = cluster.clone();
+                Box::pin(async move {
+                    let mut connection = cluster.current();
+                    cluster.call(connection.req_packed_command(cmd)).await
+                })
+            }
         }
     }
 
@@ -389,14 +493,22 @@ impl ConnectionLike for Redis {
     ) -> RedisFuture<'a, Vec<Value>> {
         match &mut self.0 {
             Inner::Single(connection) => connection.req_packed_commands(cmd, offset, count),
-            Inner::Cluster(connection) => connection.req_packed_commands(cmd, offset, count),
+            Inner::Cluster(cluster) => {
+                let cluster = cluster.clone();
+                Box::pin(async move {
+                    let mut connection = cluster.current();
+                    cluster
+                        .call(connection.req_packed_commands(cmd, offset, count))
+                        .await
+                })
+            }
         }
     }
 
     fn get_db(&self) -> i64 {
         match &self.0 {
             Inner::Single(connection) => connection.get_db(),
-            Inner::Cluster(connection) => connection.get_db(),
+            Inner::Cluster(cluster) => cluster.current().get_db(),
         }
     }
 }
