@@ -6,7 +6,7 @@
 //! acting as leader before its lease can have expired: [`Lease::acquire`]
 //! reports `false` on any error, and callers renew every third of the lease.
 
-use redis::aio::ConnectionManager;
+use runtime::redis::Redis;
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -15,14 +15,14 @@ static LEASE: LazyLock<redis::Script> =
 
 #[derive(Clone)]
 pub struct Lease {
-    redis: ConnectionManager,
+    redis: Redis,
     key: String,
     holder: String,
     ttl: Duration,
 }
 
 impl Lease {
-    pub fn new(redis: ConnectionManager, key: String, holder: String, ttl: Duration) -> Self {
+    pub fn new(redis: Redis, key: String, holder: String, ttl: Duration) -> Self {
         Self {
             redis,
             key,

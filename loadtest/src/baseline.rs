@@ -115,8 +115,7 @@ pub async fn lua(
     concurrency: usize,
     run: Duration,
 ) -> anyhow::Result<TallySummary> {
-    let client = redis::Client::open(redis_url)?;
-    let manager = redis::aio::ConnectionManager::new(client).await?;
+    let manager = runtime::redis::connect(redis_url).await?;
     let prefix = format!("baseline-{}", uuid::Uuid::new_v4().simple());
     let gate = sale::gate::StockGate::new(manager, &prefix);
     let drop = "baseline";
@@ -171,31 +170,17 @@ pub async fn lua(
 
 /// Deletes the baseline's keys: `fixed` and everything under `prefix`.
 async fn remove_keys(redis_url: &str, fixed: &[String], prefix: &str) -> anyhow::Result<()> {
-    let mut conn = redis::Client::open(redis_url)?
-        .get_multiplexed_async_connection()
-        .await?;
+    let mut conn = runtime::redis::connect(redis_url).await?;
     let _: () = redis::cmd("DEL").arg(fixed).query_async(&mut conn).await?;
-    let mut cursor = 0u64;
-    loop {
-        let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{prefix}:*"))
-            .arg("COUNT")
-            .arg(10_000)
+    // Scanned node by node on a cluster; every key carries the baseline
+    // drop's hash tag, so a batch of them is one slot's.
+    for batch in conn.scan_match(&format!("{prefix}:*")).await?.chunks(1000) {
+        let _: () = redis::cmd("UNLINK")
+            .arg(batch)
             .query_async(&mut conn)
             .await?;
-        if !found.is_empty() {
-            let _: () = redis::cmd("UNLINK")
-                .arg(found)
-                .query_async(&mut conn)
-                .await?;
-        }
-        if next == 0 {
-            return Ok(());
-        }
-        cursor = next;
     }
+    Ok(())
 }
 
 /// A plain PostgreSQL checkout: one stock row, `UPDATE ... WHERE stock >= 1`

@@ -27,16 +27,24 @@ pub async fn load(
     loaded: Arc<AtomicU64>,
     deadline: Instant,
 ) -> anyhow::Result<()> {
-    let client = redis::Client::open(redis_url)?;
-    let lines = queue::line::Lines::new(client.get_connection_manager().await?, prefix);
+    let lines = queue::line::Lines::new(runtime::redis::connect(redis_url).await?, prefix);
     let mut joins = futures::stream::iter(0..count)
         .map(|n| {
             let lines = lines.clone();
             async move {
-                let now = chrono::Utc::now().timestamp_millis();
-                lines
-                    .join(drop, &format!("idle-{n}"), now, None, now - 3_600_000)
-                    .await
+                // A join timed out on a starved machine is tried again (a
+                // join is idempotent); the third failure ends the load.
+                let mut tries = 0;
+                loop {
+                    let now = chrono::Utc::now().timestamp_millis();
+                    let joined = lines
+                        .join(drop, &format!("idle-{n}"), now, None, now - 3_600_000)
+                        .await;
+                    tries += 1;
+                    if joined.is_ok() || tries == 3 {
+                        return joined;
+                    }
+                }
             }
         })
         .buffer_unordered(IN_FLIGHT);
@@ -53,8 +61,7 @@ pub async fn load(
 /// Removes `drop`'s line and liveness buckets (a run's idle fans would
 /// otherwise keep their memory in the deployment's Redis).
 pub async fn remove_line(redis_url: &str, prefix: &str, drop: &str) -> anyhow::Result<()> {
-    let client = redis::Client::open(redis_url)?;
-    let lines = queue::line::Lines::new(client.get_connection_manager().await?, prefix);
+    let lines = queue::line::Lines::new(runtime::redis::connect(redis_url).await?, prefix);
     Ok(lines.remove_line(drop).await?)
 }
 
@@ -75,18 +82,16 @@ impl RedisWatch {
         prefix: &str,
         drop: &str,
     ) -> anyhow::Result<(Arc<Self>, u64, tokio::task::JoinHandle<()>)> {
-        let mut redis = redis::Client::open(redis_url)?
-            .get_multiplexed_async_connection()
-            .await?;
+        let mut redis = runtime::redis::connect(redis_url).await?;
         let line_key = DropKeys::new(prefix, drop).line();
         let watch = Arc::new(Self::default());
-        let baseline = used_memory(&mut redis).await?;
+        let baseline = used_memory(&redis).await?;
         let task = {
             let watch = watch.clone();
             tokio::spawn(async move {
                 loop {
                     if let (Ok(used), Ok(line)) = (
-                        used_memory(&mut redis).await,
+                        used_memory(&redis).await,
                         redis::cmd("ZCARD")
                             .arg(&line_key)
                             .query_async::<u64>(&mut redis)
@@ -107,11 +112,19 @@ impl RedisWatch {
     }
 }
 
-/// Redis's `used_memory`, bytes.
-async fn used_memory(redis: &mut redis::aio::MultiplexedConnection) -> anyhow::Result<u64> {
-    let info: String = redis::cmd("INFO").arg("memory").query_async(redis).await?;
-    info.lines()
-        .find_map(|l| l.strip_prefix("used_memory:"))
-        .and_then(|v| v.trim().parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("INFO memory has no used_memory"))
+/// Redis's `used_memory`, bytes (summed over the masters of a cluster).
+async fn used_memory(redis: &runtime::redis::Redis) -> anyhow::Result<u64> {
+    let mut total = 0;
+    for reply in redis
+        .on_each_master(redis::cmd("INFO").arg("memory"))
+        .await?
+    {
+        let info: String = redis::from_redis_value(&reply)?;
+        total += info
+            .lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .ok_or_else(|| anyhow::anyhow!("INFO memory has no used_memory"))?;
+    }
+    Ok(total)
 }

@@ -48,9 +48,10 @@ impl App {
             .connect(&settings.database_url)
             .await
             .context("connecting to PostgreSQL")?;
-        let redis_client =
-            redis::Client::open(settings.redis_url.as_str()).context("parsing REDIS_URL")?;
-        let redis = runtime::redis::connect(redis_client.clone())
+        let redis_target =
+            runtime::redis::Target::parse(&settings.redis_url).context("parsing REDIS_URL")?;
+        let redis = redis_target
+            .connect()
             .await
             .context("connecting to Redis")?;
         let key = AdmissionKeyPair::load(&config.admission_key)?;
@@ -95,7 +96,7 @@ impl App {
                 stop.clone(),
             )),
             tokio::spawn(crate::notify::run(
-                redis_client,
+                redis_target,
                 crate::pump::channel(&settings.redis_prefix),
                 admission::contract::drops_changed_channel(&settings.redis_prefix),
                 Listeners {

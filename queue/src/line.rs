@@ -6,8 +6,8 @@
 
 use crate::draw::draw_score;
 use admission::contract::DropKeys;
-use redis::aio::ConnectionManager;
 use runtime::redis::bounded;
+use runtime::redis::Redis;
 use std::sync::LazyLock;
 
 static JOIN: LazyLock<redis::Script> =
@@ -88,12 +88,12 @@ pub struct Progress {
 
 #[derive(Clone)]
 pub struct Lines {
-    redis: ConnectionManager,
+    redis: Redis,
     prefix: std::sync::Arc<str>,
 }
 
 impl Lines {
-    pub fn new(redis: ConnectionManager, prefix: &str) -> Self {
+    pub fn new(redis: Redis, prefix: &str) -> Self {
         Self {
             redis,
             prefix: prefix.into(),
@@ -104,7 +104,7 @@ impl Lines {
         LineKeys::new(&self.prefix, drop_id)
     }
 
-    pub fn redis(&self) -> ConnectionManager {
+    pub fn redis(&self) -> Redis {
         self.redis.clone()
     }
 
@@ -275,15 +275,20 @@ impl Lines {
         if drop_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
-        for drop_id in drop_ids {
-            let keys = self.keys(drop_id);
-            pipe.hget(keys.progress(), &["removed", "admitted", "skipped"])
-                .zcard(keys.line())
-                .zcount(keys.shopping(), active_since_ms, "+inf")
-                .hget(keys.drop(), &["stock", "sold"]);
-        }
-        let replies: Vec<redis::Value> = bounded(pipe.query_async(&mut self.redis.clone())).await?;
+        // One group per drop: a drop's keys share a slot, drops do not.
+        let groups: Vec<redis::Pipeline> = drop_ids
+            .iter()
+            .map(|drop_id| {
+                let keys = self.keys(drop_id);
+                let mut pipe = redis::pipe();
+                pipe.hget(keys.progress(), &["removed", "admitted", "skipped"])
+                    .zcard(keys.line())
+                    .zcount(keys.shopping(), active_since_ms, "+inf")
+                    .hget(keys.drop(), &["stock", "sold"]);
+                pipe
+            })
+            .collect();
+        let replies = self.redis.query_groups(&groups).await?;
         let mut snapshots = Vec::with_capacity(drop_ids.len());
         for chunk in replies.chunks(4) {
             let [progress, waiting, active, sale] = chunk else {

@@ -1,4 +1,4 @@
-//! Listens on Redis pub/sub for admissions announced by any node's pump
+//! Listens on Redis pub/sub (sharded pub/sub on a Redis Cluster) for admissions announced by any node's pump
 //! (handed to this node's connections) and for drops the sale announces as
 //! created or changed (the catalog reloads that drop at once). Resubscribes
 //! after a Redis outage; an admission missed meanwhile reaches the fan at its
@@ -6,7 +6,6 @@
 
 use crate::pump::Admitted;
 use crate::waiters::Waiters;
-use futures::StreamExt;
 use runtime::shutdown::CancellationToken;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -20,7 +19,7 @@ pub struct Listeners {
 }
 
 pub async fn run(
-    client: redis::Client,
+    target: runtime::redis::Target,
     admitted_channel: String,
     changes_channel: String,
     listeners: Listeners,
@@ -34,7 +33,7 @@ pub async fn run(
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
-            () = listen(&client, &admitted_channel, &changes_channel, &listeners) => {}
+            () = listen(&target, &admitted_channel, &changes_channel, &listeners) => {}
         }
         tokio::select! {
             _ = stop.cancelled() => break,
@@ -46,24 +45,18 @@ pub async fn run(
 
 /// One subscription, until the connection is lost.
 async fn listen(
-    client: &redis::Client,
+    target: &runtime::redis::Target,
     admitted_channel: &str,
     changes_channel: &str,
     listeners: &Listeners,
 ) {
-    let mut pubsub = match client.get_async_pubsub().await {
-        Ok(pubsub) => pubsub,
+    let channels = [admitted_channel.to_string(), changes_channel.to_string()];
+    let mut subscription = match target.subscribe(&channels).await {
+        Ok(subscription) => subscription,
         Err(error) => return tracing::debug!(%error, "announcement listener: Redis unavailable"),
     };
-    if let Err(error) = pubsub.subscribe(&[admitted_channel, changes_channel]).await {
-        return tracing::warn!(%error, "announcement listener: subscribe failed");
-    }
-    let mut messages = pubsub.on_message();
-    while let Some(message) = messages.next().await {
-        let Ok(payload) = message.get_payload::<String>() else {
-            continue;
-        };
-        if message.get_channel_name() == changes_channel {
+    while let Some((channel, payload)) = subscription.next().await {
+        if channel == changes_channel {
             // Full: the catalog's periodic refresh catches up within a second.
             let _ = listeners.changed.try_send(payload);
             continue;

@@ -228,11 +228,12 @@ impl Pump {
             return;
         };
         let mut redis = self.lines.redis();
-        let published: redis::RedisResult<i64> = redis::cmd("PUBLISH")
-            .arg(channel(&self.prefix))
-            .arg(message)
-            .query_async(&mut redis)
-            .await;
+        let published: redis::RedisResult<i64> = runtime::redis::bounded(
+            redis
+                .publish_cmd(&channel(&self.prefix), &message)
+                .query_async(&mut redis),
+        )
+        .await;
         if let Err(error) = published {
             // Fans learn it on their next exact refresh instead.
             tracing::debug!(%error, "pump: announcement lost");

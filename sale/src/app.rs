@@ -62,11 +62,9 @@ impl App {
                 .await
                 .context("applying migrations")?;
         }
-        let redis_client =
-            redis::Client::open(settings.redis_url.as_str()).context("parsing REDIS_URL")?;
-        let redis = runtime::redis::connect(redis_client)
+        let redis = runtime::redis::connect(&settings.redis_url)
             .await
-            .context("connecting to Redis")?;
+            .context("connecting to Redis (REDIS_URL)")?;
 
         let admission = AdmissionVerifier::from_jwks(&Jwks::load(&config.admission_jwks)?)?
             .with_mac(config.contract.mac_key()?);
@@ -111,7 +109,7 @@ impl App {
             clock.clone(),
         ));
         let gate = StockGate::new(redis.clone(), &settings.redis_prefix);
-        let seat_gate = SeatGate::new(redis, &settings.redis_prefix);
+        let seat_gate = SeatGate::new(redis.clone(), &settings.redis_prefix);
         let stop = CancellationToken::new();
         let sale = Sale::new(SaleParts {
             db: db.clone(),
@@ -135,6 +133,7 @@ impl App {
         }));
 
         let background = vec![
+            tokio::spawn(crate::failover::run(redis, sale.clone(), stop.clone())),
             tokio::spawn(crate::seats::lapse::run(
                 db.clone(),
                 seat_gate.clone(),

@@ -21,6 +21,7 @@
 //! - [`writer`]: group commit of orders into PostgreSQL.
 //! - [`expiry`]: the expiry sweeper and the orphan reconciler.
 //! - [`sync`]: keeps Redis's copy of drop settings in step with PostgreSQL.
+//! - [`failover`]: on a Redis Cluster, rebuilds live drops after a failover.
 //! - [`clock`]: injectable time.
 //!
 //! Around it:
@@ -38,6 +39,7 @@ pub mod domain;
 pub mod drops;
 pub mod events;
 pub mod expiry;
+pub mod failover;
 pub mod gate;
 pub mod http;
 pub mod orders;

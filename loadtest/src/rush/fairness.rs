@@ -28,9 +28,7 @@ pub(crate) async fn check(
     drop: &str,
     shared: &Mutex<Shared>,
 ) -> anyhow::Result<Fairness> {
-    let mut redis = redis::Client::open(options.redis_url.as_str())?
-        .get_multiplexed_async_connection()
-        .await?;
+    let mut redis = runtime::redis::connect(&options.redis_url).await?;
     let admitted: Vec<(String, f64)> = redis::cmd("ZRANGE")
         .arg(queue::line::LineKeys::new(&options.redis_prefix, drop).admitted())
         .arg(0)

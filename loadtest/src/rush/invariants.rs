@@ -78,9 +78,7 @@ async fn redis_sold(
     redis_prefix: &str,
     drop: &str,
 ) -> anyhow::Result<Option<i64>> {
-    let mut redis = redis::Client::open(redis_url)?
-        .get_multiplexed_async_connection()
-        .await?;
+    let mut redis = runtime::redis::connect(redis_url).await?;
     Ok(redis::cmd("HGET")
         .arg(admission::contract::DropKeys::new(redis_prefix, drop).drop())
         .arg("sold")

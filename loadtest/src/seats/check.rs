@@ -65,9 +65,7 @@ pub async fn check(
     .bind(&sale.event)
     .fetch_all(&db)
     .await?;
-    let mut redis = redis::Client::open(redis_url)?
-        .get_multiplexed_async_connection()
-        .await?;
+    let mut redis = runtime::redis::connect(redis_url).await?;
     let base = format!("{redis_prefix}:{{{}}}", sale.drop);
     let owners: HashMap<u32, String> = redis::cmd("HGETALL")
         .arg(format!("{base}:seat:owner"))

@@ -5,6 +5,8 @@
 
 use admission::keys::{AdmissionKeyPair, Jwks};
 
+pub mod cluster;
+
 pub const USER_SECRET: &str = "rush-test-user-secret-0123456";
 pub const OPERATOR_KEY: &str = "rush-test-operator";
 /// The admission MAC key the stack's queue and sale share.
@@ -37,6 +39,11 @@ pub struct Stack {
 }
 
 pub async fn stack() -> Stack {
+    stack_on(redis_url()).await
+}
+
+/// The stack against the Redis (one node or a cluster) at `redis`.
+pub async fn stack_on(redis: String) -> Stack {
     let dir = std::env::temp_dir().join(format!("lineup-rush-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let key = AdmissionKeyPair::generate();
@@ -51,7 +58,7 @@ pub async fn stack() -> Stack {
     .unwrap();
     let database = fresh_database().await;
     let prefix = format!("rush-{}", uuid::Uuid::new_v4().simple());
-    let mut service = runtime::ServiceSettings::new(database.clone(), redis_url());
+    let mut service = runtime::ServiceSettings::new(database.clone(), redis);
     service.redis_prefix = prefix.clone();
     service.user_jwt_secret = Some(USER_SECRET.into());
     let contract = admission::contract::ContractSettings {

@@ -24,6 +24,19 @@ impl Sale {
     /// While one request of this process rebuilds a drop, the others answer 503
     /// `unavailable` at once rather than queueing on the lock.
     pub async fn ensure_loaded(&self, drop_id: &str) -> Result<(), OrderError> {
+        self.load_from_record(drop_id, false).await
+    }
+
+    /// Rebuilds a loaded drop from PostgreSQL all the same, behind the same
+    /// fence: after a Redis Cluster failover the promoted replica may lack
+    /// the last writes its master acknowledged (replication is
+    /// asynchronous), so its `sold` and per-user counts may be short. See
+    /// `crate::failover`.
+    pub async fn reload_after_failover(&self, drop_id: &str) -> Result<(), OrderError> {
+        self.load_from_record(drop_id, true).await
+    }
+
+    async fn load_from_record(&self, drop_id: &str, force: bool) -> Result<(), OrderError> {
         let Some(_rebuilding) = RebuildGuard::take(self, drop_id) else {
             return Err(OrderError::Unavailable(
                 "the drop is being reloaded after a Redis failure; try again in a moment".into(),
@@ -41,7 +54,7 @@ impl Sale {
             }
             Err(e) => return Err(e.into()),
         }
-        if self.gate.counters(drop_id).await?.is_some() {
+        if !force && self.gate.counters(drop_id).await?.is_some() {
             return Ok(()); // another process loaded it while we waited
         }
         let drop = drops::bump_redis_epoch(&mut tx, drop_id).await?;

@@ -10,7 +10,7 @@ pub use types::{
     Reservation, ReservationRecord,
 };
 
-use redis::aio::ConnectionManager;
+use runtime::redis::Redis;
 use std::sync::{Arc, LazyLock};
 use uuid::Uuid;
 
@@ -28,7 +28,7 @@ pub const IDEMPOTENCY_TTL_SECS: u64 = 24 * 3600;
 /// The typed face of the drop scripts.
 #[derive(Clone)]
 pub struct StockGate {
-    redis: ConnectionManager,
+    redis: Redis,
     prefix: Arc<str>,
 }
 
@@ -43,7 +43,7 @@ fn reply_error(what: &str, reply: &[String]) -> redis::RedisError {
 }
 
 impl StockGate {
-    pub fn new(redis: ConnectionManager, prefix: &str) -> Self {
+    pub fn new(redis: Redis, prefix: &str) -> Self {
         Self {
             redis,
             prefix: prefix.into(),
@@ -55,7 +55,7 @@ impl StockGate {
     }
 
     /// The Redis connection (for callers that batch their own commands).
-    pub fn redis(&self) -> ConnectionManager {
+    pub fn redis(&self) -> Redis {
         self.redis.clone()
     }
 
@@ -266,19 +266,26 @@ impl StockGate {
         if drop_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
-        for drop_id in drop_ids {
-            pipe.hget(self.keys(drop_id).drop(), &["stock", "sold"]);
-        }
-        let replies: Vec<(Option<i64>, Option<i64>)> =
-            bounded(pipe.query_async(&mut self.redis.clone())).await?;
-        Ok(replies
-            .into_iter()
-            .map(|pair| match pair {
-                (Some(stock), Some(sold)) => Some(GateCounters { stock, sold }),
-                _ => None,
+        // One group per drop: a drop's keys share a slot, drops do not.
+        let groups: Vec<redis::Pipeline> = drop_ids
+            .iter()
+            .map(|drop_id| {
+                let mut pipe = redis::pipe();
+                pipe.hget(self.keys(drop_id).drop(), &["stock", "sold"]);
+                pipe
             })
-            .collect())
+            .collect();
+        let replies = self.redis.query_groups(&groups).await?;
+        replies
+            .iter()
+            .map(|reply| {
+                let pair: (Option<i64>, Option<i64>) = redis::from_redis_value(reply)?;
+                Ok(match pair {
+                    (Some(stock), Some(sold)) => Some(GateCounters { stock, sold }),
+                    _ => None,
+                })
+            })
+            .collect()
     }
 
     /// Units each user holds, as Redis sees it.
@@ -312,14 +319,14 @@ impl StockGate {
     }
 
     /// Tells the queue services a drop's settings changed (pub/sub on
-    /// `{prefix}:drops:changed`), so a pause or a new rate reaches waiting
+    /// `{prefix}:drops:changed`, sharded on a cluster), so a pause or a new rate reaches waiting
     /// fans at once instead of at the queue's next settings poll.
     pub async fn announce_change(&self, drop_id: &str) -> redis::RedisResult<()> {
         let mut redis = self.redis.clone();
-        let mut command = redis::cmd("PUBLISH");
-        command
-            .arg(admission::contract::drops_changed_channel(&self.prefix))
-            .arg(drop_id);
+        let command = redis.publish_cmd(
+            &admission::contract::drops_changed_channel(&self.prefix),
+            drop_id,
+        );
         bounded(command.query_async::<i64>(&mut redis))
             .await
             .map(|_| ())

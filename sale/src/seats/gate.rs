@@ -189,12 +189,12 @@ fn refusal(code: Option<String>) -> Option<HoldRefusal> {
 /// The typed face of the seat scripts.
 #[derive(Clone)]
 pub struct SeatGate {
-    redis: redis::aio::ConnectionManager,
+    redis: runtime::redis::Redis,
     prefix: Arc<str>,
 }
 
 impl SeatGate {
-    pub fn new(redis: redis::aio::ConnectionManager, prefix: &str) -> Self {
+    pub fn new(redis: runtime::redis::Redis, prefix: &str) -> Self {
         Self {
             redis,
             prefix: prefix.into(),
