@@ -56,13 +56,19 @@ CREATE TABLE event_search (
     price_max     BIGINT,
     currency      TEXT
 );
-CREATE INDEX event_search_doc ON event_search USING gin (doc);
+-- GIN without a pending list (fastupdate off): a search never scans a list
+-- of unmerged entries after a burst of changes; writes are a little slower.
+CREATE INDEX event_search_doc ON event_search USING gin (doc) WITH (fastupdate = off);
 CREATE INDEX event_search_by_start ON event_search (starts_at, event_id);
 CREATE INDEX event_search_by_city ON event_search (city_key, starts_at);
 CREATE INDEX event_search_by_venue ON event_search (venue_id, starts_at);
 CREATE INDEX event_search_by_genre ON event_search (genre_key, starts_at);
 CREATE INDEX event_search_by_country ON event_search (country, starts_at);
-CREATE INDEX event_search_by_place ON event_search USING gist (search_earth(lat, lon));
+-- Near a point: a latitude/longitude box (btree, covering what the near
+-- searches and their facets read: index-only; the radius is at most 500 km,
+-- so nearest-first sorts the box's rows rather than walking a GiST index).
+CREATE INDEX event_search_by_lat ON event_search (lat, lon)
+    INCLUDE (starts_at, event_id, status, city, genre, local_start);
 
 -- Distinct words of names, performers, venues, cities and genres, with how
 -- many events use them: what a misspelt word is corrected to.
@@ -70,7 +76,8 @@ CREATE TABLE search_words (
     word TEXT PRIMARY KEY,
     freq INTEGER NOT NULL
 );
-CREATE INDEX search_words_trgm ON search_words USING gin (word gin_trgm_ops);
+CREATE INDEX search_words_trgm ON search_words USING gin (word gin_trgm_ops)
+    WITH (fastupdate = off);
 
 -- Names a fan may be typing: performers, venues, cities. `key` is the
 -- normalised name, or the name from one of its later words on ("swift" for
@@ -83,7 +90,8 @@ CREATE TABLE search_names (
     PRIMARY KEY (kind, key, label)
 );
 CREATE INDEX search_names_prefix ON search_names (key text_pattern_ops, freq DESC);
-CREATE INDEX search_names_trgm ON search_names USING gin (key gin_trgm_ops);
+CREATE INDEX search_names_trgm ON search_names USING gin (key gin_trgm_ops)
+    WITH (fastupdate = off);
 
 -- Rebuilds the search rows of the given events (deleting those gone).
 CREATE FUNCTION search_refresh(ids TEXT[]) RETURNS VOID LANGUAGE sql AS $$
@@ -103,8 +111,9 @@ CREATE FUNCTION search_refresh(ids TEXT[]) RETURNS VOID LANGUAGE sql AS $$
         sales.price_min, sales.price_max, sales.currency
     FROM events e
     JOIN venues v ON v.id = e.venue_id
-    LEFT JOIN LATERAL (
-        SELECT min(d.opens_at) FILTER (WHERE d.state <> 'closed' AND d.held < d.stock) AS opens_at,
+    LEFT JOIN (
+        SELECT d.event_id,
+            min(d.opens_at) FILTER (WHERE d.state <> 'closed' AND d.held < d.stock) AS opens_at,
             bool_and(d.held >= d.stock) FILTER (WHERE d.state <> 'closed') AS sold_out,
             min(p.cents) FILTER (WHERE d.state <> 'closed') AS price_min,
             max(p.cents) FILTER (WHERE d.state <> 'closed') AS price_max,
@@ -117,9 +126,12 @@ CREATE FUNCTION search_refresh(ids TEXT[]) RETURNS VOID LANGUAGE sql AS $$
             WHERE d.seating IS NOT NULL
             UNION ALL SELECT d.price_cents WHERE d.seating IS NULL
         ) p
-        WHERE d.event_id = e.id
-    ) sales ON true
+        WHERE d.event_id = ANY (ids)
+        GROUP BY d.event_id
+    ) sales ON sales.event_id = e.id
     WHERE e.id = ANY (ids)
+    -- In date order: a bulk load lays the table out the way searches walk it.
+    ORDER BY e.starts_at
     ON CONFLICT (event_id) DO UPDATE SET doc = EXCLUDED.doc, venue_id = EXCLUDED.venue_id,
         city = EXCLUDED.city, city_key = EXCLUDED.city_key, country = EXCLUDED.country,
         genre = EXCLUDED.genre, genre_key = EXCLUDED.genre_key, lat = EXCLUDED.lat,
@@ -162,25 +174,28 @@ CREATE FUNCTION search_learn(event_id TEXT) RETURNS VOID LANGUAGE sql AS $$
     ON CONFLICT (kind, key, label) DO UPDATE SET freq = n.freq + 1;
 $$;
 
--- Recounts the whole lexicon from the events (after a bulk load).
+-- Recounts the whole lexicon from the events (after a bulk load): a word's
+-- count is how often the events use it; a name's, how many events name it.
 CREATE FUNCTION search_rebuild_lexicon() RETURNS VOID LANGUAGE sql AS $$
     TRUNCATE search_words, search_names;
     INSERT INTO search_words (word, freq)
-    SELECT word, count(DISTINCT id) FROM (
-        SELECT e.id, regexp_split_to_table(search_norm(e.name || ' ' ||
+    SELECT word, count(*) FROM (
+        SELECT regexp_split_to_table(search_norm(e.name || ' ' ||
             array_to_string(e.performers, ' ') || ' ' || v.name || ' ' || v.city || ' ' ||
             e.genre), ' ') AS word
         FROM events e JOIN venues v ON v.id = e.venue_id
     ) words WHERE word <> '' AND length(word) <= 64
     GROUP BY word;
     INSERT INTO search_names (kind, key, label, freq)
-    SELECT kind, key, label, count(*) FROM (
-        SELECT 'performer' AS kind, p AS label FROM events e, unnest(e.performers) p
-        UNION ALL SELECT 'venue', v.name FROM events e JOIN venues v ON v.id = e.venue_id
-        UNION ALL SELECT 'city', v.city FROM events e JOIN venues v ON v.id = e.venue_id
-    ) names, LATERAL search_name_keys(label) key
-    WHERE key <> ''
-    GROUP BY kind, key, label;
+    SELECT names.kind, key, names.label, names.freq FROM (
+        SELECT 'performer' AS kind, p AS label, count(*) AS freq
+            FROM events e, unnest(e.performers) p GROUP BY p
+        UNION ALL SELECT 'venue', v.name, count(*)
+            FROM events e JOIN venues v ON v.id = e.venue_id GROUP BY v.name
+        UNION ALL SELECT 'city', v.city, count(*)
+            FROM events e JOIN venues v ON v.id = e.venue_id GROUP BY v.city
+    ) names, LATERAL search_name_keys(names.label) key
+    WHERE key <> '';
 $$;
 
 CREATE FUNCTION search_refresh_all() RETURNS VOID LANGUAGE sql AS $$
