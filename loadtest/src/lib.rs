@@ -10,6 +10,7 @@
 //!   `rush::fairness`, `rush::invariants`, `rush::thresholds`, `rush::report`, `rush::plot`.
 //! - [`seats`]: `loadtest seats`, a seated sale under a crowd (or hold decisions at a rate), its invariants;
 //!   its parts: `seats::setup`, `seats::fans`, `seats::viewers`, `seats::bench`, `seats::check`.
+//! - [`catalog`]: `loadtest catalog`, a million events loaded with COPY, then searched at a rate (p50/p99 per kind, index sizes).
 //! - [`idle`]: idle fans by the million, joined through the queue's own join script straight against Redis.
 //! - [`connect`]: fans' WebSockets and HTTP clients, spread over loopback source addresses.
 //! - [`sale_api`]: an HTTP client for a run, drops created and changed with the operator key.
@@ -19,6 +20,7 @@
 //! - [`output`]: a run's figures written as JSON into its `--out` directory.
 
 pub mod baseline;
+pub mod catalog;
 pub mod connect;
 pub mod idle;
 pub mod orders;

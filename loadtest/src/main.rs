@@ -9,7 +9,7 @@
 //! too few fans in the line, too few admissions).
 
 use clap::{Parser, Subcommand};
-use loadtest::{baseline, orders, rush, seats, sockets, tokens};
+use loadtest::{baseline, catalog, orders, rush, seats, sockets, tokens};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -40,6 +40,9 @@ enum Command {
     /// waiting room (or hold decisions at a rate with `--bench`), ending
     /// with its invariants; exits 1 when one is broken.
     Seats(seats::Args),
+    /// The event search over a generated catalog (1M events by default):
+    /// loads it with COPY, then searches at a rate; p50/p99 per kind.
+    Catalog(catalog::Args),
     /// Buyers' admission tokens written to a file, one a line, for an
     /// independent client (`loadtest/wrk/orders.lua`).
     Tokens(tokens::Args),
@@ -55,6 +58,7 @@ async fn main() -> ExitCode {
         Command::Soak(args) => rush::soak(args).await,
         Command::Baseline(args) => passed(baseline::main(args).await),
         Command::Tokens(args) => passed(tokens::main(args).await),
+        Command::Catalog(args) => passed(catalog::main(args).await),
         Command::Seats(args) => seats::main(args).await.map(|held| {
             if held {
                 ExitCode::SUCCESS

@@ -11,6 +11,8 @@ use crate::expiry::{Expiry, Periods};
 use crate::gate::StockGate;
 use crate::http::{self, HttpParts, HttpState};
 use crate::payments::sandbox::{SandboxConfig, SandboxProvider};
+use crate::search::pg::PgEngine;
+use crate::search::Search;
 use crate::seats::board::Boards;
 use crate::seats::gate::SeatGate;
 use crate::writer::{OrderWriter, WriterConfig};
@@ -158,14 +160,35 @@ impl App {
             )),
             order_limiter.spawn_pruning(stop.clone()),
         ];
+        let cursor_key: Vec<u8> = match (&config.search_cursor_key, settings.dev) {
+            (Some(key), _) => key.as_bytes().to_vec(),
+            (None, true) => Uuid::new_v4().as_bytes().to_vec(),
+            (None, false) => anyhow::bail!("set SEARCH_CURSOR_KEY (dev mode makes one up)"),
+        };
+        let search = Search::new(
+            Arc::new(
+                PgEngine::connect(
+                    config
+                        .search_database_url
+                        .as_deref()
+                        .unwrap_or(&settings.database_url),
+                    config.search_db_connections,
+                )
+                .await?,
+            ),
+            &cursor_key,
+            sale.clock.clone(),
+        );
         let http = HttpState::new(HttpParts {
             sale,
+            search,
             admission,
             users,
             operator_key: config.operator_api_key.as_deref().map(Arc::from),
             dev_issuer,
             order_limiter,
             cors_origins: config.cors_origins.as_str().into(),
+            fan_page_url: config.fan_page_url.as_str().into(),
         });
         Ok(Self {
             server,

@@ -86,6 +86,26 @@ pub struct Config {
     #[arg(long, env = "CORS_ORIGINS", default_value = "")]
     pub cors_origins: String,
 
+    /// The fan page of a sale, where an event page's "Join the line" goes
+    /// (`{drop}` is replaced by the sale's id); served by the queue service.
+    #[arg(long, env = "FAN_PAGE_URL", default_value = "/drops/{drop}")]
+    pub fan_page_url: String,
+
+    /// Key the search's page cursors are signed with (HMAC-SHA256); every
+    /// node of a deployment needs the same one. In dev mode a random one is
+    /// made when unset (cursors then last as long as the process).
+    #[arg(long, env = "SEARCH_CURSOR_KEY", hide_env_values = true)]
+    pub search_cursor_key: Option<String>,
+
+    /// PostgreSQL the search reads (a read replica, say); default:
+    /// DATABASE_URL.
+    #[arg(long, env = "SEARCH_DATABASE_URL", hide_env_values = true)]
+    pub search_database_url: Option<String>,
+
+    /// Connections of the search's own pool.
+    #[arg(long, env = "SEARCH_DB_CONNECTIONS", default_value_t = 8)]
+    pub search_db_connections: u32,
+
     /// Apply the embedded migrations at start.
     #[arg(long, env = "MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
     pub migrate: bool,
@@ -113,6 +133,10 @@ impl Config {
             reconcile_every_secs: 10,
             orphan_grace_secs: 60,
             cors_origins: String::new(),
+            fan_page_url: "/drops/{drop}".into(),
+            search_cursor_key: None,
+            search_database_url: None,
+            search_db_connections: 8,
             migrate: true,
         }
     }

@@ -8,6 +8,8 @@
 //!   drop's Redis copy behind the epoch fence.
 //! - [`venues`]: venues and their seat maps (ours, or a pretix plan).
 //! - [`events`]: events, their venue and sales.
+//! - [`search`]: finding events (text, typos, filters, facets, cursor)
+//!   behind one engine trait; PostgreSQL's is the default.
 //! - [`paying`]: a fan pays an order; a provider event arrives at the
 //!   webhook.
 //! - [`payments`]: the provider interface, the sandbox provider, webhook
@@ -45,6 +47,7 @@ pub mod http;
 pub mod orders;
 pub mod paying;
 pub mod payments;
+pub mod search;
 pub mod seating;
 pub mod seats;
 pub mod store;

@@ -5,6 +5,7 @@
 // and a seated sale; fans pick seats by mouse and by keyboard, see others'
 // holds arrive, reload into their hold; a 50,000-seat map's first draw and
 // pan/zoom frame times are measured and printed (artifacts/seatmap-timing.json).
+// Event search: a fan finds a show with a typo, filters, opens it, joins its line.
 //
 // Expects running services (scripts/browser-test starts them):
 //   QUEUE_URL, SALE_URL, OPERATOR_API_KEY, ADMISSION_MINT (a command that
@@ -785,6 +786,94 @@ await step("50,000 seats: first draw, then pan and zoom frame times (mouse at 12
   timing.loadAtEnd = r1(loadavg()[0]);
   console.log(`     upload of the 50,000-seat map ${timing.uploadMs} ms; 100 best-available holds of 4 ${timing.holds100Ms} ms; load ${timing.loadAtStart} → ${timing.loadAtEnd} on ${timing.cores} cores`);
   writeFileSync(`${ARTIFACTS}seatmap-timing.json`, `${JSON.stringify(timing, null, 2)}\n`);
+});
+
+// Event search: a small catalog by the API, then a fan searching with a
+// typo, picking a suggestion, filtering, loading more, opening an event and
+// joining its line.
+const searchVenue = `hall-${stamp}`;
+const searchShow = `tayla-${stamp}`;
+const searchDrop = `tayla-sale-${stamp}`;
+
+await step("a fan finds an event by a misspelt artist, filters by city, opens it and joins its line", async () => {
+  const venues = [
+    { id: searchVenue, name: "Stadthalle Köln", city: "Köln", country: "DE", timezone: "Europe/Berlin", lat: 50.94, lon: 6.96 },
+    { id: `${searchVenue}-w`, name: "Wiener Stadthalle", city: "Wien", country: "AT", timezone: "Europe/Vienna", lat: 48.2, lon: 16.33 },
+  ];
+  for (const v of venues) assert.equal((await sale("/api/venues", { method: "POST", body: JSON.stringify(v) })).status, 201);
+  const starts = (days) => new Date(Date.now() + days * 86400000).toISOString();
+  const shows = [[searchShow, "Taylor Swift: The Eras Tour", searchVenue, 30]];
+  for (let i = 0; i < 23; i += 1) shows.push([`${searchShow}-${i}`, `Taylor Swift: Extra ${i}`, i % 2 ? searchVenue : `${searchVenue}-w`, 40 + i]);
+  for (const [id, name, venue, days] of shows) {
+    const r = await sale("/api/events", { method: "POST", body: JSON.stringify({ id, name, performers: ["Taylor Swift"], venue_id: venue, starts_at: starts(days), genre: "Pop" }) });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+  }
+  const created = await sale("/api/drops", { method: "POST", body: JSON.stringify({
+    id: searchDrop, name: "The Eras Tour — tickets", stock: 100, price_cents: 8900, currency: "EUR",
+    opens_at: isoIn(-60), event_id: searchShow, admission_rate_per_sec: 50, max_active: 100 }) });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+
+  const context = await browser.newContext({ locale: "en-US", viewport: PHONE });
+  const page = await context.newPage();
+  watchErrors(page, "search");
+  page.setDefaultTimeout(30000);
+  await page.goto(`${SALE}/events`);
+  await page.getByRole("heading", { name: "Find an event" }).waitFor();
+  await page.locator("#status").filter({ hasText: /event/ }).waitFor();
+  await accessible(page, "search page");
+  // Suggestions forgive the typo; the keyboard picks one.
+  const box = page.getByRole("combobox", { name: "Artist, venue or city" });
+  await box.fill("tayler");
+  await page.getByRole("option", { name: /Taylor Swift/ }).first().waitFor();
+  await accessible(page, "search suggestions");
+  await box.press("ArrowDown");
+  await box.press("Enter");
+  await page.locator("#status").filter({ hasText: /^20\+ events/ }).waitFor();
+  assert.equal(await box.inputValue(), "Taylor Swift");
+  // Load more: the list grows, no card moves.
+  // Where the first card sits in the page (the click may scroll the view).
+  const top = () => page.locator(".result").first().evaluate((el) => el.getBoundingClientRect().top + window.scrollY);
+  const firstCard = await top();
+  await page.getByRole("button", { name: "Load more" }).click();
+  await page.locator("#status").filter({ hasText: /^24 events/ }).waitFor();
+  assert.equal(await top(), firstCard, "no layout shift");
+  assert.equal(await page.getByRole("button", { name: "Load more" }).isHidden(), true);
+  // Misspelt free text, a city filter with an accent left out.
+  await box.fill("tayler swfit");
+  await page.locator("summary", { hasText: "Filters" }).click();
+  await page.getByLabel("City", { exact: true }).fill("koln");
+  await page.getByRole("button", { name: "Search", exact: true }).click();
+  await page.locator("#status").filter({ hasText: /^12 events\. Showing results for “taylor swift”/ }).waitFor();
+  const when = await page.locator(".result").first().locator("p.num").innerText();
+  assert.match(when, /GMT\+1|CET|GMT\+2|CEST/, `the venue's local time: ${when}`);
+  await shoot(page, "events-search");
+  await accessible(page, "search results");
+  // Nothing found, in plain words.
+  await box.fill("zzzqqq xxyyzz");
+  await page.getByRole("button", { name: "Search", exact: true }).click();
+  await page.locator("#status").filter({ hasText: "No events match" }).waitFor();
+  // Refused input, in plain words.
+  await page.getByLabel("City", { exact: true }).fill("");
+  await page.getByLabel("From", { exact: true }).fill("2031-05-02");
+  await page.getByLabel("To", { exact: true }).fill("2031-05-01");
+  await box.fill("taylor");
+  await page.getByRole("button", { name: "Search", exact: true }).click();
+  await page.getByRole("alert").filter({ hasText: "to is before from" }).waitFor();
+  await page.getByLabel("From", { exact: true }).fill("");
+  await page.getByLabel("To", { exact: true }).fill("");
+  await box.fill("eras tour");
+  await page.getByRole("button", { name: "Search", exact: true }).click();
+  await page.getByRole("link", { name: "Taylor Swift: The Eras Tour" }).click();
+  await page.getByRole("heading", { name: "Taylor Swift: The Eras Tour" }).waitFor();
+  await page.getByText("Stadthalle Köln, Köln (DE)").waitFor();
+  await shoot(page, "event-page");
+  await accessible(page, "event page");
+  await page.getByRole("link", { name: /Join the line for The Eras Tour/ }).click();
+  await page.waitForURL(`${QUEUE}/drops/${searchDrop}`);
+  await page.getByLabel("Your name").fill("uma");
+  await page.getByRole("button", { name: "Join the line" }).click();
+  await page.getByRole("heading", { name: /it's your turn|You are in line/i }).waitFor();
+  await context.close();
 });
 
 await step("no page broke its Content-Security-Policy", async () => {

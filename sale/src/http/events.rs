@@ -14,7 +14,7 @@ use runtime::error::ApiJson;
 
 pub fn router() -> Router<HttpState> {
     Router::new()
-        .route("/api/events", post(create))
+        .route("/api/events", post(create).get(super::search::search))
         .route("/api/events/{id}", get(show).patch(change))
 }
 

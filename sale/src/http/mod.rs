@@ -7,6 +7,7 @@
 //! - [`payments`]: pay an order, the provider's webhook.
 //! - [`venues`]: venues and their seat maps.
 //! - [`events`]: events with their venue and sales.
+//! - [`search`]: event search and suggestions, with cache headers.
 //! - [`seats`]: holds, the seat snapshot and its event stream.
 //! - [`pages`]: the operator console and its assets, with security headers.
 //! - [`auth`]: user, operator and admission credentials.
@@ -19,6 +20,7 @@ pub mod events;
 pub mod orders;
 pub mod pages;
 pub mod payments;
+pub mod search;
 pub mod seats;
 pub mod venues;
 
@@ -55,11 +57,16 @@ impl std::ops::Deref for HttpState {
 /// What an [`HttpState`] holds.
 pub struct HttpParts {
     pub sale: Sale,
+    /// Event search over its engine.
+    pub search: crate::search::Search,
     pub admission: AdmissionVerifier,
     pub users: UserVerifier,
     pub operator_key: Option<Arc<str>>,
     pub dev_issuer: Option<DevIssuer>,
     pub order_limiter: KeyedLimiter<String>,
+    /// Where an event page sends a fan into a sale's line (`{drop}`
+    /// replaced by its id).
+    pub fan_page_url: Arc<str>,
     /// Origins allowed to call the API from a browser.
     pub cors_origins: Arc<str>,
 }
@@ -87,6 +94,7 @@ pub fn router(state: HttpState) -> Router {
         .merge(payments::router())
         .merge(venues::router())
         .merge(events::router())
+        .merge(search::router())
         .merge(seats::router())
         .merge(pages::router())
         .fallback(runtime::error::not_found)

@@ -1,0 +1,269 @@
+//! Event search: find a show by artist, place and date, typos forgiven.
+//!
+//! - [`query`]: the query string, checked (the bad-input matrix), nothing
+//!   else.
+//! - [`cursor`]: the opaque, signed keyset cursor.
+//! - [`typo`]: edit distance and candidate corrections, engine-free.
+//! - [`pg`]: the PostgreSQL engine (full text with weighted fields,
+//!   pg_trgm and unaccent, the lexicon for corrections, facets over a
+//!   bounded candidate set).
+//!
+//! [`SearchEngine`] is the one seam: a dedicated engine (OpenSearch,
+//! Meilisearch, ...) fed from PostgreSQL can take over behind it. [`Search`]
+//! is what the HTTP layer calls: it parses, decodes the cursor, asks the
+//! engine within a time limit and signs the next cursor.
+
+pub mod cursor;
+pub mod pg;
+pub mod query;
+pub mod typo;
+
+use crate::clock::Clock;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use futures::future::BoxFuture;
+use query::SearchParams;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Longest a search or a suggestion may take before it is given up (503).
+pub const SEARCH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Why a search failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// Bad input: a code and a message for the fan (400).
+    #[error("{1}")]
+    Invalid(&'static str, String),
+    #[error("the search took too long")]
+    Timeout,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// How results are ordered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sort {
+    /// Best match first (text searches only), then soonest.
+    Relevance,
+    /// Soonest first.
+    #[default]
+    Date,
+    /// Nearest first (needs `near`).
+    Distance,
+}
+
+/// Near a point, within a radius.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Near {
+    pub lat: f64,
+    pub lon: f64,
+    pub radius_km: f64,
+}
+
+/// The sort key of the last hit of a page: the next page starts after it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct After {
+    pub rank: Option<f32>,
+    /// The engine's distance key (not necessarily kilometres).
+    pub distance: Option<f64>,
+    pub starts_at: DateTime<Utc>,
+    pub id: String,
+}
+
+/// What an engine is asked.
+#[derive(Debug, Clone)]
+pub struct EngineQuery {
+    pub params: SearchParams,
+    pub after: Option<After>,
+    pub now: DateTime<Utc>,
+    /// Count facets (the first page only).
+    pub facets: bool,
+}
+
+/// What an engine answers: up to `limit + 1` hits (one more tells there is
+/// a next page), each with its sort key.
+#[derive(Debug, Clone)]
+pub struct EngineAnswer {
+    pub hits: Vec<(Hit, After)>,
+    pub facets: Option<Facets>,
+    /// The text as searched after typo correction, when it was corrected.
+    pub corrected: Option<String>,
+}
+
+/// One event found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hit {
+    pub id: String,
+    pub name: String,
+    pub performers: Vec<String>,
+    pub venue: HitVenue,
+    pub starts_at: DateTime<Utc>,
+    /// The wall-clock start at the venue (in `venue.timezone`).
+    pub local_start: NaiveDateTime,
+    pub genre: String,
+    /// The event's own status (`scheduled`, `on_sale`, `postponed`, ...).
+    pub status: String,
+    pub sale: SaleSummary,
+    pub price: Option<PriceRange>,
+    /// From `near`, when given.
+    pub distance_km: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HitVenue {
+    pub id: String,
+    pub name: String,
+    pub city: String,
+    pub country: String,
+    pub timezone: String,
+}
+
+/// Whether tickets can be had: `on_sale` (a sale is open: join its line),
+/// `not_yet_open` (opens at `opens_at`), `sold_out`, or `none` (no sale).
+#[derive(Debug, Clone, Serialize)]
+pub struct SaleSummary {
+    pub state: &'static str,
+    pub opens_at: Option<DateTime<Utc>>,
+}
+
+impl SaleSummary {
+    pub fn new(opens_at: Option<DateTime<Utc>>, sold_out: bool, now: DateTime<Utc>) -> Self {
+        let state = match opens_at {
+            Some(at) if at <= now => "on_sale",
+            Some(_) => "not_yet_open",
+            None if sold_out => "sold_out",
+            None => "none",
+        };
+        Self { state, opens_at }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PriceRange {
+    pub min_cents: i64,
+    pub max_cents: i64,
+    pub currency: String,
+}
+
+/// Counts per city, genre and month (venue time) of the current search.
+/// Counted over at most `bound` matches, the soonest: `complete` says
+/// whether that was all of them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Facets {
+    pub complete: bool,
+    pub counted: i64,
+    pub bound: i64,
+    pub city: Vec<FacetCount>,
+    pub genre: Vec<FacetCount>,
+    pub month: Vec<FacetCount>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FacetCount {
+    pub value: String,
+    pub count: i64,
+}
+
+/// One suggestion as a fan types.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Suggestion {
+    /// `performer`, `venue` or `city`.
+    pub kind: String,
+    pub label: String,
+}
+
+/// A search engine: the one seam between the API and where the catalog is
+/// indexed.
+pub trait SearchEngine: Send + Sync + 'static {
+    fn search<'a>(
+        &'a self,
+        query: &'a EngineQuery,
+    ) -> BoxFuture<'a, Result<EngineAnswer, SearchError>>;
+
+    fn suggest<'a>(
+        &'a self,
+        text: &'a str,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<Suggestion>, SearchError>>;
+}
+
+/// `GET /api/events`'s answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResponse {
+    pub events: Vec<Hit>,
+    pub facets: Option<Facets>,
+    pub next_cursor: Option<String>,
+    pub corrected: Option<String>,
+    pub sort: Sort,
+}
+
+/// `GET /api/events/suggest`'s answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct SuggestResponse {
+    pub suggestions: Vec<Suggestion>,
+}
+
+/// Search as the API offers it, over an engine.
+#[derive(Clone)]
+pub struct Search {
+    engine: Arc<dyn SearchEngine>,
+    cursor_key: Arc<[u8]>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Search {
+    pub fn new(engine: Arc<dyn SearchEngine>, cursor_key: &[u8], clock: Arc<dyn Clock>) -> Self {
+        Self {
+            engine,
+            cursor_key: cursor_key.into(),
+            clock,
+        }
+    }
+
+    /// Runs the search a raw query string asks for.
+    pub async fn search(&self, raw: Option<&str>) -> Result<SearchResponse, SearchError> {
+        let mut params = query::parse_search(raw)?;
+        let fingerprint = params.fingerprint();
+        let after = match params.cursor.take() {
+            Some(c) => Some(cursor::decode(&self.cursor_key, &fingerprint, &c)?),
+            None => None,
+        };
+        let query = EngineQuery {
+            facets: after.is_none(),
+            after,
+            now: self.clock.now(),
+            params,
+        };
+        let answer = tokio::time::timeout(SEARCH_TIMEOUT, self.engine.search(&query))
+            .await
+            .map_err(|_| SearchError::Timeout)??;
+        let limit = query.params.limit as usize;
+        let more = answer.hits.len() > limit;
+        let mut hits = answer.hits;
+        hits.truncate(limit);
+        let next_cursor = if more {
+            hits.last()
+                .map(|(_, after)| cursor::encode(&self.cursor_key, &fingerprint, after))
+        } else {
+            None
+        };
+        Ok(SearchResponse {
+            events: hits.into_iter().map(|(hit, _)| hit).collect(),
+            facets: answer.facets,
+            next_cursor,
+            corrected: answer.corrected,
+            sort: query.params.sort,
+        })
+    }
+
+    /// Suggestions for what a fan is typing.
+    pub async fn suggest(&self, raw: Option<&str>) -> Result<SuggestResponse, SearchError> {
+        let (text, limit) = query::parse_suggest(raw)?;
+        let suggestions = tokio::time::timeout(SEARCH_TIMEOUT, self.engine.suggest(&text, limit))
+            .await
+            .map_err(|_| SearchError::Timeout)??;
+        Ok(SuggestResponse { suggestions })
+    }
+}
