@@ -35,7 +35,14 @@ pub async fn load(
             async move {
                 let now = chrono::Utc::now().timestamp_millis();
                 lines
-                    .join(drop, &format!("idle-{n}"), now, None, now - 3_600_000)
+                    .join(
+                        drop,
+                        &format!("idle-{n}"),
+                        now,
+                        None,
+                        now - 3_600_000,
+                        "open",
+                    )
                     .await
             }
         })

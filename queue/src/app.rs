@@ -72,8 +72,10 @@ impl App {
         };
         let admission_ttl = config.contract.admission_ttl();
         let lines = Lines::new(redis, &settings.redis_prefix);
+        let access = crate::access::Access::new(lines.redis(), db.clone(), &settings.redis_prefix);
         let catalog = Catalog::new(db, lines.clone(), clock.clone(), admission_ttl);
         let room = WaitingRoom {
+            access,
             lines: lines.clone(),
             catalog: catalog.clone(),
             statuses: StatusMaker::new(
@@ -88,6 +90,8 @@ impl App {
         let stop = CancellationToken::new();
         let user_limiter = KeyedLimiter::per_second(config.join_rate_per_user);
         let ip_limiter = KeyedLimiter::per_second(config.join_rate_per_ip);
+        let net_limiter = KeyedLimiter::per_second(config.join_rate_per_network);
+        let proxies = Arc::new(settings.trusted_proxies()?);
         let mut background = vec![
             tokio::spawn(crate::catalog::run(
                 catalog.clone(),
@@ -106,6 +110,7 @@ impl App {
             )),
             user_limiter.spawn_pruning(stop.clone()),
             ip_limiter.spawn_pruning(stop.clone()),
+            net_limiter.spawn_pruning(stop.clone()),
         ];
         let pump = Pump::new(PumpSettings {
             lines,
@@ -139,6 +144,8 @@ impl App {
             sockets: Sockets::default(),
             user_limiter,
             ip_limiter,
+            net_limiter,
+            proxies,
             limits: Arc::new(Limits {
                 allowed_origins: config.allowed_origins.clone(),
                 max_connections: config.max_connections,

@@ -69,9 +69,17 @@ pub struct Config {
     #[arg(long, env = "JOIN_RATE_PER_USER", default_value_t = 2)]
     pub join_rate_per_user: u32,
 
-    /// Joins and polls allowed per client IP per second (burst of twice that).
+    /// Joins and polls allowed per client address per second (burst of
+    /// twice that). The address is the connection's, or from a trusted
+    /// proxy (`TRUSTED_PROXIES`) the one it forwarded.
     #[arg(long, env = "JOIN_RATE_PER_IP", default_value_t = 50)]
     pub join_rate_per_ip: u32,
+
+    /// Joins and polls allowed per client network (its /24 for IPv4, /64
+    /// for IPv6) per second (burst of twice that): a farm on one subnet
+    /// shares it.
+    #[arg(long, env = "JOIN_RATE_PER_NETWORK", default_value_t = 200)]
+    pub join_rate_per_network: u32,
 
     /// How often the pump admits, milliseconds (0: no background pump; tests
     /// drive it by hand).
@@ -105,6 +113,7 @@ impl Config {
             max_sockets_per_user: 4,
             join_rate_per_user: 2,
             join_rate_per_ip: 50,
+            join_rate_per_network: 200,
             pump_tick_ms: 100,
             pump_lease_ms: 3000,
             node_id: None,

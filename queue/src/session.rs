@@ -371,6 +371,7 @@ mod tests {
                 max_active: 1000,
                 draw_seed: "s".into(),
                 earliest_pending_expiry: None,
+                access: "open".into(),
             },
             line: LineSnapshot {
                 progress: Progress {

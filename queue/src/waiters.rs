@@ -60,11 +60,12 @@ impl Waiters {
         let Some(waiting) = map.get(drop) else {
             return 0;
         };
-        users
-            .iter()
-            .filter_map(|user| waiting.get(user))
-            .map(|sender| sender.send_replace(Some(at_ms)))
-            .count()
+        let mut woken = 0;
+        for sender in users.iter().filter_map(|user| waiting.get(user)) {
+            sender.send_replace(Some(at_ms));
+            woken += 1;
+        }
+        woken
     }
 
     /// Users with a session waiting here (all drops).

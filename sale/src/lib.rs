@@ -16,6 +16,8 @@
 //!   the lapse loop, the rebuild of a seated sale.
 //! - [`seating`]: seat maps (our format and pretix's), generated venues,
 //!   best available; pure, no I/O.
+//! - [`revocation`]: an operator revokes a user or an admission token (bot
+//!   defence); restored into a drop's Redis copy whenever it is loaded.
 //! - [`gate`]: the Redis gate: the Lua scripts deciding orders, their keys.
 //! - [`store`]: PostgreSQL, the durable record (checked queries).
 //! - [`writer`]: group commit of orders into PostgreSQL.
@@ -43,6 +45,7 @@ pub mod http;
 pub mod orders;
 pub mod paying;
 pub mod payments;
+pub mod revocation;
 pub mod seating;
 pub mod seats;
 pub mod store;

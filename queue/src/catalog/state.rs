@@ -19,6 +19,9 @@ pub struct DropSettings {
     /// When the first pending order (or a seated sale's live hold) expires:
     /// its units may come back. `None` when nothing is pending.
     pub earliest_pending_expiry: Option<DateTime<Utc>>,
+    /// Who may join: `open` (anyone), `code` (an access code or the
+    /// operator's list) or `list` (the list only). See `crate::access`.
+    pub access: String,
 }
 
 /// Everything a status is computed from.

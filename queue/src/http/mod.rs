@@ -6,8 +6,10 @@
 //! - [`pages`]: the fan page (embedded from `web/`), with security headers.
 //! - [`error`]: the error shape.
 //!
-//! Joins and polls are limited per user and per client address; the
-//! limiters forget keys not seen lately (see `app`).
+//! Joins and polls are limited per user, per client address and per its
+//! /24 or /64 network (the address behind a trusted proxy, see
+//! `runtime::client_ip`); the limiters forget keys not seen lately (see
+//! `app`).
 
 pub mod error;
 pub mod pages;
@@ -57,6 +59,10 @@ pub struct HttpParts {
     pub sockets: Sockets,
     pub user_limiter: KeyedLimiter<String>,
     pub ip_limiter: KeyedLimiter<IpAddr>,
+    /// Per /24 (IPv4) or /64 (IPv6) network.
+    pub net_limiter: KeyedLimiter<IpAddr>,
+    /// Whose forwarding headers are believed.
+    pub proxies: Arc<runtime::client_ip::TrustedProxies>,
     pub limits: Arc<Limits>,
     /// Cancelled on shutdown: every session closes with 1001.
     pub shutdown: CancellationToken,
@@ -157,9 +163,37 @@ pub fn verify_user(http: &HttpState, token: &str) -> Result<String, QueueError> 
         .map_err(|e| QueueError::InvalidToken(e.to_string()))
 }
 
-/// Joins and polls are limited per user and per client address.
+/// The access code a join carries for an invite-only drop
+/// (`X-Access-Code`), if any.
+pub fn access_code(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-access-code")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// The client's address: the connection's own, or what a trusted proxy
+/// forwarded (see `runtime::client_ip`).
+pub fn client_ip(http: &HttpState, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    http.proxies.client_ip(peer, headers)
+}
+
+/// A request without a user yet is limited per client address and network.
+pub fn check_address_rate(http: &HttpState, ip: IpAddr) -> Result<(), QueueError> {
+    if !http.ip_limiter.allows(&ip) || !http.net_limiter.allows(&runtime::client_ip::network_of(ip))
+    {
+        metrics::counter!("queue_rate_limited_total").increment(1);
+        return Err(QueueError::RateLimited);
+    }
+    Ok(())
+}
+
+/// Joins and polls are limited per user, per client address and per
+/// client network (/24, /64).
 pub fn check_rate(http: &HttpState, user: &str, ip: IpAddr) -> Result<(), QueueError> {
-    if !http.ip_limiter.allows(&ip) || !http.user_limiter.allows(&user.to_string()) {
+    check_address_rate(http, ip)?;
+    if !http.user_limiter.allows(&user.to_string()) {
         metrics::counter!("queue_rate_limited_total").increment(1);
         return Err(QueueError::RateLimited);
     }

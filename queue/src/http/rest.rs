@@ -2,7 +2,7 @@
 //! draw, and the admission keys.
 
 use super::error::QueueError;
-use super::{check_rate, user_of, HttpState};
+use super::{check_rate, client_ip, user_of, HttpState};
 use crate::status::Status;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::HeaderMap;
@@ -33,7 +33,7 @@ impl axum::extract::FromRequestParts<HttpState> for Fan {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(peer)| peer.ip())
             .ok_or_else(|| anyhow::anyhow!("no peer address"))?;
-        check_rate(http, &user, peer)?;
+        check_rate(http, &user, client_ip(http, peer, &parts.headers))?;
         Ok(Self(user))
     }
 }
@@ -43,8 +43,14 @@ async fn join(
     State(http): State<HttpState>,
     Path(drop_id): Path<String>,
     Fan(user): Fan,
+    headers: HeaderMap,
 ) -> Result<Json<Status>, QueueError> {
-    Ok(Json(http.room.join_status(&drop_id, &user).await?))
+    let code = super::access_code(&headers);
+    Ok(Json(
+        http.room
+            .join_status(&drop_id, &user, code.as_deref())
+            .await?,
+    ))
 }
 
 /// `GET /api/drops/{id}/queue`: the status; also counts as a sign of life.

@@ -9,12 +9,15 @@
 //! `try_again` before the upgrade) and per user (close 4409), the socket
 //! keeps its connection's slot under the process-wide connection cap. Close
 //! codes: 1000 left/closed, 1001 idle or the node shutting down, 1009
-//! message too big, 4401 bad or missing token, 4404 unknown drop, 4408 no
+//! message too big, 4401 bad or missing token, 4403 refused a place (reason
+//! `revoked` by an operator, now or on a rejoin; `access_required`,
+//! `invalid_access_code` or `access_code_used_up` on an invite-only drop), 4404 unknown drop, 4408 no
 //! token in time, 4409 too many sockets for this user, 4429 rate limited,
 //! 1011 the queue is unavailable.
 
 use super::error::QueueError;
-use super::{check_rate, user_of, verify_user, HttpState, UserSlot};
+use super::{check_address_rate, check_rate, client_ip, user_of, verify_user, HttpState, UserSlot};
+use crate::room::RoomError;
 use crate::session::{Effect, Session, MAX_MESSAGE_BYTES};
 use crate::status::Status;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -95,10 +98,12 @@ async fn upgrade(
         true => Some(user_of(&http, &headers)?),
         false => None,
     };
+    let client = client_ip(&http, peer.ip(), &headers);
+    let code = super::access_code(&headers);
     if let Some(user) = &user {
-        check_rate(&http, user, peer.ip())?;
-    } else if !http.ip_limiter.allows(&peer.ip()) {
-        return Err(QueueError::RateLimited);
+        check_rate(&http, user, client)?;
+    } else {
+        check_address_rate(&http, client)?;
     }
     let open = http.sockets.open.fetch_add(1, Ordering::SeqCst) + 1;
     let slot = NodeSlot(http.clone());
@@ -116,7 +121,7 @@ async fn upgrade(
             // The connection's slot under the process-wide cap stays taken
             // for the socket's life.
             let _connection = connection;
-            run(http, drop_id, user, socket, peer).await;
+            run(http, drop_id, user, code, socket, client).await;
             drop(slot);
         }))
 }
@@ -136,8 +141,12 @@ fn frame(status: &Status) -> Message {
     Message::Text(value.to_string().into())
 }
 
-/// Waits for `{"token": "..."}` as the first message.
-async fn first_message_user(http: &HttpState, socket: &mut WebSocket) -> Result<String, Message> {
+/// Waits for `{"token": "...", "code": "..."}` as the first message (the
+/// access code is for invite-only drops, and optional).
+async fn first_message_user(
+    http: &HttpState,
+    socket: &mut WebSocket,
+) -> Result<(String, Option<String>), Message> {
     let first = tokio::time::timeout(AUTH_WAIT, socket.recv()).await;
     let text = match first {
         Ok(Some(Ok(Message::Text(text)))) => text,
@@ -147,11 +156,15 @@ async fn first_message_user(http: &HttpState, socket: &mut WebSocket) -> Result<
     if text.len() > MAX_MESSAGE_BYTES {
         return Err(close(1009, "message too big"));
     }
-    let token = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| v.get("token").and_then(|t| t.as_str()).map(str::to_string))
-        .ok_or_else(|| close(4401, "invalid_token"))?;
-    verify_user(http, &token).map_err(|_| close(4401, "invalid_token"))
+    let message = serde_json::from_str::<serde_json::Value>(&text).ok();
+    let field = |name: &str| {
+        message
+            .as_ref()
+            .and_then(|v| v.get(name).and_then(|t| t.as_str()).map(str::to_string))
+    };
+    let token = field("token").ok_or_else(|| close(4401, "invalid_token"))?;
+    let user = verify_user(http, &token).map_err(|_| close(4401, "invalid_token"))?;
+    Ok((user, field("code")))
 }
 
 /// Authenticates, joins, and runs the session until it ends.
@@ -159,20 +172,21 @@ async fn run(
     http: HttpState,
     drop_id: String,
     user: Option<String>,
+    code: Option<String>,
     mut socket: WebSocket,
-    peer: SocketAddr,
+    client: std::net::IpAddr,
 ) {
-    let user = match user {
-        Some(user) => user,
+    let (user, code) = match user {
+        Some(user) => (user, code),
         None => match first_message_user(&http, &mut socket).await {
-            Ok(user) => user,
+            Ok((user, sent)) => (user, sent.or(code)),
             Err(goodbye) => {
                 let _ = socket.send(goodbye).await;
                 return;
             }
         },
     };
-    if check_rate(&http, &user, peer.ip()).is_err() {
+    if check_rate(&http, &user, client).is_err() {
         let _ = socket.send(close(4429, "rate_limited")).await;
         return;
     }
@@ -202,8 +216,24 @@ async fn run(
         let _ = socket.send(close(1000, "closed")).await;
         return;
     }
-    let place = match http.room.join(&state, &user).await {
+    let place = match http.room.join(&state, &user, code.as_deref()).await {
         Ok(place) => place,
+        Err(RoomError::Revoked) => {
+            let _ = socket.send(close(4403, "revoked")).await;
+            return;
+        }
+        Err(RoomError::AccessRequired) => {
+            let _ = socket.send(close(4403, "access_required")).await;
+            return;
+        }
+        Err(RoomError::Access(crate::access::AccessError::UsedUp)) => {
+            let _ = socket.send(close(4403, "access_code_used_up")).await;
+            return;
+        }
+        Err(RoomError::Access(_)) => {
+            let _ = socket.send(close(4403, "invalid_access_code")).await;
+            return;
+        }
         Err(_) => {
             let _ = socket.send(close(1011, "unavailable")).await;
             return;
@@ -330,8 +360,13 @@ impl Adapter {
                 }
                 Effect::Rejoin => {
                     if let Ok(state) = room.drop_state(&self.drop_id).await {
-                        if let Ok(place) = room.join(&state, &user).await {
-                            session.on_joined(place);
+                        match room.join(&state, &user, None).await {
+                            Ok(place) => session.on_joined(place),
+                            Err(RoomError::Revoked) => {
+                                let _ = self.sender.send(close(4403, "revoked")).await;
+                                return Flow::End;
+                            }
+                            Err(_) => {}
                         }
                     }
                 }

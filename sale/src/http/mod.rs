@@ -7,6 +7,7 @@
 //! - [`payments`]: pay an order, the provider's webhook.
 //! - [`venues`]: venues and their seat maps.
 //! - [`events`]: events with their venue and sales.
+//! - [`revocations`]: an operator revokes a user or an admission token.
 //! - [`seats`]: holds, the seat snapshot and its event stream.
 //! - [`pages`]: the operator console and its assets, with security headers.
 //! - [`auth`]: user, operator and admission credentials.
@@ -19,6 +20,7 @@ pub mod events;
 pub mod orders;
 pub mod pages;
 pub mod payments;
+pub mod revocations;
 pub mod seats;
 pub mod venues;
 
@@ -88,6 +90,7 @@ pub fn router(state: HttpState) -> Router {
         .merge(venues::router())
         .merge(events::router())
         .merge(seats::router())
+        .merge(revocations::router())
         .merge(pages::router())
         .fallback(runtime::error::not_found)
         .method_not_allowed_fallback(runtime::error::method_not_allowed)

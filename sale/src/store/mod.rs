@@ -9,6 +9,7 @@
 //!   sale's open holds for a rebuild.
 //! - [`venues`]: venues and their seat maps (immutable versions).
 //! - [`events`]: events and their sales.
+//! - [`revocations`]: revoked users and admission tokens (bot defence).
 //!
 //! The batch insert of the group-commit writer is in [`crate::writer`],
 //! next to its transaction logic; payment queries in
@@ -18,6 +19,7 @@ pub mod drops;
 pub mod events;
 pub mod holds;
 pub mod orders;
+pub mod revocations;
 pub mod venues;
 
 pub use drops::{DropChange, DropRow, NewDrop};
