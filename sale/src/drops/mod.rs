@@ -125,7 +125,7 @@ impl Sale {
 
     /// Tells the queue nodes at once; a missed announcement is caught by
     /// their next settings refresh.
-    async fn announce(&self, drop_id: &str) {
+    pub(crate) async fn announce(&self, drop_id: &str) {
         if let Err(error) = self.gate.announce_change(drop_id).await {
             tracing::debug!(%error, "drop change not announced; queues see it at their next refresh");
         }

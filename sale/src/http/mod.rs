@@ -7,12 +7,14 @@
 //! - [`payments`]: pay an order, the provider's webhook.
 //! - [`venues`]: venues and their seat maps.
 //! - [`events`]: events with their venue and sales.
+//! - [`access`]: invite-only lines: access mode, codes, the list.
 //! - [`revocations`]: an operator revokes a user or an admission token.
 //! - [`seats`]: holds, the seat snapshot and its event stream.
 //! - [`pages`]: the operator console and its assets, with security headers.
 //! - [`auth`]: user, operator and admission credentials.
 //! - [`error`]: the error every endpoint answers with.
 
+pub mod access;
 pub mod auth;
 pub mod drops;
 pub mod error;
@@ -91,6 +93,7 @@ pub fn router(state: HttpState) -> Router {
         .merge(events::router())
         .merge(seats::router())
         .merge(revocations::router())
+        .merge(access::router())
         .merge(pages::router())
         .fallback(runtime::error::not_found)
         .method_not_allowed_fallback(runtime::error::method_not_allowed)
