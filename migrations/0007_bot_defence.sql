@@ -24,10 +24,13 @@ CREATE INDEX revoked_tokens_by_drop ON revoked_tokens (drop_id, expires_at);
 -- `list` admits to its line only users granted access: on the operator's
 -- list, or by redeeming an access code. Codes are stored as SHA-256 hashes
 -- (the operator sees a code once, when it is made).
+--
+-- `proof_of_work` false exempts the drop's joins from proof of work.
 CREATE TABLE drop_access (
-    drop_id    text PRIMARY KEY REFERENCES drops (id),
-    mode       text NOT NULL CHECK (mode IN ('open', 'code', 'list')),
-    updated_at timestamptz NOT NULL DEFAULT now()
+    drop_id       text PRIMARY KEY REFERENCES drops (id),
+    mode          text NOT NULL DEFAULT 'open' CHECK (mode IN ('open', 'code', 'list')),
+    proof_of_work boolean NOT NULL DEFAULT true,
+    updated_at    timestamptz NOT NULL DEFAULT now()
 );
 
 CREATE TABLE access_codes (

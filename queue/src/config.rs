@@ -81,6 +81,22 @@ pub struct Config {
     #[arg(long, env = "JOIN_RATE_PER_NETWORK", default_value_t = 200)]
     pub join_rate_per_network: u32,
 
+    /// Proof of work on joining (see README, "Bot defence"): the
+    /// difficulty at rest, as ALTCHA's `maxnumber` (a fan's browser hashes
+    /// half of it on average); it rises with the join rate. 0: off.
+    #[arg(long, env = "POW_BASE_MAXNUMBER", default_value_t = 200_000)]
+    pub pow_base_maxnumber: u64,
+
+    /// The key challenges are signed with, the same on every queue node
+    /// (32 bytes or more). Unset: a random key for this process (only
+    /// right for a single node).
+    #[arg(long, env = "POW_KEY", hide_env_values = true)]
+    pub pow_key: Option<String>,
+
+    /// How long a challenge may be solved and used, seconds.
+    #[arg(long, env = "POW_TTL_SECS", default_value_t = 120)]
+    pub pow_ttl_secs: u64,
+
     /// How often the pump admits, milliseconds (0: no background pump; tests
     /// drive it by hand).
     #[arg(long, env = "PUMP_TICK_MS", default_value_t = 100)]
@@ -114,6 +130,9 @@ impl Config {
             join_rate_per_user: 2,
             join_rate_per_ip: 50,
             join_rate_per_network: 200,
+            pow_base_maxnumber: 0,
+            pow_key: None,
+            pow_ttl_secs: 120,
             pump_tick_ms: 100,
             pump_lease_ms: 3000,
             node_id: None,

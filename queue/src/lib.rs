@@ -11,6 +11,8 @@
 //!   settings and live line snapshot broadcast per drop.
 //! - [`pump`]: the admission pump (lease, governor, announcements).
 //! - [`access`]: invite-only and presale lines: access codes and lists.
+//! - [`pow`]: proof of work on joining (ALTCHA's wire format), its replay
+//!   store and adaptive difficulty.
 //! - [`line`]: one drop's line in Redis and its Lua scripts.
 //! - [`draw`]: the verifiable random order of the pre-queue.
 //! - [`notify`]: announcements from other nodes and the sale service.
@@ -32,6 +34,7 @@ pub mod draw;
 pub mod http;
 pub mod line;
 pub mod notify;
+pub mod pow;
 pub mod pump;
 pub mod room;
 pub mod session;

@@ -372,6 +372,7 @@ mod tests {
                 draw_seed: "s".into(),
                 earliest_pending_expiry: None,
                 access: "open".into(),
+                proof_of_work: true,
             },
             line: LineSnapshot {
                 progress: Progress {

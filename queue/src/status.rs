@@ -221,6 +221,7 @@ mod tests {
                 earliest_pending_expiry: pending
                     .then(|| DateTime::from_timestamp(4_000_000_000, 0).unwrap_or_default()),
                 access: "open".into(),
+                proof_of_work: true,
             },
             line: LineSnapshot {
                 waiting: 500,

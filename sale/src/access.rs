@@ -48,22 +48,33 @@ fn new_code() -> String {
 }
 
 impl Sale {
-    /// Sets who may join a drop's line: `open`, `code` or `list`.
-    pub async fn set_access_mode(&self, drop_id: &str, mode: &str) -> Result<String, DropError> {
-        if !["open", "code", "list"].contains(&mode) {
+    /// Sets who may join a drop's line (`open`, `code` or `list`) and
+    /// whether joining needs proof of work; `None` keeps the setting.
+    pub async fn set_access_mode(
+        &self,
+        drop_id: &str,
+        mode: Option<&str>,
+        proof_of_work: Option<bool>,
+    ) -> Result<(String, bool), DropError> {
+        if mode.is_some_and(|m| !["open", "code", "list"].contains(&m)) {
             return Err(DropError::Invalid(
                 "mode must be open, code (an access code or the list) or list".into(),
             ));
         }
         self.find(drop_id).await?;
-        access::set_mode(&self.db, drop_id, mode).await?;
+        let set = access::set_mode(&self.db, drop_id, mode, proof_of_work).await?;
         self.announce(drop_id).await;
-        tracing::info!(drop = drop_id, mode, "drop access mode set");
-        Ok(mode.to_string())
+        tracing::info!(
+            drop = drop_id,
+            mode = set.0,
+            proof_of_work = set.1,
+            "drop access set"
+        );
+        Ok(set)
     }
 
-    /// A drop's access mode.
-    pub async fn access_mode(&self, drop_id: &str) -> Result<String, DropError> {
+    /// A drop's access mode and proof-of-work switch.
+    pub async fn access_mode(&self, drop_id: &str) -> Result<(String, bool), DropError> {
         self.find(drop_id).await?;
         Ok(access::mode(&self.db, drop_id).await?)
     }

@@ -22,6 +22,9 @@ pub struct DropSettings {
     /// Who may join: `open` (anyone), `code` (an access code or the
     /// operator's list) or `list` (the list only). See `crate::access`.
     pub access: String,
+    /// Joins need a solved challenge (when this node asks for proof of
+    /// work at all, see `crate::pow`); the operator may exempt a drop.
+    pub proof_of_work: bool,
 }
 
 /// Everything a status is computed from.

@@ -24,6 +24,8 @@ pub enum QueueError {
     InvalidAccessCode,
     #[error("this access code has been used as often as it may be")]
     AccessCodeUsedUp,
+    #[error("{0}")]
+    Pow(crate::pow::PowError),
     #[error("this origin may not open the queue")]
     BadOrigin,
     #[error("too many requests, slow down")]
@@ -46,6 +48,14 @@ impl QueueError {
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::NotInLine => (StatusCode::NOT_FOUND, "not_in_line"),
             Self::Revoked => (StatusCode::FORBIDDEN, "revoked"),
+            Self::Pow(why) => (
+                match why {
+                    crate::pow::PowError::Malformed => StatusCode::BAD_REQUEST,
+                    crate::pow::PowError::Reused => StatusCode::CONFLICT,
+                    _ => StatusCode::FORBIDDEN,
+                },
+                why.code(),
+            ),
             Self::AccessRequired => (StatusCode::FORBIDDEN, "access_required"),
             Self::InvalidAccessCode => (StatusCode::FORBIDDEN, "invalid_access_code"),
             Self::AccessCodeUsedUp => (StatusCode::CONFLICT, "access_code_used_up"),

@@ -63,6 +63,8 @@ pub struct HttpParts {
     pub net_limiter: KeyedLimiter<IpAddr>,
     /// Whose forwarding headers are believed.
     pub proxies: Arc<runtime::client_ip::TrustedProxies>,
+    /// Proof of work on joining.
+    pub pow: crate::pow::ProofOfWork,
     pub limits: Arc<Limits>,
     /// Cancelled on shutdown: every session closes with 1001.
     pub shutdown: CancellationToken,
@@ -161,6 +163,45 @@ pub fn verify_user(http: &HttpState, token: &str) -> Result<String, QueueError> 
         .verify(token.trim())
         .map(|claims| claims.sub)
         .map_err(|e| QueueError::InvalidToken(e.to_string()))
+}
+
+/// Checks the proof of work a join carries (`solution`: the `X-Pow`
+/// header or the WebSocket's `"pow"`), when the drop and this node ask for
+/// one, and spends it so it joins once.
+pub async fn check_pow(
+    http: &HttpState,
+    state: &crate::catalog::DropState,
+    user: &str,
+    solution: Option<&str>,
+) -> Result<(), QueueError> {
+    if !http.pow.required(state.settings.proof_of_work) {
+        return Ok(());
+    }
+    let now = u64::try_from(http.room.statuses.clock.now().timestamp()).unwrap_or(0);
+    let drop = &state.settings.id;
+    let solution = http
+        .pow
+        .challenger
+        .verify(solution.unwrap_or(""), drop, user, now)
+        .map_err(QueueError::Pow)?;
+    match http.pow.spend(drop, &solution).await {
+        Ok(()) => Ok(()),
+        Err(crate::pow::SpendError::Refused(why)) => Err(QueueError::Pow(why)),
+        Err(crate::pow::SpendError::Redis(error)) => Err(error.into()),
+    }
+    .inspect_err(|e| {
+        if let QueueError::Pow(why) = e {
+            metrics::counter!("queue_pow_refused_total", "reason" => why.code()).increment(1);
+        }
+    })
+}
+
+/// The proof of work a request carries (`X-Pow`), if any.
+pub fn pow_header(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-pow")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 /// The access code a join carries for an invite-only drop

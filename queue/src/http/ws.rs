@@ -11,7 +11,8 @@
 //! codes: 1000 left/closed, 1001 idle or the node shutting down, 1009
 //! message too big, 4401 bad or missing token, 4403 refused a place (reason
 //! `revoked` by an operator, now or on a rejoin; `access_required`,
-//! `invalid_access_code` or `access_code_used_up` on an invite-only drop), 4404 unknown drop, 4408 no
+//! `invalid_access_code` or `access_code_used_up` on an invite-only drop;
+//! `pow_*` when the proof of work is missing or wrong), 4404 unknown drop, 4408 no
 //! token in time, 4409 too many sockets for this user, 4429 rate limited,
 //! 1011 the queue is unavailable.
 
@@ -99,7 +100,10 @@ async fn upgrade(
         false => None,
     };
     let client = client_ip(&http, peer.ip(), &headers);
-    let code = super::access_code(&headers);
+    let extras = Extras {
+        code: super::access_code(&headers),
+        pow: super::pow_header(&headers),
+    };
     if let Some(user) = &user {
         check_rate(&http, user, client)?;
     } else {
@@ -121,7 +125,7 @@ async fn upgrade(
             // The connection's slot under the process-wide cap stays taken
             // for the socket's life.
             let _connection = connection;
-            run(http, drop_id, user, code, socket, client).await;
+            run(http, drop_id, user, extras, socket, client).await;
             drop(slot);
         }))
 }
@@ -141,12 +145,21 @@ fn frame(status: &Status) -> Message {
     Message::Text(value.to_string().into())
 }
 
-/// Waits for `{"token": "...", "code": "..."}` as the first message (the
-/// access code is for invite-only drops, and optional).
+/// What a socket's first message (or headers) carried besides the user.
+#[derive(Default)]
+struct Extras {
+    /// An access code (invite-only drops).
+    code: Option<String>,
+    /// A proof-of-work solution.
+    pow: Option<String>,
+}
+
+/// Waits for `{"token": "...", "code": "...", "pow": "..."}` as the first
+/// message (the access code and the proof of work when the drop asks).
 async fn first_message_user(
     http: &HttpState,
     socket: &mut WebSocket,
-) -> Result<(String, Option<String>), Message> {
+) -> Result<(String, Extras), Message> {
     let first = tokio::time::timeout(AUTH_WAIT, socket.recv()).await;
     let text = match first {
         Ok(Some(Ok(Message::Text(text)))) => text,
@@ -164,7 +177,13 @@ async fn first_message_user(
     };
     let token = field("token").ok_or_else(|| close(4401, "invalid_token"))?;
     let user = verify_user(http, &token).map_err(|_| close(4401, "invalid_token"))?;
-    Ok((user, field("code")))
+    Ok((
+        user,
+        Extras {
+            code: field("code"),
+            pow: field("pow"),
+        },
+    ))
 }
 
 /// Authenticates, joins, and runs the session until it ends.
@@ -172,14 +191,20 @@ async fn run(
     http: HttpState,
     drop_id: String,
     user: Option<String>,
-    code: Option<String>,
+    extras: Extras,
     mut socket: WebSocket,
     client: std::net::IpAddr,
 ) {
-    let (user, code) = match user {
-        Some(user) => (user, code),
+    let (user, extras) = match user {
+        Some(user) => (user, extras),
         None => match first_message_user(&http, &mut socket).await {
-            Ok((user, sent)) => (user, sent.or(code)),
+            Ok((user, sent)) => (
+                user,
+                Extras {
+                    code: sent.code.or(extras.code),
+                    pow: sent.pow.or(extras.pow),
+                },
+            ),
             Err(goodbye) => {
                 let _ = socket.send(goodbye).await;
                 return;
@@ -216,7 +241,16 @@ async fn run(
         let _ = socket.send(close(1000, "closed")).await;
         return;
     }
-    let place = match http.room.join(&state, &user, code.as_deref()).await {
+    if let Err(refused) = super::check_pow(&http, &state, &user, extras.pow.as_deref()).await {
+        let reason = match refused {
+            QueueError::Pow(why) => why.code(),
+            _ => "unavailable",
+        };
+        let code = if reason == "unavailable" { 1011 } else { 4403 };
+        let _ = socket.send(close(code, reason)).await;
+        return;
+    }
+    let place = match http.room.join(&state, &user, extras.code.as_deref()).await {
         Ok(place) => place,
         Err(RoomError::Revoked) => {
             let _ = socket.send(close(4403, "revoked")).await;

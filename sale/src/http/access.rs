@@ -23,7 +23,8 @@ pub fn router() -> Router<HttpState> {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Mode {
-    mode: String,
+    mode: Option<String>,
+    proof_of_work: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -37,19 +38,27 @@ async fn show(
     _: Operator,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let mode = http.sale.access_mode(&id).await?;
-    Ok(Json(json!({"drop": id, "mode": mode})))
+    let (mode, pow) = http.sale.access_mode(&id).await?;
+    Ok(Json(
+        json!({"drop": id, "mode": mode, "proof_of_work": pow}),
+    ))
 }
 
-/// `PUT /api/drops/{id}/access {"mode": "open" | "code" | "list"}`.
+/// `PUT /api/drops/{id}/access {"mode": "open" | "code" | "list",
+/// "proof_of_work": bool}` (either may be left out).
 async fn set_mode(
     State(http): State<HttpState>,
     _: Operator,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Mode>,
 ) -> Result<Json<Value>, ApiError> {
-    let mode = http.sale.set_access_mode(&id, &body.mode).await?;
-    Ok(Json(json!({"drop": id, "mode": mode})))
+    let (mode, pow) = http
+        .sale
+        .set_access_mode(&id, body.mode.as_deref(), body.proof_of_work)
+        .await?;
+    Ok(Json(
+        json!({"drop": id, "mode": mode, "proof_of_work": pow}),
+    ))
 }
 
 /// `POST /api/drops/{id}/access/codes {"count" | "codes", "max_uses"}`.

@@ -3,25 +3,39 @@
 
 use sqlx::PgPool;
 
-/// Sets a drop's access mode (`open`, `code` or `list`).
-pub async fn set_mode(db: &PgPool, drop_id: &str, mode: &str) -> sqlx::Result<()> {
-    sqlx::query!(
-        "INSERT INTO drop_access (drop_id, mode) VALUES ($1, $2) \
-         ON CONFLICT (drop_id) DO UPDATE SET mode = EXCLUDED.mode, updated_at = now()",
+/// Sets a drop's access mode (`open`, `code` or `list`) and whether its
+/// joins need proof of work; `None` keeps what is set. Returns both.
+pub async fn set_mode(
+    db: &PgPool,
+    drop_id: &str,
+    mode: Option<&str>,
+    proof_of_work: Option<bool>,
+) -> sqlx::Result<(String, bool)> {
+    let row = sqlx::query!(
+        "INSERT INTO drop_access (drop_id, mode, proof_of_work) \
+         VALUES ($1, COALESCE($2, 'open'), COALESCE($3, true)) \
+         ON CONFLICT (drop_id) DO UPDATE SET \
+           mode = COALESCE($2, drop_access.mode), \
+           proof_of_work = COALESCE($3, drop_access.proof_of_work), updated_at = now() \
+         RETURNING mode, proof_of_work",
         drop_id,
-        mode
+        mode,
+        proof_of_work
     )
-    .execute(db)
+    .fetch_one(db)
     .await?;
-    Ok(())
+    Ok((row.mode, row.proof_of_work))
 }
 
-/// A drop's access mode (`open` when never set).
-pub async fn mode(db: &PgPool, drop_id: &str) -> sqlx::Result<String> {
-    let mode = sqlx::query_scalar!("SELECT mode FROM drop_access WHERE drop_id = $1", drop_id)
-        .fetch_optional(db)
-        .await?;
-    Ok(mode.unwrap_or_else(|| "open".into()))
+/// A drop's access mode and proof-of-work switch (`open`, on: when never set).
+pub async fn mode(db: &PgPool, drop_id: &str) -> sqlx::Result<(String, bool)> {
+    let row = sqlx::query!(
+        "SELECT mode, proof_of_work FROM drop_access WHERE drop_id = $1",
+        drop_id
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map_or(("open".into(), true), |r| (r.mode, r.proof_of_work)))
 }
 
 /// Adds codes (by hash) allowing `max_uses` each; returns the hashes that
