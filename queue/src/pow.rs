@@ -476,6 +476,12 @@ mod tests {
         }
         let each = started.elapsed() / n;
         println!("pow verify: {each:?} each ({n} runs)");
+        // What a native solver pays: hashes per second on one core.
+        let hard = pow.challenge("d1", "alice", 300_000, 1);
+        let started = Instant::now();
+        let found = solve(&hard).unwrap();
+        let rate = (found.number + 1) as f64 / started.elapsed().as_secs_f64();
+        println!("pow native solve: {:.2} MH/s", rate / 1e6);
         assert!(each < Duration::from_millis(1));
     }
 }
