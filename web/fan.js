@@ -38,6 +38,10 @@ const plainErrors = {
   hold_not_live: "These seats are no longer held for you.",
   invalid_seats: "Those seats cannot be chosen here. Choose other seats.",
   seated_sale: "This sale is seated: choose your seats on the map.",
+  revoked: "Your access to this sale has been withdrawn by its organiser.",
+  access_required: "This line is invite-only: you need an invitation or an access code.",
+  invalid_access_code: "That access code is not valid for this sale.",
+  access_code_used_up: "That access code has already been used.",
 };
 
 function say(code, fallback) {
@@ -216,6 +220,12 @@ async function connect() {
   socket.onclose = (event) => {
     socket = null;
     if (event.code === 4401) { signOut(); return; }
+    // Refused a place for good (revoked, invite-only): say so, do not retry.
+    // A refused proof of work is retried below with a fresh challenge.
+    if (event.code === 4403 && !String(event.reason).startsWith("pow_")) {
+      showError(say(event.reason, "You cannot join this line."));
+      return;
+    }
     if (event.code === 1000 || (status && status.state === "admitted")) return;
     retries += 1;
     const wait = Math.min(30, 2 ** Math.min(retries, 5));
