@@ -38,6 +38,10 @@ const plainErrors = {
   hold_not_live: "These seats are no longer held for you.",
   invalid_seats: "Those seats cannot be chosen here. Choose other seats.",
   seated_sale: "This sale is seated: choose your seats on the map.",
+  revoked: "Your access to this sale has been withdrawn by its organiser.",
+  access_required: "This line is invite-only: you need an invitation or an access code.",
+  invalid_access_code: "That access code is not valid for this sale.",
+  access_code_used_up: "That access code has already been used.",
 };
 
 function say(code, fallback) {
@@ -171,10 +175,43 @@ function onStatus(next) {
   render();
 }
 
-function connect() {
+// Proof of work before joining: the queue may ask this browser to solve a
+// challenge (a few hundred thousand SHA-256 hashes, in a Web Worker so the
+// page stays responsive). A solution joins once, so each join asks anew.
+// The browser test reads the timings from here.
+const pow = { runs: [] };
+window.lineupPow = pow;
+
+async function proofOfWork() {
+  const path = `/api/drops/${encodeURIComponent(dropId)}/queue/challenge`;
+  const { status: code, body } = await api("", path, { headers: { authorization: `Bearer ${user.token}` } });
+  if (code !== 200 || !body || !body.required) return null;
+  $("checking").hidden = false;
+  const started = performance.now();
+  try {
+    const result = await new Promise((resolve, reject) => {
+      const worker = new Worker("/web/pow-worker.js");
+      worker.onmessage = (event) => { worker.terminate(); resolve(event.data); };
+      worker.onerror = (event) => { worker.terminate(); reject(event); };
+      worker.postMessage({ salt: body.salt, challenge: body.challenge, maxnumber: body.maxnumber });
+    });
+    if (result.number === null || result.number === undefined) return null;
+    pow.runs.push({ ms: performance.now() - started, hashes: result.number + 1, maxnumber: body.maxnumber });
+    return btoa(JSON.stringify({
+      algorithm: body.algorithm, challenge: body.challenge, number: result.number,
+      salt: body.salt, signature: body.signature,
+    }));
+  } finally {
+    $("checking").hidden = true;
+  }
+}
+
+async function connect() {
+  let solution = null;
+  try { solution = await proofOfWork(); } catch (_) { /* the join says what is missing */ }
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   socket = new WebSocket(`${scheme}://${location.host}/api/drops/${encodeURIComponent(dropId)}/queue/ws`);
-  socket.onopen = () => socket.send(JSON.stringify({ token: user.token }));
+  socket.onopen = () => socket.send(JSON.stringify(solution ? { token: user.token, pow: solution } : { token: user.token }));
   socket.onmessage = (event) => {
     retries = 0;
     stopPolling();
@@ -183,6 +220,12 @@ function connect() {
   socket.onclose = (event) => {
     socket = null;
     if (event.code === 4401) { signOut(); return; }
+    // Refused a place for good (revoked, invite-only): say so, do not retry.
+    // A refused proof of work is retried below with a fresh challenge.
+    if (event.code === 4403 && !String(event.reason).startsWith("pow_")) {
+      showError(say(event.reason, "You cannot join this line."));
+      return;
+    }
     if (event.code === 1000 || (status && status.state === "admitted")) return;
     retries += 1;
     const wait = Math.min(30, 2 ** Math.min(retries, 5));
@@ -199,7 +242,11 @@ function startPolling() {
   pollTimer = setInterval(async () => {
     try {
       let { status: code, body } = await api("", path, { headers: auth });
-      if (code === 404) ({ status: code, body } = await api("", path, { method: "POST", headers: auth }));
+      if (code === 404) {
+        const solution = await proofOfWork();
+        const headers = solution ? { ...auth, "x-pow": solution } : auth;
+        ({ status: code, body } = await api("", path, { method: "POST", headers }));
+      }
       if (code === 200) onStatus(body);
     } catch (_) { /* still offline */ }
   }, 3000);

@@ -149,7 +149,7 @@ pub async fn lua(
                 let sent = Instant::now();
                 let user = format!("w{w}-{n}");
                 let result = gate
-                    .reserve(drop, &user, 1, 1, uuid::Uuid::now_v7(), "k")
+                    .reserve(drop, &user, "jti", 1, 1, uuid::Uuid::now_v7(), "k")
                     .await;
                 tally.record(
                     matches!(result, Ok(sale::gate::Reservation::Reserved { .. })),

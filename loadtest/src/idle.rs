@@ -38,7 +38,14 @@ pub async fn load(
                 loop {
                     let now = chrono::Utc::now().timestamp_millis();
                     let joined = lines
-                        .join(drop, &format!("idle-{n}"), now, None, now - 3_600_000)
+                        .join(
+                            drop,
+                            &format!("idle-{n}"),
+                            now,
+                            None,
+                            now - 3_600_000,
+                            "open",
+                        )
                         .await;
                     tries += 1;
                     if joined.is_ok() || tries == 3 {

@@ -126,7 +126,7 @@ async fn scripts_flushed_by_a_failover_are_loaded_again(
             .unwrap();
         assert_eq!(flushed.len(), 3);
         let reserved = gate
-            .reserve(drop, "u1", 1, 1, uuid::Uuid::now_v7(), "k")
+            .reserve(drop, "u1", "jti", 1, 1, uuid::Uuid::now_v7(), "k")
             .await
             .unwrap();
         assert!(

@@ -73,8 +73,10 @@ impl App {
         };
         let admission_ttl = config.contract.admission_ttl();
         let lines = Lines::new(redis, &settings.redis_prefix);
+        let access = crate::access::Access::new(lines.redis(), db.clone(), &settings.redis_prefix);
         let catalog = Catalog::new(db, lines.clone(), clock.clone(), admission_ttl);
         let room = WaitingRoom {
+            access,
             lines: lines.clone(),
             catalog: catalog.clone(),
             statuses: StatusMaker::new(
@@ -89,6 +91,25 @@ impl App {
         let stop = CancellationToken::new();
         let user_limiter = KeyedLimiter::per_second(config.join_rate_per_user);
         let ip_limiter = KeyedLimiter::per_second(config.join_rate_per_ip);
+        let net_limiter = KeyedLimiter::per_second(config.join_rate_per_network);
+        let proxies = Arc::new(settings.trusted_proxies()?);
+        let pow_key = match &config.pow_key {
+            Some(key) if key.len() >= 32 => key.as_bytes().to_vec(),
+            Some(_) => anyhow::bail!("POW_KEY must be at least 32 bytes"),
+            None => {
+                if config.pow_base_maxnumber > 0 {
+                    tracing::warn!("POW_KEY unset: challenges are signed with a key of this process only (set it when running several queue nodes)");
+                }
+                uuid::Uuid::new_v4().as_bytes().repeat(2)
+            }
+        };
+        let pow = crate::pow::ProofOfWork::new(
+            &pow_key,
+            config.pow_base_maxnumber,
+            Duration::from_secs(config.pow_ttl_secs.max(10)),
+            lines.redis(),
+            &settings.redis_prefix,
+        );
         let mut background = vec![
             tokio::spawn(crate::catalog::run(
                 catalog.clone(),
@@ -107,6 +128,7 @@ impl App {
             )),
             user_limiter.spawn_pruning(stop.clone()),
             ip_limiter.spawn_pruning(stop.clone()),
+            net_limiter.spawn_pruning(stop.clone()),
         ];
         let pump = Pump::new(PumpSettings {
             lines,
@@ -140,6 +162,9 @@ impl App {
             sockets: Sockets::default(),
             user_limiter,
             ip_limiter,
+            net_limiter,
+            proxies,
+            pow,
             limits: Arc::new(Limits {
                 allowed_origins: config.allowed_origins.clone(),
                 max_connections: config.max_connections,

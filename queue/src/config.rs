@@ -69,9 +69,33 @@ pub struct Config {
     #[arg(long, env = "JOIN_RATE_PER_USER", default_value_t = 2)]
     pub join_rate_per_user: u32,
 
-    /// Joins and polls allowed per client IP per second (burst of twice that).
+    /// Joins and polls allowed per client address per second (burst of
+    /// twice that). The address is the connection's, or from a trusted
+    /// proxy (`TRUSTED_PROXIES`) the one it forwarded.
     #[arg(long, env = "JOIN_RATE_PER_IP", default_value_t = 50)]
     pub join_rate_per_ip: u32,
+
+    /// Joins and polls allowed per client network (its /24 for IPv4, /64
+    /// for IPv6) per second (burst of twice that): a farm on one subnet
+    /// shares it.
+    #[arg(long, env = "JOIN_RATE_PER_NETWORK", default_value_t = 200)]
+    pub join_rate_per_network: u32,
+
+    /// Proof of work on joining (see README, "Bot defence"): the
+    /// difficulty at rest, as ALTCHA's `maxnumber` (a fan's browser hashes
+    /// half of it on average); it rises with the join rate. 0: off.
+    #[arg(long, env = "POW_BASE_MAXNUMBER", default_value_t = 200_000)]
+    pub pow_base_maxnumber: u64,
+
+    /// The key challenges are signed with, the same on every queue node
+    /// (32 bytes or more). Unset: a random key for this process (only
+    /// right for a single node).
+    #[arg(long, env = "POW_KEY", hide_env_values = true)]
+    pub pow_key: Option<String>,
+
+    /// How long a challenge may be solved and used, seconds.
+    #[arg(long, env = "POW_TTL_SECS", default_value_t = 120)]
+    pub pow_ttl_secs: u64,
 
     /// How often the pump admits, milliseconds (0: no background pump; tests
     /// drive it by hand).
@@ -105,6 +129,10 @@ impl Config {
             max_sockets_per_user: 4,
             join_rate_per_user: 2,
             join_rate_per_ip: 50,
+            join_rate_per_network: 200,
+            pow_base_maxnumber: 0,
+            pow_key: None,
+            pow_ttl_secs: 120,
             pump_tick_ms: 100,
             pump_lease_ms: 3000,
             node_id: None,

@@ -10,6 +10,9 @@
 //! - [`catalog`]: the drops this node serves, loaded on demand, with their
 //!   settings and live line snapshot broadcast per drop.
 //! - [`pump`]: the admission pump (lease, governor, announcements).
+//! - [`access`]: invite-only and presale lines: access codes and lists.
+//! - [`pow`]: proof of work on joining (ALTCHA's wire format), its replay
+//!   store and adaptive difficulty.
 //! - [`line`]: one drop's line in Redis and its Lua scripts.
 //! - [`draw`]: the verifiable random order of the pre-queue.
 //! - [`notify`]: announcements from other nodes and the sale service.
@@ -22,6 +25,7 @@
 //! - [`config`]: settings, each a flag and an environment variable.
 //! - [`app`]: startup and orderly shutdown.
 
+pub mod access;
 pub mod app;
 pub mod catalog;
 pub mod clock;
@@ -30,6 +34,7 @@ pub mod draw;
 pub mod http;
 pub mod line;
 pub mod notify;
+pub mod pow;
 pub mod pump;
 pub mod room;
 pub mod session;

@@ -22,11 +22,9 @@ static LEAVE: LazyLock<redis::Script> =
 /// Most head entries one admit call looks at (bounds the script's run time).
 const ADMIT_SCAN_LIMIT: u64 = 2_000;
 
-/// How many liveness buckets a drop's line is spread over: a prime, so that
-/// arrival numbers and draw scores spread evenly, and large enough that 10M
-/// fans leave ~76 in each, under Redis's default `hash-max-listpack-entries`
-/// (128).
-pub const ALIVE_BUCKETS: u64 = 131_071;
+/// How many liveness buckets a drop's line is spread over (in the
+/// contract: the sale's revocation takes a revoked fan's place too).
+pub use admission::contract::keys::ALIVE_BUCKETS;
 
 /// The Redis keys of one drop's line: the contract's shared keys, plus the
 /// queue's own.
@@ -44,21 +42,9 @@ impl LineKeys {
     pub fn new(prefix: &str, drop_id: &str) -> Self {
         Self(DropKeys::new(prefix, drop_id))
     }
-    /// Prefix of the liveness buckets: hash `{alive}:{b}` maps user -> last
-    /// sign of life (ms) for the fans whose place score falls in bucket
-    /// `b = score mod ALIVE_BUCKETS`. Many small hashes stay in Redis's
-    /// compact listpack encoding (~25 bytes a fan at 10M fans, where a second
-    /// sorted set took ~113).
-    pub fn alive(&self) -> String {
-        self.key("q:alive")
-    }
-    /// One liveness bucket (see [`LineKeys::alive`]).
+    /// One liveness bucket (see [`DropKeys::alive`]).
     pub fn alive_bucket(&self, bucket: u64) -> String {
         self.key(&format!("q:alive:{bucket}"))
-    }
-    /// Zset: user -> admitted at, ms.
-    pub fn admitted(&self) -> String {
-        self.key("q:admitted")
     }
     /// Counter of arrivals after opening.
     pub fn arrivals(&self) -> String {
@@ -75,6 +61,19 @@ impl LineKeys {
 pub enum Place {
     Admitted { at_ms: i64 },
     Waiting { rank: u64, removed: u64 },
+}
+
+/// What a join led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Joined {
+    Place(Place),
+    /// An operator revoked the user: no place.
+    Revoked,
+    /// An invite-only drop, and the user has no access (yet).
+    AccessRequired,
+    /// An invite-only drop whose access keys this Redis lacks: load them
+    /// (`crate::access`) and join again.
+    AccessUnloaded,
 }
 
 /// The pump's progress through the line.
@@ -109,6 +108,8 @@ impl Lines {
     }
 
     /// Joins (or re-finds) `user`'s place; before opening, by the draw.
+    /// A revoked user, or one without access to an invite-only drop
+    /// (`access` is the drop's mode: `open`, `code` or `list`), gets none.
     pub async fn join(
         &self,
         drop_id: &str,
@@ -116,7 +117,8 @@ impl Lines {
         now_ms: i64,
         prequeue_seed: Option<&str>,
         admission_cutoff_ms: i64,
-    ) -> redis::RedisResult<Place> {
+        access: &str,
+    ) -> redis::RedisResult<Joined> {
         let keys = self.keys(drop_id);
         let mut redis = self.redis.clone();
         let mut invocation = JOIN.prepare_invoke();
@@ -126,21 +128,34 @@ impl Lines {
             .key(keys.admitted())
             .key(keys.arrivals())
             .key(keys.progress())
+            .key(keys.revoked_users())
+            .key(keys.access_users())
+            .key(keys.access_loaded())
             .arg(user)
             .arg(now_ms);
         match prequeue_seed {
             Some(seed) => invocation.arg("pre").arg(draw_score(seed, user)),
             None => invocation.arg("fifo").arg(0),
         };
-        invocation.arg(admission_cutoff_ms).arg(ALIVE_BUCKETS);
+        invocation
+            .arg(admission_cutoff_ms)
+            .arg(ALIVE_BUCKETS)
+            .arg(access);
         let reply: Vec<String> = bounded(invocation.invoke_async(&mut redis)).await?;
         let num = |i: usize| reply.get(i).and_then(|s| s.parse::<f64>().ok());
         match (reply.first().map(String::as_str), num(1), num(2)) {
-            (Some("admitted"), Some(at), _) => Ok(Place::Admitted { at_ms: at as i64 }),
-            (Some("waiting"), Some(rank), Some(removed)) => Ok(Place::Waiting {
+            (Some("admitted"), Some(at), _) => {
+                Ok(Joined::Place(Place::Admitted { at_ms: at as i64 }))
+            }
+            (Some("waiting"), Some(rank), Some(removed)) => Ok(Joined::Place(Place::Waiting {
                 rank: rank as u64,
                 removed: removed as u64,
-            }),
+            })),
+            (Some("revoked"), _, _) => Ok(Joined::Revoked),
+            (Some("access"), _, _) if reply.get(1).map(String::as_str) == Some("unloaded") => {
+                Ok(Joined::AccessUnloaded)
+            }
+            (Some("access"), _, _) => Ok(Joined::AccessRequired),
             _ => Err(redis::RedisError::from((
                 redis::ErrorKind::TypeError,
                 "unexpected join reply",
@@ -167,6 +182,14 @@ impl Lines {
             }),
             (None, None) => None,
         })
+    }
+
+    /// True when an operator revoked `user` (they get no place in any line).
+    pub async fn is_revoked(&self, drop_id: &str, user: &str) -> redis::RedisResult<bool> {
+        let mut redis = self.redis.clone();
+        let mut command = redis::cmd("SISMEMBER");
+        command.arg(self.keys(drop_id).revoked_users()).arg(user);
+        bounded(command.query_async(&mut redis)).await
     }
 
     /// A sign of life from a waiting user (live socket or poll).

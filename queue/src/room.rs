@@ -3,9 +3,10 @@
 //! leave, and what a fan is told ([`StatusMaker`]: status and admission
 //! token, computed without Redis).
 
+use crate::access::{Access, AccessError};
 use crate::catalog::{Catalog, CatalogError, DropState};
 use crate::clock::QueueClock;
-use crate::line::{Lines, Place};
+use crate::line::{Joined, Lines, Place};
 use crate::status::{status, Admission, Status};
 use admission::token::{AdmissionClaims, AdmissionSigner};
 use sha2::{Digest, Sha256};
@@ -19,6 +20,12 @@ pub enum RoomError {
     UnknownDrop,
     #[error("you are not in this drop's line; join first")]
     NotInLine,
+    #[error("your access to this sale was revoked by its operator")]
+    Revoked,
+    #[error("this line is invite-only: an access code (or an invitation) is required")]
+    AccessRequired,
+    #[error(transparent)]
+    Access(AccessError),
     #[error("the queue is unavailable: {0}")]
     Unavailable(String),
     #[error(transparent)]
@@ -28,6 +35,15 @@ pub enum RoomError {
 impl From<redis::RedisError> for RoomError {
     fn from(error: redis::RedisError) -> Self {
         Self::Unavailable(error.to_string())
+    }
+}
+
+impl From<AccessError> for RoomError {
+    fn from(error: AccessError) -> Self {
+        match error {
+            AccessError::Unavailable(cause) => Self::Unavailable(cause),
+            refused => Self::Access(refused),
+        }
     }
 }
 
@@ -140,6 +156,7 @@ pub struct WaitingRoom {
     pub lines: Lines,
     pub catalog: Catalog,
     pub statuses: StatusMaker,
+    pub access: Access,
 }
 
 impl WaitingRoom {
@@ -153,35 +170,69 @@ impl WaitingRoom {
 
     /// Joins the line (or finds the user's place): one place per user per
     /// drop. Before opening the place is drawn; after, first come, first
-    /// served. An admission that ran out puts the fan back at the end.
-    pub async fn join(&self, state: &DropState, user: &str) -> Result<Place, RoomError> {
+    /// served. An admission that ran out puts the fan back at the end. An
+    /// invite-only drop takes `code` (redeemed once; later joins need none).
+    pub async fn join(
+        &self,
+        state: &DropState,
+        user: &str,
+        code: Option<&str>,
+    ) -> Result<Place, RoomError> {
         let clock = &self.statuses.clock;
+        let drop_id = &state.settings.id;
+        let access = state.settings.access.as_str();
+        if access == "code" {
+            if let Some(code) = code {
+                self.access.redeem(drop_id, user, code).await?;
+            }
+        }
         let seed =
             (clock.now() < state.settings.opens_at).then_some(state.settings.draw_seed.as_str());
-        let place = self
-            .lines
-            .join(
-                &state.settings.id,
-                user,
-                clock.now_ms(),
-                seed,
-                self.statuses.admission_cutoff_ms(),
-            )
-            .await?;
+        let mut loaded = false;
+        let place = loop {
+            let joined = self
+                .lines
+                .join(
+                    drop_id,
+                    user,
+                    clock.now_ms(),
+                    seed,
+                    self.statuses.admission_cutoff_ms(),
+                    access,
+                )
+                .await?;
+            match joined {
+                Joined::Place(place) => break place,
+                Joined::Revoked => return Err(RoomError::Revoked),
+                Joined::AccessRequired => return Err(RoomError::AccessRequired),
+                Joined::AccessUnloaded if !loaded => {
+                    self.access.load(drop_id).await?;
+                    loaded = true;
+                }
+                Joined::AccessUnloaded => {
+                    return Err(RoomError::Unavailable("access keys not loaded".into()))
+                }
+            }
+        };
         metrics::counter!("queue_joins_total").increment(1);
         if matches!(place, Place::Waiting { .. }) {
-            self.catalog.note_join(&state.settings.id);
+            self.catalog.note_join(drop_id);
         }
         Ok(place)
     }
 
     /// `POST .../queue`: join, and the status.
-    pub async fn join_status(&self, drop_id: &str, user: &str) -> Result<Status, RoomError> {
+    pub async fn join_status(
+        &self,
+        drop_id: &str,
+        user: &str,
+        code: Option<&str>,
+    ) -> Result<Status, RoomError> {
         let state = self.drop_state(drop_id).await?;
         if let Some(closed) = self.statuses.closed_status(&state) {
             return Ok(closed);
         }
-        let place = self.join(&state, user).await?;
+        let place = self.join(&state, user, code).await?;
         Ok(self.statuses.status_of(&state, user, place)?)
     }
 
@@ -193,14 +244,15 @@ impl WaitingRoom {
         if let Some(closed) = self.statuses.closed_status(&state) {
             return Ok(closed);
         }
-        let place = self
-            .lines
-            .place(drop_id, user)
-            .await?
-            .ok_or(RoomError::NotInLine)?;
+        let place = match self.lines.place(drop_id, user).await? {
+            Some(place) => place,
+            // The place of a revoked fan is taken with the revocation.
+            None if self.lines.is_revoked(drop_id, user).await? => return Err(RoomError::Revoked),
+            None => return Err(RoomError::NotInLine),
+        };
         let place = match place {
             Place::Admitted { at_ms } if self.statuses.admission_expired(at_ms) => {
-                self.join(&state, user).await?
+                self.join(&state, user, None).await?
             }
             Place::Waiting { .. } => {
                 self.lines

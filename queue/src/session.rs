@@ -371,6 +371,8 @@ mod tests {
                 max_active: 1000,
                 draw_seed: "s".into(),
                 earliest_pending_expiry: None,
+                access: "open".into(),
+                proof_of_work: true,
             },
             line: LineSnapshot {
                 progress: Progress {

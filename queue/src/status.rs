@@ -220,6 +220,8 @@ mod tests {
                 draw_seed: "s".into(),
                 earliest_pending_expiry: pending
                     .then(|| DateTime::from_timestamp(4_000_000_000, 0).unwrap_or_default()),
+                access: "open".into(),
+                proof_of_work: true,
             },
             line: LineSnapshot {
                 waiting: 500,

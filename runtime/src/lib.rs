@@ -12,12 +12,15 @@
 //! - [`deadline`]: a total deadline on each request body.
 //! - [`dev`]: dev login (dev mode only).
 //! - [`limiter`]: rate limits per user or address, pruned as they go.
+//! - [`client_ip`]: the client's address behind trusted proxies, and the
+//!   /24 or /64 network it is limited with.
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`.
 //! - [`error`]: the API error shape `{"error", "message"}`, for handlers and
 //!   for everything the framework answers by itself (404, 405, bad paths).
 //! - [`shutdown`]: the signal that stops a service, and the token its
 //!   background tasks watch.
 
+pub mod client_ip;
 pub mod deadline;
 pub mod dev;
 pub mod error;

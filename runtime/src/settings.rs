@@ -54,6 +54,12 @@ pub struct ServiceSettings {
     #[arg(long, env = "METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
 
+    /// Proxies (comma-separated CIDRs or addresses) whose `X-Forwarded-For`
+    /// and `Forwarded` headers are believed; from anyone else the
+    /// connection's own address is the client's. Empty: trust nobody.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+
     #[command(flatten)]
     pub http: HttpLimits,
 }
@@ -121,8 +127,14 @@ impl ServiceSettings {
             dev_any_address: false,
             log_json: false,
             metrics_token: None,
+            trusted_proxies: String::new(),
             http: HttpLimits::default(),
         }
+    }
+
+    /// The trusted proxies, parsed (an error names the bad entry).
+    pub fn trusted_proxies(&self) -> anyhow::Result<crate::client_ip::TrustedProxies> {
+        crate::client_ip::TrustedProxies::parse(&self.trusted_proxies).map_err(anyhow::Error::msg)
     }
 
     /// Refuses dev mode on an address others can reach, unless explicitly

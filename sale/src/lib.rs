@@ -18,6 +18,10 @@
 //!   the lapse loop, the rebuild of a seated sale.
 //! - [`seating`]: seat maps (our format and pretix's), generated venues,
 //!   best available; pure, no I/O.
+//! - [`access`]: invite-only and presale lines: access mode, codes, lists
+//!   (the queue redeems and checks them).
+//! - [`revocation`]: an operator revokes a user or an admission token (bot
+//!   defence); restored into a drop's Redis copy whenever it is loaded.
 //! - [`gate`]: the Redis gate: the Lua scripts deciding orders, their keys.
 //! - [`store`]: PostgreSQL, the durable record (checked queries).
 //! - [`writer`]: group commit of orders into PostgreSQL.
@@ -34,6 +38,7 @@
 //! Redis is the gate (fast, atomic); PostgreSQL is the record. An order is
 //! reserved in Redis, then recorded in PostgreSQL, then acknowledged.
 
+pub mod access;
 pub mod app;
 pub mod clock;
 pub mod config;
@@ -47,6 +52,7 @@ pub mod http;
 pub mod orders;
 pub mod paying;
 pub mod payments;
+pub mod revocation;
 pub mod search;
 pub mod seating;
 pub mod seats;

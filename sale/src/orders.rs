@@ -103,6 +103,7 @@ impl Sale {
             self.gate.reserve(
                 &request.drop_id,
                 &request.user,
+                &request.admission_jti,
                 request.quantity,
                 now.timestamp_millis(),
                 order_id,

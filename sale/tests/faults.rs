@@ -198,6 +198,7 @@ async fn a_reservation_from_before_a_rebuild_cannot_be_recorded() {
         .reserve(
             "fence",
             "slow",
+            "jti",
             2,
             chrono::Utc::now().timestamp_millis(),
             stale_id,

@@ -252,6 +252,7 @@ async fn two_thousand_drops_are_all_covered() {
         .reserve(
             "old-open",
             "ghost",
+            "jti",
             2,
             chrono::Utc::now().timestamp_millis(),
             uuid::Uuid::now_v7(),

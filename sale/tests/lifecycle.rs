@@ -424,6 +424,7 @@ async fn orphan_reservations_are_released_within_the_grace_period() {
         .reserve(
             "orph",
             "bob",
+            "jti",
             2,
             sale::clock::Clock::now(&clock).timestamp_millis(),
             orphan_id,

@@ -169,7 +169,12 @@ await step("the operator signs in and creates a drop in the validating form", as
 
 await step("a fan joins before opening, is admitted, buys 2, pays, and is refused a third", async () => {
   const fan = await fanPage("alice", dropA);
+  // The queue asks for proof of work (POW_BASE_MAXNUMBER's default): the
+  // page solves it in a Web Worker, saying only "Checking your browser".
   await fan.getByRole("heading", { name: "The line opens in" }).waitFor();
+  const runs = await fan.evaluate(() => window.lineupPow.runs);
+  assert.ok(runs.length >= 1, "the page solved a challenge");
+  console.log(`  proof of work in Chromium: ${runs.map((r) => `${Math.round(r.ms)} ms for ${r.hashes} hashes (maxnumber ${r.maxnumber})`).join("; ")}`);
   await fan.getByText("Places are drawn at random").waitFor();
   await fan.waitForFunction(() => /^\d\d:\d\d$/.test(document.getElementById("countdown").textContent));
   await shoot(fan, "fan-prequeue");

@@ -15,7 +15,7 @@
 
 pub mod keys;
 
-pub use keys::DropKeys;
+pub use keys::{access_code_hash, DropKeys};
 
 use serde::{Deserialize, Serialize};
 

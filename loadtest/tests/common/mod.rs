@@ -88,6 +88,7 @@ pub async fn stack_on(redis: String) -> Stack {
         max_connections: 10_000,
         join_rate_per_user: 100,
         join_rate_per_ip: 1_000_000,
+        join_rate_per_network: 1_000_000,
         contract,
         ..queue::Config::new(service, dir.join("key.pem"))
     })

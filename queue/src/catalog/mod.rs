@@ -337,8 +337,11 @@ pub async fn load_settings(db: &sqlx::PgPool, ids: &[String]) -> sqlx::Result<Ve
                  WHERE o.drop_id = d.id AND o.status = 'pending'),
                (SELECT min(h.expires_at) FROM holds h
                  WHERE h.drop_id = d.id AND h.order_id IS NULL AND h.released_at IS NULL
-                   AND h.expires_at > now())) AS earliest_pending_expiry
-           FROM drops d WHERE d.id = ANY($1)"#,
+                   AND h.expires_at > now())) AS earliest_pending_expiry,
+             COALESCE(a.mode, 'open') AS "access!",
+             COALESCE(a.proof_of_work, true) AS "proof_of_work!"
+           FROM drops d LEFT JOIN drop_access a ON a.drop_id = d.id
+           WHERE d.id = ANY($1)"#,
         ids
     )
     .fetch_all(db)

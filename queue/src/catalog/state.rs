@@ -19,6 +19,12 @@ pub struct DropSettings {
     /// When the first pending order (or a seated sale's live hold) expires:
     /// its units may come back. `None` when nothing is pending.
     pub earliest_pending_expiry: Option<DateTime<Utc>>,
+    /// Who may join: `open` (anyone), `code` (an access code or the
+    /// operator's list) or `list` (the list only). See `crate::access`.
+    pub access: String,
+    /// Joins need a solved challenge (when this node asks for proof of
+    /// work at all, see `crate::pow`); the operator may exempt a drop.
+    pub proof_of_work: bool,
 }
 
 /// Everything a status is computed from.

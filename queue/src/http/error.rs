@@ -16,6 +16,16 @@ pub enum QueueError {
     NotFound,
     #[error("you are not in this drop's line; join first")]
     NotInLine,
+    #[error("your access to this sale was revoked by its operator")]
+    Revoked,
+    #[error("this line is invite-only: an access code (or an invitation) is required")]
+    AccessRequired,
+    #[error("this access code is not valid for this drop")]
+    InvalidAccessCode,
+    #[error("this access code has been used as often as it may be")]
+    AccessCodeUsedUp,
+    #[error("{0}")]
+    Pow(crate::pow::PowError),
     #[error("this origin may not open the queue")]
     BadOrigin,
     #[error("too many requests, slow down")]
@@ -37,6 +47,18 @@ impl QueueError {
             Self::UnknownDrop => (StatusCode::NOT_FOUND, "unknown_drop"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::NotInLine => (StatusCode::NOT_FOUND, "not_in_line"),
+            Self::Revoked => (StatusCode::FORBIDDEN, "revoked"),
+            Self::Pow(why) => (
+                match why {
+                    crate::pow::PowError::Malformed => StatusCode::BAD_REQUEST,
+                    crate::pow::PowError::Reused => StatusCode::CONFLICT,
+                    _ => StatusCode::FORBIDDEN,
+                },
+                why.code(),
+            ),
+            Self::AccessRequired => (StatusCode::FORBIDDEN, "access_required"),
+            Self::InvalidAccessCode => (StatusCode::FORBIDDEN, "invalid_access_code"),
+            Self::AccessCodeUsedUp => (StatusCode::CONFLICT, "access_code_used_up"),
             Self::BadOrigin => (StatusCode::FORBIDDEN, "bad_origin"),
             Self::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::TryAgain => (StatusCode::SERVICE_UNAVAILABLE, "try_again"),
@@ -52,6 +74,10 @@ impl From<RoomError> for QueueError {
         match error {
             RoomError::UnknownDrop => Self::UnknownDrop,
             RoomError::NotInLine => Self::NotInLine,
+            RoomError::Revoked => Self::Revoked,
+            RoomError::AccessRequired => Self::AccessRequired,
+            RoomError::Access(crate::access::AccessError::UsedUp) => Self::AccessCodeUsedUp,
+            RoomError::Access(_) => Self::InvalidAccessCode,
             RoomError::Unavailable(cause) => {
                 tracing::warn!(%cause, "queue unavailable");
                 Self::Unavailable

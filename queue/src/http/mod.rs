@@ -6,8 +6,10 @@
 //! - [`pages`]: the fan page (embedded from `web/`), with security headers.
 //! - [`error`]: the error shape.
 //!
-//! Joins and polls are limited per user and per client address; the
-//! limiters forget keys not seen lately (see `app`).
+//! Joins and polls are limited per user, per client address and per its
+//! /24 or /64 network (the address behind a trusted proxy, see
+//! `runtime::client_ip`); the limiters forget keys not seen lately (see
+//! `app`).
 
 pub mod error;
 pub mod pages;
@@ -57,6 +59,12 @@ pub struct HttpParts {
     pub sockets: Sockets,
     pub user_limiter: KeyedLimiter<String>,
     pub ip_limiter: KeyedLimiter<IpAddr>,
+    /// Per /24 (IPv4) or /64 (IPv6) network.
+    pub net_limiter: KeyedLimiter<IpAddr>,
+    /// Whose forwarding headers are believed.
+    pub proxies: Arc<runtime::client_ip::TrustedProxies>,
+    /// Proof of work on joining.
+    pub pow: crate::pow::ProofOfWork,
     pub limits: Arc<Limits>,
     /// Cancelled on shutdown: every session closes with 1001.
     pub shutdown: CancellationToken,
@@ -157,9 +165,76 @@ pub fn verify_user(http: &HttpState, token: &str) -> Result<String, QueueError> 
         .map_err(|e| QueueError::InvalidToken(e.to_string()))
 }
 
-/// Joins and polls are limited per user and per client address.
+/// Checks the proof of work a join carries (`solution`: the `X-Pow`
+/// header or the WebSocket's `"pow"`), when the drop and this node ask for
+/// one, and spends it so it joins once.
+pub async fn check_pow(
+    http: &HttpState,
+    state: &crate::catalog::DropState,
+    user: &str,
+    solution: Option<&str>,
+) -> Result<(), QueueError> {
+    if !http.pow.required(state.settings.proof_of_work) {
+        return Ok(());
+    }
+    let now = u64::try_from(http.room.statuses.clock.now().timestamp()).unwrap_or(0);
+    let drop = &state.settings.id;
+    let solution = http
+        .pow
+        .challenger
+        .verify(solution.unwrap_or(""), drop, user, now)
+        .map_err(QueueError::Pow)?;
+    match http.pow.spend(drop, &solution).await {
+        Ok(()) => Ok(()),
+        Err(crate::pow::SpendError::Refused(why)) => Err(QueueError::Pow(why)),
+        Err(crate::pow::SpendError::Redis(error)) => Err(error.into()),
+    }
+    .inspect_err(|e| {
+        if let QueueError::Pow(why) = e {
+            metrics::counter!("queue_pow_refused_total", "reason" => why.code()).increment(1);
+        }
+    })
+}
+
+/// The proof of work a request carries (`X-Pow`), if any.
+pub fn pow_header(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-pow")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// The access code a join carries for an invite-only drop
+/// (`X-Access-Code`), if any.
+pub fn access_code(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-access-code")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// The client's address: the connection's own, or what a trusted proxy
+/// forwarded (see `runtime::client_ip`).
+pub fn client_ip(http: &HttpState, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    http.proxies.client_ip(peer, headers)
+}
+
+/// A request without a user yet is limited per client address and network.
+pub fn check_address_rate(http: &HttpState, ip: IpAddr) -> Result<(), QueueError> {
+    if !http.ip_limiter.allows(&ip) || !http.net_limiter.allows(&runtime::client_ip::network_of(ip))
+    {
+        metrics::counter!("queue_rate_limited_total").increment(1);
+        return Err(QueueError::RateLimited);
+    }
+    Ok(())
+}
+
+/// Joins and polls are limited per user, per client address and per
+/// client network (/24, /64).
 pub fn check_rate(http: &HttpState, user: &str, ip: IpAddr) -> Result<(), QueueError> {
-    if !http.ip_limiter.allows(&ip) || !http.user_limiter.allows(&user.to_string()) {
+    check_address_rate(http, ip)?;
+    if !http.user_limiter.allows(&user.to_string()) {
         metrics::counter!("queue_rate_limited_total").increment(1);
         return Err(QueueError::RateLimited);
     }

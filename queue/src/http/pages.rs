@@ -14,6 +14,7 @@ use axum::Router;
 
 const FAN_HTML: &str = include_str!("../../../web/fan.html");
 const FAN_JS: &str = include_str!("../../../web/fan.js");
+const POW_WORKER_JS: &str = include_str!("../../../web/pow-worker.js");
 const SEATMAP_JS: &str = include_str!("../../../web/seatmap.js");
 const STYLE_CSS: &str = include_str!("../../../web/style.css");
 
@@ -82,6 +83,7 @@ async fn asset(State(http): State<HttpState>, Path(file): Path<String>) -> Respo
     let (body, kind) = match file.as_str() {
         "fan.js" => (FAN_JS, "text/javascript; charset=utf-8"),
         "seatmap.js" => (SEATMAP_JS, "text/javascript; charset=utf-8"),
+        "pow-worker.js" => (POW_WORKER_JS, "text/javascript; charset=utf-8"),
         "style.css" => (STYLE_CSS, "text/css; charset=utf-8"),
         _ => return super::error::QueueError::NotFound.into_response(),
     };

@@ -2,7 +2,7 @@
 //! draw, and the admission keys.
 
 use super::error::QueueError;
-use super::{check_rate, user_of, HttpState};
+use super::{check_rate, client_ip, user_of, HttpState};
 use crate::status::Status;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::HeaderMap;
@@ -14,6 +14,7 @@ pub fn router() -> Router<HttpState> {
     Router::new()
         .route("/api/drops/{id}/queue", get(poll).post(join).delete(leave))
         .route("/api/drops/{id}/draw", get(draw))
+        .route("/api/drops/{id}/queue/challenge", get(challenge))
         .route("/.well-known/jwks.json", get(jwks))
 }
 
@@ -33,7 +34,7 @@ impl axum::extract::FromRequestParts<HttpState> for Fan {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(peer)| peer.ip())
             .ok_or_else(|| anyhow::anyhow!("no peer address"))?;
-        check_rate(http, &user, peer)?;
+        check_rate(http, &user, client_ip(http, peer, &parts.headers))?;
         Ok(Self(user))
     }
 }
@@ -43,8 +44,43 @@ async fn join(
     State(http): State<HttpState>,
     Path(drop_id): Path<String>,
     Fan(user): Fan,
+    headers: HeaderMap,
 ) -> Result<Json<Status>, QueueError> {
-    Ok(Json(http.room.join_status(&drop_id, &user).await?))
+    let state = http.room.drop_state(&drop_id).await?;
+    super::check_pow(&http, &state, &user, super::pow_header(&headers).as_deref()).await?;
+    let code = super::access_code(&headers);
+    Ok(Json(
+        http.room
+            .join_status(&drop_id, &user, code.as_deref())
+            .await?,
+    ))
+}
+
+/// `GET /api/drops/{id}/queue/challenge`: a proof-of-work challenge for
+/// this user and drop (ALTCHA's shape, plus `"required"`), or
+/// `{"required": false}` when joins of this drop need none.
+async fn challenge(
+    State(http): State<HttpState>,
+    Path(drop_id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, QueueError> {
+    let user = user_of(&http, &headers)?;
+    let client = client_ip(&http, peer.ip(), &headers);
+    check_rate(&http, &user, client)?;
+    let state = http.room.drop_state(&drop_id).await?;
+    if !http.pow.required(state.settings.proof_of_work) {
+        return Ok(Json(serde_json::json!({"required": false})));
+    }
+    let now = u64::try_from(http.room.statuses.clock.now().timestamp()).unwrap_or(0);
+    let maxnumber = http.pow.difficulty(&drop_id, client);
+    let challenge = http
+        .pow
+        .challenger
+        .challenge(&drop_id, &user, maxnumber, now);
+    let mut body = serde_json::to_value(challenge).map_err(anyhow::Error::from)?;
+    body["required"] = serde_json::Value::Bool(true);
+    Ok(Json(body))
 }
 
 /// `GET /api/drops/{id}/queue`: the status; also counts as a sign of life.

@@ -9,12 +9,16 @@
 //! `try_again` before the upgrade) and per user (close 4409), the socket
 //! keeps its connection's slot under the process-wide connection cap. Close
 //! codes: 1000 left/closed, 1001 idle or the node shutting down, 1009
-//! message too big, 4401 bad or missing token, 4404 unknown drop, 4408 no
+//! message too big, 4401 bad or missing token, 4403 refused a place (reason
+//! `revoked` by an operator, now or on a rejoin; `access_required`,
+//! `invalid_access_code` or `access_code_used_up` on an invite-only drop;
+//! `pow_*` when the proof of work is missing or wrong), 4404 unknown drop, 4408 no
 //! token in time, 4409 too many sockets for this user, 4429 rate limited,
 //! 1011 the queue is unavailable.
 
 use super::error::QueueError;
-use super::{check_rate, user_of, verify_user, HttpState, UserSlot};
+use super::{check_address_rate, check_rate, client_ip, user_of, verify_user, HttpState, UserSlot};
+use crate::room::RoomError;
 use crate::session::{Effect, Session, MAX_MESSAGE_BYTES};
 use crate::status::Status;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -95,10 +99,15 @@ async fn upgrade(
         true => Some(user_of(&http, &headers)?),
         false => None,
     };
+    let client = client_ip(&http, peer.ip(), &headers);
+    let extras = Extras {
+        code: super::access_code(&headers),
+        pow: super::pow_header(&headers),
+    };
     if let Some(user) = &user {
-        check_rate(&http, user, peer.ip())?;
-    } else if !http.ip_limiter.allows(&peer.ip()) {
-        return Err(QueueError::RateLimited);
+        check_rate(&http, user, client)?;
+    } else {
+        check_address_rate(&http, client)?;
     }
     let open = http.sockets.open.fetch_add(1, Ordering::SeqCst) + 1;
     let slot = NodeSlot(http.clone());
@@ -116,7 +125,7 @@ async fn upgrade(
             // The connection's slot under the process-wide cap stays taken
             // for the socket's life.
             let _connection = connection;
-            run(http, drop_id, user, socket, peer).await;
+            run(http, drop_id, user, extras, socket, client).await;
             drop(slot);
         }))
 }
@@ -136,8 +145,21 @@ fn frame(status: &Status) -> Message {
     Message::Text(value.to_string().into())
 }
 
-/// Waits for `{"token": "..."}` as the first message.
-async fn first_message_user(http: &HttpState, socket: &mut WebSocket) -> Result<String, Message> {
+/// What a socket's first message (or headers) carried besides the user.
+#[derive(Default)]
+struct Extras {
+    /// An access code (invite-only drops).
+    code: Option<String>,
+    /// A proof-of-work solution.
+    pow: Option<String>,
+}
+
+/// Waits for `{"token": "...", "code": "...", "pow": "..."}` as the first
+/// message (the access code and the proof of work when the drop asks).
+async fn first_message_user(
+    http: &HttpState,
+    socket: &mut WebSocket,
+) -> Result<(String, Extras), Message> {
     let first = tokio::time::timeout(AUTH_WAIT, socket.recv()).await;
     let text = match first {
         Ok(Some(Ok(Message::Text(text)))) => text,
@@ -147,11 +169,21 @@ async fn first_message_user(http: &HttpState, socket: &mut WebSocket) -> Result<
     if text.len() > MAX_MESSAGE_BYTES {
         return Err(close(1009, "message too big"));
     }
-    let token = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| v.get("token").and_then(|t| t.as_str()).map(str::to_string))
-        .ok_or_else(|| close(4401, "invalid_token"))?;
-    verify_user(http, &token).map_err(|_| close(4401, "invalid_token"))
+    let message = serde_json::from_str::<serde_json::Value>(&text).ok();
+    let field = |name: &str| {
+        message
+            .as_ref()
+            .and_then(|v| v.get(name).and_then(|t| t.as_str()).map(str::to_string))
+    };
+    let token = field("token").ok_or_else(|| close(4401, "invalid_token"))?;
+    let user = verify_user(http, &token).map_err(|_| close(4401, "invalid_token"))?;
+    Ok((
+        user,
+        Extras {
+            code: field("code"),
+            pow: field("pow"),
+        },
+    ))
 }
 
 /// Authenticates, joins, and runs the session until it ends.
@@ -159,20 +191,27 @@ async fn run(
     http: HttpState,
     drop_id: String,
     user: Option<String>,
+    extras: Extras,
     mut socket: WebSocket,
-    peer: SocketAddr,
+    client: std::net::IpAddr,
 ) {
-    let user = match user {
-        Some(user) => user,
+    let (user, extras) = match user {
+        Some(user) => (user, extras),
         None => match first_message_user(&http, &mut socket).await {
-            Ok(user) => user,
+            Ok((user, sent)) => (
+                user,
+                Extras {
+                    code: sent.code.or(extras.code),
+                    pow: sent.pow.or(extras.pow),
+                },
+            ),
             Err(goodbye) => {
                 let _ = socket.send(goodbye).await;
                 return;
             }
         },
     };
-    if check_rate(&http, &user, peer.ip()).is_err() {
+    if check_rate(&http, &user, client).is_err() {
         let _ = socket.send(close(4429, "rate_limited")).await;
         return;
     }
@@ -202,8 +241,33 @@ async fn run(
         let _ = socket.send(close(1000, "closed")).await;
         return;
     }
-    let place = match http.room.join(&state, &user).await {
+    if let Err(refused) = super::check_pow(&http, &state, &user, extras.pow.as_deref()).await {
+        let reason = match refused {
+            QueueError::Pow(why) => why.code(),
+            _ => "unavailable",
+        };
+        let code = if reason == "unavailable" { 1011 } else { 4403 };
+        let _ = socket.send(close(code, reason)).await;
+        return;
+    }
+    let place = match http.room.join(&state, &user, extras.code.as_deref()).await {
         Ok(place) => place,
+        Err(RoomError::Revoked) => {
+            let _ = socket.send(close(4403, "revoked")).await;
+            return;
+        }
+        Err(RoomError::AccessRequired) => {
+            let _ = socket.send(close(4403, "access_required")).await;
+            return;
+        }
+        Err(RoomError::Access(crate::access::AccessError::UsedUp)) => {
+            let _ = socket.send(close(4403, "access_code_used_up")).await;
+            return;
+        }
+        Err(RoomError::Access(_)) => {
+            let _ = socket.send(close(4403, "invalid_access_code")).await;
+            return;
+        }
         Err(_) => {
             let _ = socket.send(close(1011, "unavailable")).await;
             return;
@@ -330,8 +394,13 @@ impl Adapter {
                 }
                 Effect::Rejoin => {
                     if let Ok(state) = room.drop_state(&self.drop_id).await {
-                        if let Ok(place) = room.join(&state, &user).await {
-                            session.on_joined(place);
+                        match room.join(&state, &user, None).await {
+                            Ok(place) => session.on_joined(place),
+                            Err(RoomError::Revoked) => {
+                                let _ = self.sender.send(close(4403, "revoked")).await;
+                                return Flow::End;
+                            }
+                            Err(_) => {}
                         }
                     }
                 }

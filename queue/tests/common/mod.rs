@@ -130,6 +130,7 @@ impl Deployment {
             max_connections: 1000,
             join_rate_per_user: 1000,
             join_rate_per_ip: 100_000,
+            join_rate_per_network: 100_000,
             pump_tick_ms: 0,
             pump_lease_ms: 600,
             contract: admission::contract::ContractSettings {

@@ -55,7 +55,21 @@ impl Sale {
         let drop = drops::insert(&self.db, &new)
             .await?
             .ok_or_else(|| DropError::Exists(new.id.clone()))?;
-        if let Err(error) = self.gate.create(&drop.id, &drop.gate_state()).await {
+        // Revocations first (see `crate::revocation`): without them the drop
+        // is left for the order path's rebuild to load.
+        let loaded = match self.restore_revocations(&drop.id).await {
+            Ok(()) => self
+                .gate
+                .create(&drop.id, &drop.gate_state())
+                .await
+                .map(|_| ()),
+            Err(error) => Err(redis::RedisError::from((
+                redis::ErrorKind::IoError,
+                "revocations not restored",
+                error.to_string(),
+            ))),
+        };
+        if let Err(error) = loaded {
             tracing::warn!(%error, drop = drop.id, "drop created but not loaded into Redis yet");
         }
         self.announce(&drop.id).await;
@@ -111,7 +125,7 @@ impl Sale {
 
     /// Tells the queue nodes at once; a missed announcement is caught by
     /// their next settings refresh.
-    async fn announce(&self, drop_id: &str) {
+    pub(crate) async fn announce(&self, drop_id: &str) {
         if let Err(error) = self.gate.announce_change(drop_id).await {
             tracing::debug!(%error, "drop change not announced; queues see it at their next refresh");
         }

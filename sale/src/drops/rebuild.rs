@@ -18,7 +18,8 @@ impl Sale {
     ///    order batch writing under the old epoch either committed before the
     ///    lock (so its orders are in the holdings) or is refused by the writer's
     ///    epoch check after it (so it adds nothing): the count is exact.
-    /// 3. Commit, then load Redis with the new epoch. Dying between 3's two
+    /// 3. Commit, then load Redis with the new epoch (revocations first, see
+    ///    `crate::revocation`). Dying between 3's two
     ///    steps leaves Redis empty: the next order starts another rebuild.
     ///
     /// While one request of this process rebuilds a drop, the others answer 503
@@ -58,6 +59,12 @@ impl Sale {
             return Ok(()); // another process loaded it while we waited
         }
         let drop = drops::bump_redis_epoch(&mut tx, drop_id).await?;
+        // Revocations go in before the drop hash does: the reserve script
+        // answers `missing` until the hash is there, so no order is ever
+        // decided against a copy without them.
+        self.restore_revocations(drop_id)
+            .await
+            .map_err(|e| OrderError::Unavailable(format!("revocations not restored: {e}")))?;
         let (loaded, claims) = if drop.seating.is_some() {
             let open = self.open_holds(&mut tx, drop_id).await?;
             tx.commit().await?;

@@ -18,6 +18,8 @@ static RESERVE: LazyLock<redis::Script> =
     LazyLock::new(|| redis::Script::new(include_str!("../scripts/reserve.lua")));
 static RELEASE: LazyLock<redis::Script> =
     LazyLock::new(|| redis::Script::new(include_str!("../scripts/release.lua")));
+static REVOKE: LazyLock<redis::Script> =
+    LazyLock::new(|| redis::Script::new(include_str!("../scripts/revoke.lua")));
 static LOAD_DROP: LazyLock<redis::Script> =
     LazyLock::new(|| redis::Script::new(include_str!("../scripts/load_drop.lua")));
 
@@ -59,12 +61,15 @@ impl StockGate {
         self.redis.clone()
     }
 
-    /// Runs `reserve.lua`: checks state, opening time, cap and stock, then
+    /// Runs `reserve.lua`: checks revocation (of `user` and of the
+    /// admission token `jti`), state, opening time, cap and stock, then
     /// reserves `quantity` units for `order_id` under the idempotency key.
+    #[allow(clippy::too_many_arguments)]
     pub async fn reserve(
         &self,
         drop_id: &str,
         user: &str,
+        jti: &str,
         quantity: i64,
         now_ms: i64,
         order_id: Uuid,
@@ -79,12 +84,15 @@ impl StockGate {
                 .key(keys.reservations())
                 .key(keys.idempotency(user, idempotency_key))
                 .key(keys.shopping())
+                .key(keys.revoked_users())
+                .key(keys.revoked_tokens())
                 .arg(user)
                 .arg(quantity)
                 .arg(now_ms)
                 .arg(order_id.to_string())
                 .arg(IDEMPOTENCY_TTL_SECS)
                 .arg(idempotency_tag(user, idempotency_key))
+                .arg(jti)
                 .invoke_async(&mut self.redis.clone()),
         )
         .await?;
@@ -123,6 +131,7 @@ impl StockGate {
                     Some("cap_exceeded") => Refusal::CapExceeded,
                     Some("sold_out") => Refusal::SoldOut,
                     Some("seated") => Refusal::Seated,
+                    Some("revoked") => Refusal::Revoked,
                     _ => return Err(reply_error("reserve", &reply)),
                 },
             )),
@@ -159,6 +168,100 @@ impl StockGate {
         .await?;
 
         Ok(released == 1)
+    }
+
+    fn revoke_call(
+        &self,
+        drop_id: &str,
+        mode: &str,
+        subject: &str,
+    ) -> redis::ScriptInvocation<'static> {
+        let keys = self.keys(drop_id);
+        let mut invocation = REVOKE.prepare_invoke();
+        invocation
+            .key(keys.revoked_users())
+            .key(keys.revoked_tokens())
+            .key(keys.line())
+            .key(keys.alive())
+            .key(keys.admitted())
+            .key(keys.shopping())
+            .arg(mode)
+            .arg(subject);
+        invocation
+    }
+
+    /// Revokes `user` in one drop (`revoke.lua`): refused by the queue's join
+    /// and this service's reserve from now on, and their place (in the line,
+    /// admitted or shopping) is gone. True when something changed.
+    pub async fn revoke_user(&self, drop_id: &str, user: &str) -> redis::RedisResult<bool> {
+        let mut invocation = self.revoke_call(drop_id, "user", user);
+        invocation.arg(admission::contract::keys::ALIVE_BUCKETS);
+        let changed: i64 = bounded(invocation.invoke_async(&mut self.redis.clone())).await?;
+        Ok(changed == 1)
+    }
+
+    /// Lifts a user's revocation in one drop (they may join again).
+    pub async fn lift_user(&self, drop_id: &str, user: &str) -> redis::RedisResult<bool> {
+        let invocation = self.revoke_call(drop_id, "lift", user);
+        let changed: i64 = bounded(invocation.invoke_async(&mut self.redis.clone())).await?;
+        Ok(changed == 1)
+    }
+
+    /// Revokes one admission token of a drop until `expires_ms`.
+    pub async fn revoke_token(
+        &self,
+        drop_id: &str,
+        jti: &str,
+        expires_ms: i64,
+        now_ms: i64,
+    ) -> redis::RedisResult<bool> {
+        let mut invocation = self.revoke_call(drop_id, "jti", jti);
+        invocation.arg(expires_ms).arg(now_ms);
+        let changed: i64 = bounded(invocation.invoke_async(&mut self.redis.clone())).await?;
+        Ok(changed == 1)
+    }
+
+    /// True when `user` or the admission token `jti` is revoked in this
+    /// drop. The unseated order path checks this inside `reserve.lua`; the
+    /// seated one (holds, ordering a hold) asks here first, one round trip.
+    pub async fn is_revoked(
+        &self,
+        drop_id: &str,
+        user: &str,
+        jti: &str,
+    ) -> redis::RedisResult<bool> {
+        let keys = self.keys(drop_id);
+        let mut pipe = redis::pipe();
+        pipe.sismember(keys.revoked_users(), user)
+            .zscore(keys.revoked_tokens(), jti);
+        let (user_revoked, token): (bool, Option<f64>) =
+            bounded(pipe.query_async(&mut self.redis.clone())).await?;
+        Ok(user_revoked || token.is_some())
+    }
+
+    /// Copies revocations (from PostgreSQL) into a drop just loaded into
+    /// Redis: revoked users, and tokens with their expiry (ms). Adds only.
+    pub async fn load_revocations(
+        &self,
+        drop_id: &str,
+        users: &[String],
+        tokens: &[(String, i64)],
+    ) -> redis::RedisResult<()> {
+        let keys = self.keys(drop_id);
+        for chunk in users.chunks(1_000) {
+            let mut command = redis::cmd("SADD");
+            command.arg(keys.revoked_users()).arg(chunk);
+            bounded(command.query_async::<()>(&mut self.redis.clone())).await?;
+        }
+        for chunk in tokens.chunks(1_000) {
+            let mut command = redis::cmd("ZADD");
+            command.arg(keys.revoked_tokens());
+            for (jti, expires_ms) in chunk {
+                command.arg(*expires_ms).arg(jti);
+            }
+            bounded(command.query_async::<()>(&mut self.redis.clone())).await?;
+        }
+        Ok(())
     }
 
     /// One page of a drop's reservation records (HSCAN; `cursor` 0 starts,

@@ -91,6 +91,8 @@ pub enum Refusal {
     SoldOut,
     /// A seated sale: seats are held first, then ordered from the hold.
     Seated,
+    /// An operator revoked the buyer or this admission token.
+    Revoked,
 }
 
 /// The outcome of [`StockGate::reserve`].

@@ -22,6 +22,8 @@ pub enum ApiError {
     WrongUser,
     #[error("not found: {0}")]
     NotFound(&'static str),
+    #[error("this access was revoked by the sale's operator")]
+    Revoked,
     #[error("the drop is not open yet")]
     NotOpen,
     #[error("the drop is paused")]
@@ -60,6 +62,7 @@ impl ApiError {
             Self::WrongDrop => (StatusCode::FORBIDDEN, "wrong_drop"),
             Self::WrongUser => (StatusCode::FORBIDDEN, "wrong_user"),
             Self::NotFound(what) => (StatusCode::NOT_FOUND, what),
+            Self::Revoked => (StatusCode::FORBIDDEN, "revoked"),
             Self::NotOpen => (StatusCode::CONFLICT, "not_open"),
             Self::Paused => (StatusCode::CONFLICT, "paused"),
             Self::Closed => (StatusCode::CONFLICT, "closed"),
@@ -134,6 +137,7 @@ impl From<OrderError> for ApiError {
                 }
                 Refusal::CapExceeded => Self::CapExceeded,
                 Refusal::SoldOut => Self::SoldOut,
+                Refusal::Revoked => Self::Revoked,
                 Refusal::Seated => Self::Conflict(
                     "seated_sale",
                     "this sale is seated: hold seats, then order the hold".into(),
@@ -168,6 +172,7 @@ pub fn hold_refusal(refusal: crate::seats::gate::HoldRefusal) -> ApiError {
             "this sale is not seated: order a quantity instead".into(),
         ),
         HoldRefusal::UnknownHold => ApiError::NotFound("unknown_hold"),
+        HoldRefusal::Revoked => ApiError::Revoked,
         HoldRefusal::Lapsed => ApiError::Conflict(
             "hold_lapsed",
             "this hold is not live any more; hold seats again".into(),
@@ -231,6 +236,19 @@ impl From<DropError> for ApiError {
             DropError::Unavailable(message) => Self::Unavailable(message),
             DropError::Database(e) => e.into(),
             DropError::Redis(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::revocation::RevokeError> for ApiError {
+    fn from(error: crate::revocation::RevokeError) -> Self {
+        use crate::revocation::RevokeError;
+        match error {
+            RevokeError::Invalid(message) => Self::Validation(message),
+            RevokeError::UnknownDrop => Self::NotFound("unknown_drop"),
+            RevokeError::Database(e) => e.into(),
+            RevokeError::Redis(e) => e.into(),
+            RevokeError::Order(e) => e.into(),
         }
     }
 }

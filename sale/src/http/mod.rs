@@ -8,11 +8,14 @@
 //! - [`venues`]: venues and their seat maps.
 //! - [`events`]: events with their venue and sales.
 //! - [`search`]: event search and suggestions, with cache headers.
+//! - [`access`]: invite-only lines: access mode, codes, the list.
+//! - [`revocations`]: an operator revokes a user or an admission token.
 //! - [`seats`]: holds, the seat snapshot and its event stream.
 //! - [`pages`]: the operator console and its assets, with security headers.
 //! - [`auth`]: user, operator and admission credentials.
 //! - [`error`]: the error every endpoint answers with.
 
+pub mod access;
 pub mod auth;
 pub mod drops;
 pub mod error;
@@ -20,6 +23,7 @@ pub mod events;
 pub mod orders;
 pub mod pages;
 pub mod payments;
+pub mod revocations;
 pub mod search;
 pub mod seats;
 pub mod venues;
@@ -96,6 +100,8 @@ pub fn router(state: HttpState) -> Router {
         .merge(events::router())
         .merge(search::router())
         .merge(seats::router())
+        .merge(revocations::router())
+        .merge(access::router())
         .merge(pages::router())
         .fallback(runtime::error::not_found)
         .method_not_allowed_fallback(runtime::error::method_not_allowed)

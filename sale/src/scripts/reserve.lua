@@ -15,6 +15,7 @@
 -- ARGV[5] idempotency key lifetime, seconds
 -- ARGV[6] idempotency tag (the hex suffix of KEYS[4]), kept in the reservation
 --         so a reconciler can forget the key of an order never recorded
+-- ARGV[7] the admission token's id (jti)
 --
 -- Returns one of:
 --   {"ok", order_id, remaining, price_cents, currency, timeout_secs, epoch}
@@ -25,6 +26,8 @@
 --   {"err", code}                  code: closed | paused | not_open | invalid_quantity
 --                                  | cap_exceeded | sold_out | seated (a seated sale:
 --                                  seats are held, then ordered from the hold)
+--                                  | revoked (the user or this token was revoked:
+--                                  checked first, even before a retry's answer)
 -- Checks run in this order and nothing is written unless all pass.
 
 local user = ARGV[1]
@@ -34,6 +37,11 @@ local order_id = ARGV[4]
 local idem_ttl = tonumber(ARGV[5])
 if not qty or qty < 1 or qty ~= math.floor(qty) or not now or not idem_ttl or user == '' then
   return {'err', 'invalid_quantity'}
+end
+
+-- Revocation, in this same call (no extra round trip on the order path).
+if redis.call('SISMEMBER', KEYS[6], user) == 1 or redis.call('ZSCORE', KEYS[7], ARGV[7]) then
+  return {'err', 'revoked'}
 end
 
 -- A retry of an earlier request answers with that request's order.

@@ -111,6 +111,9 @@ pub enum HoldRefusal {
     CapExceeded,
     UnknownHold,
     Lapsed,
+    /// An operator revoked the fan or the admission token (checked before
+    /// the seat scripts run, see `StockGate::is_revoked`).
+    Revoked,
 }
 
 /// What ordering a hold led to.

@@ -128,6 +128,13 @@ impl Sale {
 
     async fn hold_to_end(&self, request: HoldSeats) -> Result<HeldSeats, HoldError> {
         let sale = self.seated_sale(&request.drop_id).await?;
+        if self
+            .gate
+            .is_revoked(&request.drop_id, &request.user, &request.admission_jti)
+            .await?
+        {
+            return Err(HoldError::Refused(HoldRefusal::Revoked));
+        }
         match &request.choice {
             SeatChoice::Seats(ids) => {
                 let seats = sale
@@ -388,6 +395,13 @@ impl Sale {
                 HoldError::NotSeated => OrderError::Hold(HoldRefusal::NotSeated),
                 other => OrderError::Internal(anyhow::anyhow!("{other}")),
             })?;
+        if self
+            .gate
+            .is_revoked(&request.drop_id, &request.user, &request.admission_jti)
+            .await?
+        {
+            return Err(OrderError::Refused(crate::gate::Refusal::Revoked));
+        }
         let order_id = Uuid::now_v7();
         let now = self.clock.now();
         let order = || {

@@ -1,0 +1,168 @@
+//! Proof of work on joining: a solved challenge joins once; missing,
+//! malformed, forged, expired, other-drop, other-user, reused and
+//! wrong-difficulty solutions get a 4xx and change nothing; a drop the
+//! operator exempted needs none; the WebSocket takes the solution in its
+//! upgrade headers.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::sockets::{closed_with, connect, until_state};
+use common::{Deployment, Node};
+use queue::pow::{encode, solve, Challenge, Challenger};
+use serde_json::Value;
+use std::time::Duration;
+
+const KEY: &str = "test-pow-key-0123456789abcdef0123456789";
+const BASE: u64 = 2_000;
+
+async fn challenge(node: &Node, deployment: &Deployment, drop: &str, user: &str) -> Value {
+    node.http
+        .get(node.url(&format!("/api/drops/{drop}/queue/challenge")))
+        .bearer_auth(deployment.user_token(user))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn solved(node: &Node, deployment: &Deployment, drop: &str, user: &str) -> String {
+    let body = challenge(node, deployment, drop, user).await;
+    assert_eq!(body["required"], true, "{body}");
+    let challenge: Challenge = serde_json::from_value(body).unwrap();
+    encode(&solve(&challenge).unwrap())
+}
+
+async fn join(
+    node: &Node,
+    deployment: &Deployment,
+    drop: &str,
+    user: &str,
+    pow: Option<&str>,
+) -> (u16, String) {
+    let mut request = node
+        .http
+        .post(node.url(&format!("/api/drops/{drop}/queue")))
+        .bearer_auth(deployment.user_token(user));
+    if let Some(pow) = pow {
+        request = request.header("x-pow", pow);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    (status, body["error"].as_str().unwrap_or("").to_string())
+}
+
+async fn waiting(deployment: &Deployment, drop: &str) -> u64 {
+    redis::cmd("ZCARD")
+        .arg(format!("{}:{{{drop}}}:q:line", deployment.prefix))
+        .query_async(&mut deployment.redis().await)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_solved_challenge_joins_once_and_every_bad_one_changes_nothing() {
+    let deployment = Deployment::new().await;
+    deployment.create_drop("pow", 100, 1.0, 100, 0).await;
+    deployment.create_drop("pow2", 100, 1.0, 100, 0).await;
+    let node = Node::start(&deployment, |config| {
+        config.pow_base_maxnumber = BASE;
+        config.pow_key = Some(KEY.into());
+        config.join_rate_per_user = 100;
+    })
+    .await;
+    node.knows("pow").await;
+    node.knows("pow2").await;
+
+    let good = solved(&node, &deployment, "pow", "alice").await;
+    assert_eq!(
+        join(&node, &deployment, "pow", "alice", Some(&good)).await,
+        (200, String::new())
+    );
+    assert_eq!(waiting(&deployment, "pow").await, 1);
+
+    let bad = |status: u16, code: &str| (status, code.to_string());
+    assert_eq!(
+        join(&node, &deployment, "pow", "alice", Some(&good)).await,
+        bad(409, "pow_reused")
+    );
+    assert_eq!(
+        join(&node, &deployment, "pow", "bob", None).await,
+        bad(403, "pow_required")
+    );
+    assert_eq!(
+        join(&node, &deployment, "pow", "bob", Some("!!!")).await,
+        bad(400, "pow_malformed")
+    );
+    assert_eq!(
+        join(&node, &deployment, "pow", "bob", Some(&good)).await,
+        bad(403, "pow_other_drop")
+    );
+    let bobs = solved(&node, &deployment, "pow", "bob").await;
+    assert_eq!(
+        join(&node, &deployment, "pow2", "bob", Some(&bobs)).await,
+        bad(403, "pow_other_drop")
+    );
+    let now = deployment.clock.now().timestamp() as u64;
+    let other_key = Challenger::new(
+        b"another-key-0123456789abcdef0123456",
+        BASE,
+        Duration::from_secs(60),
+    );
+    let forged = encode(&solve(&other_key.challenge("pow", "bob", BASE, now)).unwrap());
+    assert_eq!(
+        join(&node, &deployment, "pow", "bob", Some(&forged)).await,
+        bad(403, "pow_forged")
+    );
+    let ours = Challenger::new(KEY.as_bytes(), BASE, Duration::from_secs(60));
+    let easy = encode(&solve(&ours.challenge("pow", "bob", 10, now)).unwrap());
+    assert_eq!(
+        join(&node, &deployment, "pow", "bob", Some(&easy)).await,
+        bad(403, "pow_wrong_difficulty")
+    );
+    deployment.clock.advance(Duration::from_secs(121));
+    assert_eq!(
+        join(&node, &deployment, "pow", "bob", Some(&bobs)).await,
+        bad(403, "pow_expired")
+    );
+    assert_eq!(waiting(&deployment, "pow").await, 1, "nothing changed");
+    assert_eq!(waiting(&deployment, "pow2").await, 0);
+
+    // The WebSocket: the solution in the upgrade's headers (a browser sends
+    // it in its first message, next to the token).
+    let fresh = solved(&node, &deployment, "pow", "carol").await;
+    let bearer = format!("Bearer {}", deployment.user_token("carol"));
+    let mut socket = connect(
+        &node,
+        "pow",
+        &[("authorization", bearer.clone()), ("x-pow", fresh.clone())],
+    )
+    .await
+    .unwrap();
+    until_state(&mut socket, "waiting").await;
+    let mut replayed = connect(&node, "pow", &[("authorization", bearer), ("x-pow", fresh)])
+        .await
+        .unwrap();
+    assert_eq!(closed_with(&mut replayed).await, Some(4403));
+}
+
+/// A drop the operator exempted: no challenge, no solution needed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_exempted_drop_needs_no_proof_of_work() {
+    let deployment = Deployment::new().await;
+    deployment.create_drop("free", 100, 1.0, 100, 0).await;
+    sqlx::query("INSERT INTO drop_access (drop_id, proof_of_work) VALUES ('free', false)")
+        .execute(&deployment.db)
+        .await
+        .unwrap();
+    let node = Node::start(&deployment, |config| config.pow_base_maxnumber = BASE).await;
+    node.knows("free").await;
+    assert_eq!(
+        challenge(&node, &deployment, "free", "dan").await["required"],
+        false
+    );
+    assert_eq!(join(&node, &deployment, "free", "dan", None).await.0, 200);
+}

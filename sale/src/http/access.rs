@@ -1,0 +1,86 @@
+//! Invite-only lines (operator): the access mode, access codes, the list of
+//! users. The domain is in [`crate::access`].
+
+use super::auth::Operator;
+use super::error::ApiError;
+use super::HttpState;
+use crate::access::{CodesMade, MakeCodes};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use runtime::error::ApiJson;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub fn router() -> Router<HttpState> {
+    Router::new()
+        .route("/api/drops/{id}/access", get(show).put(set_mode))
+        .route("/api/drops/{id}/access/codes", post(make_codes))
+        .route("/api/drops/{id}/access/users", post(grant))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Mode {
+    mode: Option<String>,
+    proof_of_work: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Users {
+    users: Vec<String>,
+}
+
+async fn show(
+    State(http): State<HttpState>,
+    _: Operator,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (mode, pow) = http.sale.access_mode(&id).await?;
+    Ok(Json(
+        json!({"drop": id, "mode": mode, "proof_of_work": pow}),
+    ))
+}
+
+/// `PUT /api/drops/{id}/access {"mode": "open" | "code" | "list",
+/// "proof_of_work": bool}` (either may be left out).
+async fn set_mode(
+    State(http): State<HttpState>,
+    _: Operator,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Mode>,
+) -> Result<Json<Value>, ApiError> {
+    let (mode, pow) = http
+        .sale
+        .set_access_mode(&id, body.mode.as_deref(), body.proof_of_work)
+        .await?;
+    Ok(Json(
+        json!({"drop": id, "mode": mode, "proof_of_work": pow}),
+    ))
+}
+
+/// `POST /api/drops/{id}/access/codes {"count" | "codes", "max_uses"}`.
+async fn make_codes(
+    State(http): State<HttpState>,
+    _: Operator,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<MakeCodes>,
+) -> Result<(StatusCode, Json<CodesMade>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(http.sale.make_codes(&id, body).await?),
+    ))
+}
+
+/// `POST /api/drops/{id}/access/users {"users": [ids]}`.
+async fn grant(
+    State(http): State<HttpState>,
+    _: Operator,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Users>,
+) -> Result<Json<Value>, ApiError> {
+    let added = http.sale.grant_access(&id, &body.users).await?;
+    Ok(Json(json!({"drop": id, "added": added})))
+}

@@ -1,0 +1,143 @@
+//! The operator's side of invite-only lines: access mode, codes (returned
+//! once, kept as hashes in PostgreSQL and Redis), the list; bad input
+//! changes nothing.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{TestApp, OPERATOR_KEY};
+use serde_json::{json, Value};
+
+async fn call(app: &TestApp, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
+    let response = app
+        .http
+        .request(method, app.url(path))
+        .bearer_auth(OPERATOR_KEY)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_operator_makes_a_drop_invite_only() {
+    use reqwest::Method;
+    let app = TestApp::spawn().await;
+    app.create_drop("inv", 10).await;
+
+    let (status, body) = call(
+        &app,
+        Method::PUT,
+        "/api/drops/inv/access",
+        json!({"mode": "code"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["mode"].as_str()),
+        (200, Some("code")),
+        "{body}"
+    );
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/api/drops/inv/access/codes",
+        json!({"count": 3, "max_uses": 2}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let codes: Vec<String> = serde_json::from_value(body["codes"].clone()).unwrap();
+    assert_eq!(codes.len(), 3);
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/api/drops/inv/access/codes",
+        json!({"codes": ["presale-2026", codes[0].clone()]}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["existing"].as_i64()),
+        (201, Some(1)),
+        "{body}"
+    );
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/api/drops/inv/access/users",
+        json!({"users": ["vip-1", "vip-2"]}),
+    )
+    .await;
+    assert_eq!((status, body["added"].as_i64()), (200, Some(2)), "{body}");
+
+    // Stored as hashes, in PostgreSQL and Redis, with their caps.
+    let stored: Vec<(String, i32)> = sqlx::query_as(
+        "SELECT code_hash, max_uses FROM access_codes WHERE drop_id = 'inv' ORDER BY max_uses",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(stored.len(), 4);
+    assert!(stored.iter().all(|(hash, _)| !codes.contains(hash)));
+    let cap: String = redis::cmd("HGET")
+        .arg(format!("{}:{{inv}}:access:codes", app.prefix))
+        .arg(admission::contract::access_code_hash(&codes[1]))
+        .query_async(&mut app.redis.clone())
+        .await
+        .unwrap();
+    assert_eq!(cap, "2|0");
+    let presale: String = redis::cmd("HGET")
+        .arg(format!("{}:{{inv}}:access:codes", app.prefix))
+        .arg(admission::contract::access_code_hash("PRESALE-2026"))
+        .query_async(&mut app.redis.clone())
+        .await
+        .unwrap();
+    assert_eq!(presale, "1|0", "single-use by default");
+
+    for (path, body) in [
+        ("/api/drops/inv/access/codes", json!({"count": 0})),
+        (
+            "/api/drops/inv/access/codes",
+            json!({"count": 2, "codes": ["ABCDE"]}),
+        ),
+        (
+            "/api/drops/inv/access/codes",
+            json!({"count": 1, "max_uses": 0}),
+        ),
+        ("/api/drops/inv/access/codes", json!({"codes": ["x"]})),
+        ("/api/drops/inv/access/users", json!({"users": []})),
+    ] {
+        let (status, answer) = call(&app, Method::POST, path, body).await;
+        assert_eq!(status, 422, "{answer}");
+    }
+    let (status, _) = call(
+        &app,
+        Method::PUT,
+        "/api/drops/inv/access",
+        json!({"mode": "secret"}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let (status, _) = call(
+        &app,
+        Method::PUT,
+        "/api/drops/nope/access",
+        json!({"mode": "code"}),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM access_codes")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(count, 4, "refused requests changed nothing");
+    let response = app
+        .http
+        .put(app.url("/api/drops/inv/access"))
+        .bearer_auth(app.user_token("fan"))
+        .json(&json!({"mode": "open"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403, "only an operator");
+}
