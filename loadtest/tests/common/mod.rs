@@ -72,6 +72,7 @@ pub async fn stack_on(redis: String) -> Stack {
         db_max_connections: 8,
         order_writers: 2,
         payment_webhook_secret: Some("whsec-rush".into()),
+        search_cursor_key: Some("search-cursor-key-rush-0123456789".into()),
         sandbox_latency_ms: 50,
         sandbox_delayed_ms: 1000,
         contract: contract.clone(),
