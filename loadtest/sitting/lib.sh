@@ -20,6 +20,9 @@ export ADMISSION_JWKS="$keys/admission-jwks.json" ADMISSION_KEY="$keys/admission
 export USER_JWT_SECRET="sitting-user-secret-0123456789" OPERATOR_API_KEY="sitting-operator"
 export ADMISSION_MAC_KEY="sitting-admission-mac-key-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export PAYMENT_WEBHOOK_SECRET=whsec RUST_LOG=warn
+export SEARCH_CURSOR_KEY="sitting-search-cursor-key-0123456789"
+# The generator's fans do not solve proofs of work, and come from few addresses.
+export POW_BASE_MAXNUMBER=0 JOIN_RATE_PER_NETWORK=1000000
 export SALE_ADDR="127.0.0.1:$(free_port)" QUEUE_ADDR="127.0.0.1:$(free_port)"
 export SALE_URL="http://$SALE_ADDR" QUEUE_URL="http://$QUEUE_ADDR"
 export CHECKOUT_URL="$QUEUE_URL/drops/{drop}" ALLOWED_ORIGINS="*" CORS_ORIGINS="$QUEUE_URL"

@@ -40,6 +40,7 @@ async fn start_sale(deployment: &Deployment) -> String {
         order_writers: 2,
         migrate: false,
         payment_webhook_secret: Some("whsec".into()),
+        search_cursor_key: Some("search-cursor-key-sockets-0123456789".into()),
         sandbox_latency_ms: 50,
         sandbox_delayed_ms: 1000,
         cors_origins: "*".into(),

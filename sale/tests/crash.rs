@@ -31,6 +31,7 @@ async fn start(port: u16, db: &str, prefix: &str, jwks: &std::path::Path) -> tok
         .env("OPERATOR_API_KEY", common::OPERATOR_KEY)
         .env("ORDER_RATE_PER_USER", "1000")
         .env("PAYMENT_WEBHOOK_SECRET", common::WEBHOOK_SECRET)
+        .env("SEARCH_CURSOR_KEY", "search-cursor-key-crash-0123456789")
         .env("ORDER_WRITE_TIMEOUT_MS", "500")
         .env("ORPHAN_GRACE_SECS", "2")
         .env("RECONCILE_EVERY_SECS", "1")
