@@ -527,7 +527,8 @@ async fn postgres_refuses_a_double_claim_written_behind_the_fast_paths_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn holds_are_recorded_in_batches_and_a_refused_seat_refuses_only_its_hold() {
-    use sale::store::holds::{insert_batch, BatchFailure, HoldWrite, NewHold};
+    use sale::seats::writer::{insert_batch, BatchFailure};
+    use sale::store::holds::{HoldWrite, NewHold};
     let app = TestApp::spawn().await;
     app.seated_sale("batch").await;
     // Loads the sale into Redis (and PostgreSQL's epoch with it).

@@ -14,10 +14,6 @@ use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-/// Joins a hold's seat ids into one text for the batch insert (and is split
-/// on in SQL): a unit separator, a control character no seat id may hold.
-const SEAT_SEPARATOR: &str = "\u{1f}";
-
 /// SQLSTATE of an exclusion-constraint violation: a seat already claimed.
 const EXCLUSION_VIOLATION: &str = "23P01";
 
@@ -69,12 +65,16 @@ pub enum HoldWrite {
     Unknown(String),
 }
 
-fn is_exclusion(error: &sqlx::Error) -> bool {
+pub(crate) fn is_exclusion(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.code().as_deref() == Some(EXCLUSION_VIOLATION))
 }
 
 /// Takes the drop row's fence: `false` when Redis was rebuilt since.
-async fn fence(tx: &mut sqlx::PgConnection, drop_id: &str, epoch: i64) -> sqlx::Result<bool> {
+pub(crate) async fn fence(
+    tx: &mut sqlx::PgConnection,
+    drop_id: &str,
+    epoch: i64,
+) -> sqlx::Result<bool> {
     let row = sqlx::query_scalar!(
         "SELECT 1 FROM drops WHERE id = $1 AND redis_epoch = $2 FOR KEY SHARE",
         drop_id,
@@ -139,143 +139,6 @@ pub async fn insert(db: &PgPool, hold: &NewHold) -> sqlx::Result<HoldWrite> {
     match tx.commit().await {
         Ok(()) => Ok(HoldWrite::Recorded(row)),
         Err(error) => Ok(HoldWrite::Unknown(error.to_string())),
-    }
-}
-
-/// Why a batch of holds was not recorded as a batch.
-#[derive(Debug)]
-pub enum BatchFailure {
-    /// PostgreSQL refused a seat of one of the holds (a live claim exists):
-    /// nothing was committed; record them one by one to tell which.
-    SeatClaimed,
-    /// Failed before `COMMIT` was sent: surely nothing recorded.
-    NotWritten(String),
-    /// `COMMIT` was sent and no answer came: every hold may be recorded.
-    Unknown(String),
-}
-
-/// Records many holds with their claims in one transaction (group commit):
-/// one fence per drop, one insert of the holds, one of their claims. The
-/// answer has one [`HoldWrite`] per hold, in order. When PostgreSQL refuses
-/// a claim (which the Redis decision makes rare) nothing is committed and
-/// [`BatchFailure::SeatClaimed`] says to fall back to [`insert`] per hold.
-pub async fn insert_batch(
-    db: &PgPool,
-    holds: &[&NewHold],
-    timeout: std::time::Duration,
-) -> Result<Vec<HoldWrite>, BatchFailure> {
-    let commit_sent = std::sync::atomic::AtomicBool::new(false);
-    let attempt = async {
-        let not_written = |e: sqlx::Error| BatchFailure::NotWritten(e.to_string());
-        let mut tx = db.begin().await.map_err(not_written)?;
-        let mut stale = std::collections::BTreeSet::new();
-        let fences: std::collections::BTreeSet<(&str, i64)> = holds
-            .iter()
-            .map(|h| (h.drop_id.as_str(), h.epoch))
-            .collect();
-        for (drop_id, epoch) in fences {
-            if !fence(&mut tx, drop_id, epoch).await.map_err(not_written)? {
-                stale.insert((drop_id, epoch));
-            }
-        }
-        let fresh: Vec<&NewHold> = holds
-            .iter()
-            .copied()
-            .filter(|h| !stale.contains(&(h.drop_id.as_str(), h.epoch)))
-            .collect();
-        let text =
-            |f: fn(&NewHold) -> &str| fresh.iter().map(|h| f(h).to_string()).collect::<Vec<_>>();
-        let inserted = sqlx::query_as!(
-            HoldRow,
-            r#"INSERT INTO holds (id, drop_id, event_id, user_id, seats, total_cents,
-                 idempotency_key, admission_jti, created_at, expires_at)
-               SELECT t.id, t.drop_id, t.event_id, t.user_id,
-                 string_to_array(t.seats, E'\x1f'), t.total_cents, t.idempotency_key,
-                 t.admission_jti, t.created_at, t.expires_at
-               FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
-                 $6::bigint[], $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[])
-                 AS t(id, drop_id, event_id, user_id, seats, total_cents, idempotency_key,
-                      admission_jti, created_at, expires_at)
-               ON CONFLICT (drop_id, user_id, idempotency_key) DO NOTHING
-               RETURNING id, drop_id, event_id, user_id, seats, total_cents, created_at,
-                 expires_at, order_id, released_at, idempotency_key"#,
-            &fresh.iter().map(|h| h.id).collect::<Vec<_>>(),
-            &text(|h| &h.drop_id),
-            &text(|h| &h.event_id),
-            &text(|h| &h.user_id),
-            &fresh
-                .iter()
-                .map(|h| h.seats.join(SEAT_SEPARATOR))
-                .collect::<Vec<_>>(),
-            &fresh.iter().map(|h| h.total_cents).collect::<Vec<_>>(),
-            &text(|h| &h.idempotency_key),
-            &text(|h| &h.admission_jti),
-            &fresh.iter().map(|h| h.created_at).collect::<Vec<_>>(),
-            &fresh.iter().map(|h| h.expires_at).collect::<Vec<_>>(),
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(not_written)?;
-        let mut recorded: std::collections::HashMap<Uuid, HoldRow> =
-            inserted.into_iter().map(|row| (row.id, row)).collect();
-        // One row per claimed seat of every hold inserted above.
-        let (mut events, mut seats, mut ids, mut froms, mut untils) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for hold in fresh.iter().filter(|h| recorded.contains_key(&h.id)) {
-            for seat in &hold.seats {
-                events.push(hold.event_id.clone());
-                seats.push(seat.clone());
-                ids.push(hold.id);
-                froms.push(hold.created_at);
-                untils.push(hold.expires_at);
-            }
-        }
-        let claimed = sqlx::query!(
-            "INSERT INTO seat_claims (event_id, seat_id, hold_id, live) \
-             SELECT e, s, h, tstzrange(f, u) \
-             FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::timestamptz[], $5::timestamptz[]) \
-               AS t(e, s, h, f, u)",
-            &events,
-            &seats,
-            &ids,
-            &froms,
-            &untils
-        )
-        .execute(&mut *tx)
-        .await;
-        match claimed {
-            Ok(_) => {}
-            Err(error) if is_exclusion(&error) => return Err(BatchFailure::SeatClaimed),
-            Err(error) => return Err(not_written(error)),
-        }
-        commit_sent.store(true, std::sync::atomic::Ordering::SeqCst);
-        tx.commit()
-            .await
-            .map_err(|e| BatchFailure::Unknown(e.to_string()))?;
-        let mut written = Vec::with_capacity(holds.len());
-        for hold in holds {
-            written.push(if stale.contains(&(hold.drop_id.as_str(), hold.epoch)) {
-                HoldWrite::Stale
-            } else if let Some(row) = recorded.remove(&hold.id) {
-                HoldWrite::Recorded(row)
-            } else {
-                // Another hold under this idempotency key was there first.
-                match by_key(db, &hold.drop_id, &hold.user_id, &hold.idempotency_key).await {
-                    Ok(Some(row)) => HoldWrite::Duplicate(row),
-                    Ok(None) => HoldWrite::Stale,
-                    Err(error) => HoldWrite::Unknown(error.to_string()),
-                }
-            });
-        }
-        Ok(written)
-    };
-    match tokio::time::timeout(timeout, attempt).await {
-        Ok(result) => result,
-        // Dropping an uncommitted transaction rolls it back.
-        Err(_) if !commit_sent.load(std::sync::atomic::Ordering::SeqCst) => {
-            Err(BatchFailure::NotWritten("timed out before commit".into()))
-        }
-        Err(_) => Err(BatchFailure::Unknown("timed out waiting for commit".into())),
     }
 }
 

@@ -12,7 +12,8 @@
 //! - [`access`]: invite-only drops: access mode, codes (hashed), grants.
 //! - [`revocations`]: revoked users and admission tokens (bot defence).
 //!
-//! The batch insert of the group-commit writer is in [`crate::writer`],
+//! The batch inserts of the group-commit writers are in [`crate::writer`]
+//! (orders) and [`crate::seats::writer`] (holds),
 //! next to its transaction logic; payment queries in
 //! [`crate::payments::ledger`].
 
