@@ -132,19 +132,8 @@ async fn run_worker(
 ) {
     tracing::info!(worker = n, "order writer started");
     loop {
-        let batch = {
-            let mut jobs = jobs.lock().await;
-            let Some(first) = jobs.recv().await else {
-                break;
-            };
-            let mut batch = vec![first];
-            while batch.len() < config.max_batch {
-                match jobs.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
-            }
-            batch
+        let Some(batch) = next_batch(&jobs, config.max_batch).await else {
+            break;
         };
         metrics::histogram!("sale_order_batch_size").record(batch.len() as f64);
         let mut batch = batch;
@@ -196,6 +185,23 @@ async fn run_worker(
         }
     }
     tracing::info!(worker = n, "order writer stopped");
+}
+
+/// The next batch for a worker of a group-commit writer: waits for one job,
+/// then takes what else is queued, up to `max`; `None` once every sender is
+/// gone. The lock makes the workers take turns: while one commits, the next
+/// gathers what arrived meanwhile.
+pub(crate) async fn next_batch<T>(jobs: &Mutex<mpsc::Receiver<T>>, max: usize) -> Option<Vec<T>> {
+    let mut jobs = jobs.lock().await;
+    let first = jobs.recv().await?;
+    let mut batch = vec![first];
+    while batch.len() < max {
+        match jobs.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
 }
 
 /// Why a batch was not committed.

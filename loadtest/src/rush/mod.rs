@@ -28,8 +28,8 @@ mod timeline;
 
 pub use options::{Curve, RushArgs, RushOptions, SoakArgs};
 pub use report::RushReport;
+pub use shared::Sample;
 pub use thresholds::{Counts, RunFailure, Thresholds, EXIT_INVARIANTS, EXIT_THRESHOLDS};
-pub use timeline::Sample;
 
 use crate::idle::{self, RedisWatch};
 use fans::Crowd;

@@ -3,7 +3,7 @@
 //! and the whole line in Redis), Redis's memory, and mean order latency.
 
 use super::report::RushReport;
-use super::timeline::Sample;
+use super::shared::Sample;
 
 /// One line of the plot: name, colour, (second, value) points.
 type Line = (&'static str, &'static str, Vec<(f64, f64)>);

@@ -3,8 +3,8 @@
 //! code) and the SVG plot (see `plot`), written side by side.
 
 use super::invariants::InvariantReport;
+use super::shared::Sample;
 use super::thresholds::{RunFailure, Thresholds};
-use super::timeline::Sample;
 use crate::tally::LatencyReport;
 use serde::Serialize;
 use std::collections::BTreeMap;

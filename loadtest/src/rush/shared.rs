@@ -2,7 +2,7 @@
 //! window and outcome, the counters, errors by code, acknowledged orders
 //! and the per-second samples.
 
-use super::timeline::Sample;
+use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -63,4 +63,21 @@ pub(crate) fn error(shared: &Mutex<Shared>, code: impl Into<String>) {
     if let Ok(mut s) = shared.lock() {
         *s.errors.entry(code.into()).or_default() += 1;
     }
+}
+
+/// One second of the run, for the plot.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Sample {
+    pub second: f64,
+    pub joined: u64,
+    pub admitted: u64,
+    pub orders: u64,
+    /// Live fans joined and still waiting (not admitted, not abandoned).
+    pub waiting: u64,
+    /// The drop's whole line in Redis (live and idle fans).
+    pub line: u64,
+    /// Redis `used_memory`, MiB.
+    pub redis_mib: f64,
+    /// Mean order latency in that second, ms.
+    pub order_ms: f64,
 }

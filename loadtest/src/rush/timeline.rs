@@ -2,29 +2,11 @@
 //! report's plot (joins, admissions, orders, the line, Redis's memory, order
 //! latency) and keeps the progress line on the terminal up to date.
 
-use super::shared::Shared;
+use super::shared::{Sample, Shared};
 use crate::idle::RedisWatch;
-use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// One second of the run, for the plot.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct Sample {
-    pub second: f64,
-    pub joined: u64,
-    pub admitted: u64,
-    pub orders: u64,
-    /// Live fans joined and still waiting (not admitted, not abandoned).
-    pub waiting: u64,
-    /// The drop's whole line in Redis (live and idle fans).
-    pub line: u64,
-    /// Redis `used_memory`, MiB.
-    pub redis_mib: f64,
-    /// Mean order latency in that second, ms.
-    pub order_ms: f64,
-}
 
 /// The running ticker; [`Ticker::stop`] ends it and clears the progress line.
 pub(crate) struct Ticker {

@@ -73,19 +73,8 @@ impl HoldWriter {
 
 async fn run_worker(db: sqlx::PgPool, jobs: Arc<Mutex<mpsc::Receiver<Job>>>, timeout: Duration) {
     loop {
-        let batch = {
-            let mut jobs = jobs.lock().await;
-            let Some(first) = jobs.recv().await else {
-                break;
-            };
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match jobs.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
-            }
-            batch
+        let Some(batch) = crate::writer::next_batch(&jobs, MAX_BATCH).await else {
+            break;
         };
         metrics::histogram!("sale_hold_batch_size").record(batch.len() as f64);
         let new: Vec<&NewHold> = batch.iter().map(|job| &job.hold).collect();

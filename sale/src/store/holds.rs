@@ -217,28 +217,10 @@ pub async fn release_by_user(
     .fetch_optional(&mut *tx)
     .await?;
     if released.is_some() {
-        end_claims(&mut tx, &[id], now).await?;
+        super::claims::end_claims(&mut tx, &[id], now).await?;
     }
     tx.commit().await?;
     Ok(released)
-}
-
-/// Ends the claims of `holds` at `at` (never before they began).
-pub async fn end_claims(
-    tx: &mut sqlx::PgConnection,
-    holds: &[Uuid],
-    at: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    sqlx::query!(
-        "UPDATE seat_claims SET live = tstzrange(lower(live), \
-           greatest(lower(live) + interval '1 microsecond', least(upper(live), $2))) \
-         WHERE hold_id = ANY($1)",
-        holds,
-        at
-    )
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
 }
 
 /// An order to make from a hold.

@@ -5,6 +5,7 @@
 //! - [`drops`]: drops, their settings and the `held` count, the rebuild's
 //!   lock and epoch, the pages of live drops background loops walk.
 //! - [`orders`]: orders by id, key and user; cancel; expiry; statuses.
+//! - [`claims`]: ending seat claims (a hold released, an order ended).
 //! - [`holds`]: seat holds and their claims; ordering a hold; a seated
 //!   sale's open holds for a rebuild.
 //! - [`venues`]: venues and their seat maps (immutable versions).
@@ -18,6 +19,7 @@
 //! [`crate::payments::ledger`].
 
 pub mod access;
+pub mod claims;
 pub mod drops;
 pub mod events;
 pub mod holds;

@@ -159,7 +159,7 @@ pub async fn cancel_pending(db: &PgPool, id: Uuid, user_id: &str) -> sqlx::Resul
     .execute(&mut *tx)
     .await?;
     if let Some(hold) = order.hold_id {
-        release_seats(&mut tx, &[hold], order.updated_at).await?;
+        super::claims::release_seats(&mut tx, &[hold], order.updated_at).await?;
     }
     tx.commit().await?;
     Ok(Cancel::Cancelled(order))
@@ -212,23 +212,6 @@ pub async fn pending_units(db: &PgPool, drop_ids: &[String]) -> sqlx::Result<Has
         .collect())
 }
 
-/// Marks the holds of ended seated orders released and ends their seat
-/// claims at `at` (in the transaction that ended the orders).
-pub async fn release_seats(
-    tx: &mut sqlx::PgConnection,
-    holds: &[Uuid],
-    at: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    sqlx::query!(
-        "UPDATE holds SET released_at = $2 WHERE id = ANY($1) AND released_at IS NULL",
-        holds,
-        at
-    )
-    .execute(&mut *tx)
-    .await?;
-    super::holds::end_claims(tx, holds, at).await
-}
-
 /// An order that stopped holding units, with what the Redis gate needs to
 /// give them back.
 #[derive(Debug, Clone)]
@@ -276,7 +259,7 @@ pub async fn expire_due(
     .await?;
     let holds: Vec<Uuid> = expired.iter().filter_map(|o| o.hold_id).collect();
     if !holds.is_empty() {
-        release_seats(&mut tx, &holds, now).await?;
+        super::claims::release_seats(&mut tx, &holds, now).await?;
     }
     tx.commit().await?;
     Ok(expired)
