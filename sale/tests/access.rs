@@ -5,20 +5,11 @@
 
 mod common;
 
-use common::{TestApp, OPERATOR_KEY};
+use common::TestApp;
 use serde_json::{json, Value};
 
 async fn call(app: &TestApp, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
-    let response = app
-        .http
-        .request(method, app.url(path))
-        .bearer_auth(OPERATOR_KEY)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    app.operator(method, path, body).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

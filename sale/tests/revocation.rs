@@ -11,16 +11,8 @@ use futures::future::join_all;
 use serde_json::{json, Value};
 
 async fn revoke(app: &TestApp, body: Value) -> (u16, Value) {
-    let response = app
-        .http
-        .post(app.url("/api/revocations"))
-        .bearer_auth(OPERATOR_KEY)
-        .json(&body)
-        .send()
+    app.operator(reqwest::Method::POST, "/api/revocations", body)
         .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 fn one() -> String {

@@ -193,6 +193,21 @@ impl TestApp {
         .await
     }
 
+    /// An operator's request with a JSON body: the status and the JSON answer
+    /// (`null` when there is none).
+    pub async fn operator(&self, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(OPERATOR_KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn create_drop_with(&self, body: Value) -> Value {
         let response = self
             .http
