@@ -388,6 +388,11 @@ mod tests {
         }
     }
 
+    /// A session of `user`, waiting with `rank` fans ahead.
+    fn waiting(user: &str, rank: u64, at: Instant) -> Session {
+        Session::new(user, Place::Waiting { rank, removed: 0 }, at)
+    }
+
     fn sent(effects: &[Effect]) -> Vec<&Status> {
         effects
             .iter()
@@ -403,14 +408,7 @@ mod tests {
         let clock = QueueClock::manual();
         let statuses = maker(&clock);
         let t0 = Instant::now();
-        let mut session = Session::new(
-            "u",
-            Place::Waiting {
-                rank: 9,
-                removed: 0,
-            },
-            t0,
-        );
+        let mut session = waiting("u", 9, t0);
         let first = session.render(&statuses, &drop_state(0), t0);
         assert_eq!(sent(&first)[0].position, Some(10));
         assert!(session.render(&statuses, &drop_state(0), t0).is_empty());
@@ -432,14 +430,7 @@ mod tests {
         let clock = QueueClock::manual();
         let statuses = maker(&clock);
         let t0 = Instant::now();
-        let mut session = Session::new(
-            "u",
-            Place::Waiting {
-                rank: 4_999,
-                removed: 0,
-            },
-            t0,
-        );
+        let mut session = waiting("u", 4_999, t0);
         assert_eq!(
             sent(&session.render(&statuses, &drop_state(0), t0))[0].position,
             Some(5_000)
@@ -470,14 +461,7 @@ mod tests {
         let statuses = maker(&clock);
         let t0 = Instant::now();
         let state = drop_state(0);
-        let mut session = Session::new(
-            "u",
-            Place::Waiting {
-                rank: 0,
-                removed: 0,
-            },
-            t0,
-        );
+        let mut session = waiting("u", 0, t0);
         session.render(&statuses, &state, t0);
         let mut replies = 0;
         for i in 0..15 {
@@ -491,14 +475,7 @@ mod tests {
     #[test]
     fn flooding_oversized_and_idle_fans_are_closed() {
         let t0 = Instant::now();
-        let mut session = Session::new(
-            "u",
-            Place::Waiting {
-                rank: 0,
-                removed: 0,
-            },
-            t0,
-        );
+        let mut session = waiting("u", 0, t0);
         let mut closed = None;
         for i in 0..25 {
             let effects = session.on_message(r#"{"type":"ping"}"#, t0 + Duration::from_millis(i));
@@ -508,14 +485,7 @@ mod tests {
             }
         }
         assert_eq!(closed, Some((20, 4429)));
-        let mut session = Session::new(
-            "u",
-            Place::Waiting {
-                rank: 0,
-                removed: 0,
-            },
-            t0,
-        );
+        let mut session = waiting("u", 0, t0);
         let big = "x".repeat(MAX_MESSAGE_BYTES + 1);
         assert_eq!(
             session.on_message(&big, t0),
@@ -537,14 +507,7 @@ mod tests {
         let statuses = maker(&clock);
         let t0 = Instant::now();
         let state = drop_state(0);
-        let mut session = Session::new(
-            "u",
-            Place::Waiting {
-                rank: 0,
-                removed: 0,
-            },
-            t0,
-        );
+        let mut session = waiting("u", 0, t0);
         // (Which sessions hear of an admission is `waiters`' job.)
         session.on_admitted(clock.now_ms());
         let admitted = session.render(&statuses, &state, t0);
@@ -569,14 +532,7 @@ mod tests {
     #[test]
     fn leaving_and_a_lost_place() {
         let t0 = Instant::now();
-        let mut session = Session::new(
-            "u",
-            Place::Waiting {
-                rank: 3,
-                removed: 0,
-            },
-            t0,
-        );
+        let mut session = waiting("u", 3, t0);
         assert_eq!(
             session.on_message(r#"{"type":"leave"}"#, t0),
             vec![Effect::Leave, Effect::Close(1000, "left")]
