@@ -110,6 +110,12 @@ impl App {
             lines.redis(),
             &settings.redis_prefix,
         );
+        let captcha = crate::captcha::Captcha::new(
+            &config.captcha(),
+            settings.dev,
+            lines.redis(),
+            &settings.redis_prefix,
+        )?;
         let mut background = vec![
             tokio::spawn(crate::catalog::run(
                 catalog.clone(),
@@ -165,6 +171,7 @@ impl App {
             net_limiter,
             proxies,
             pow,
+            captcha,
             limits: Arc::new(Limits {
                 allowed_origins: config.allowed_origins.clone(),
                 max_connections: config.max_connections,

@@ -97,6 +97,38 @@ pub struct Config {
     #[arg(long, env = "POW_TTL_SECS", default_value_t = 120)]
     pub pow_ttl_secs: u64,
 
+    /// CAPTCHA on joining (see README, "Bot defence"): the provider's
+    /// site-verify URL (e.g. Turnstile's
+    /// `https://challenges.cloudflare.com/turnstile/v0/siteverify`), or
+    /// `sandbox` in dev mode (a token starting `sandbox-pass` passes).
+    /// Unset: no CAPTCHA.
+    #[arg(long, env = "CAPTCHA_VERIFY_URL")]
+    pub captcha_verify_url: Option<String>,
+
+    /// The secret the site-verify endpoint is called with.
+    #[arg(long, env = "CAPTCHA_SECRET", hide_env_values = true)]
+    pub captcha_secret: Option<String>,
+
+    /// The widget's site key, handed to the fan page.
+    #[arg(long, env = "CAPTCHA_SITE_KEY")]
+    pub captcha_site_key: Option<String>,
+
+    /// The widget's script the fan page loads (e.g.
+    /// `https://challenges.cloudflare.com/turnstile/v0/api.js?render=explicit`);
+    /// its origin is allowed in the page's Content-Security-Policy.
+    #[arg(long, env = "CAPTCHA_SCRIPT_URL")]
+    pub captcha_script_url: Option<String>,
+
+    /// Longest a join waits for the verifier, milliseconds; past it the
+    /// join is refused (fail closed).
+    #[arg(long, env = "CAPTCHA_TIMEOUT_MS", default_value_t = 3000)]
+    pub captcha_timeout_ms: u64,
+
+    /// Most verifications in flight on this node at once; past it a join
+    /// is refused at once (503 `captcha_unavailable`, token not spent).
+    #[arg(long, env = "CAPTCHA_MAX_CONCURRENT", default_value_t = 64)]
+    pub captcha_max_concurrent: usize,
+
     /// How often the pump admits, milliseconds (0: no background pump; tests
     /// drive it by hand).
     #[arg(long, env = "PUMP_TICK_MS", default_value_t = 100)]
@@ -133,9 +165,32 @@ impl Config {
             pow_base_maxnumber: 0,
             pow_key: None,
             pow_ttl_secs: 120,
+            captcha_verify_url: None,
+            captcha_secret: None,
+            captcha_site_key: None,
+            captcha_script_url: None,
+            captcha_timeout_ms: 3000,
+            captcha_max_concurrent: 64,
             pump_tick_ms: 100,
             pump_lease_ms: 3000,
             node_id: None,
+        }
+    }
+}
+
+impl Config {
+    /// The CAPTCHA settings, gathered.
+    pub fn captcha(&self) -> crate::captcha::CaptchaSettings {
+        crate::captcha::CaptchaSettings {
+            verify_url: self
+                .captcha_verify_url
+                .clone()
+                .filter(|u| !u.trim().is_empty()),
+            secret: self.captcha_secret.clone(),
+            site_key: self.captcha_site_key.clone(),
+            script_url: self.captcha_script_url.clone(),
+            timeout: std::time::Duration::from_millis(self.captcha_timeout_ms),
+            max_concurrent: self.captcha_max_concurrent,
         }
     }
 }

@@ -13,6 +13,7 @@
 //! - [`access`]: invite-only and presale lines: access codes and lists.
 //! - [`pow`]: proof of work on joining (ALTCHA's wire format), its replay
 //!   store and adaptive difficulty.
+//! - [`captcha`]: the optional CAPTCHA on joining (site-verify, sandbox).
 //! - [`line`]: one drop's line in Redis and its Lua scripts.
 //! - [`draw`]: the verifiable random order of the pre-queue.
 //! - [`notify`]: announcements from other nodes and the sale service.
@@ -27,6 +28,7 @@
 
 pub mod access;
 pub mod app;
+pub mod captcha;
 pub mod catalog;
 pub mod clock;
 pub mod config;

@@ -26,6 +26,8 @@ pub enum QueueError {
     AccessCodeUsedUp,
     #[error("{0}")]
     Pow(crate::pow::PowError),
+    #[error("{0}")]
+    Captcha(crate::captcha::CaptchaError),
     #[error("this origin may not open the queue")]
     BadOrigin,
     #[error("too many requests, slow down")]
@@ -52,6 +54,15 @@ impl QueueError {
                 match why {
                     crate::pow::PowError::Malformed => StatusCode::BAD_REQUEST,
                     crate::pow::PowError::Reused => StatusCode::CONFLICT,
+                    _ => StatusCode::FORBIDDEN,
+                },
+                why.code(),
+            ),
+            Self::Captcha(why) => (
+                match why {
+                    crate::captcha::CaptchaError::Malformed => StatusCode::BAD_REQUEST,
+                    crate::captcha::CaptchaError::Reused => StatusCode::CONFLICT,
+                    crate::captcha::CaptchaError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
                     _ => StatusCode::FORBIDDEN,
                 },
                 why.code(),
@@ -99,7 +110,14 @@ impl runtime::error::ApiFailure for QueueError {
         self.parts()
     }
     fn retry_after_secs(&self) -> Option<u64> {
-        matches!(self, Self::RateLimited | Self::TryAgain | Self::Unavailable).then_some(2)
+        matches!(
+            self,
+            Self::RateLimited
+                | Self::TryAgain
+                | Self::Unavailable
+                | Self::Captcha(crate::captcha::CaptchaError::Unavailable)
+        )
+        .then_some(2)
     }
     fn internal_cause(&self) -> Option<&anyhow::Error> {
         match self {

@@ -65,6 +65,8 @@ pub struct HttpParts {
     pub proxies: Arc<runtime::client_ip::TrustedProxies>,
     /// Proof of work on joining.
     pub pow: crate::pow::ProofOfWork,
+    /// The optional CAPTCHA on joining.
+    pub captcha: crate::captcha::Captcha,
     pub limits: Arc<Limits>,
     /// Cancelled on shutdown: every session closes with 1001.
     pub shutdown: CancellationToken,
@@ -196,12 +198,48 @@ pub async fn check_pow(
     })
 }
 
-/// The proof of work a request carries (`X-Pow`), if any.
-pub fn pow_header(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get("x-pow")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
+/// What a join carries to prove it is wanted: a proof-of-work solution
+/// and a CAPTCHA token.
+#[derive(Debug, Default)]
+pub struct Proofs {
+    pub pow: Option<String>,
+    pub captcha: Option<String>,
+}
+
+impl Proofs {
+    /// The proofs a request's headers carry (`X-Pow`, `X-Captcha`).
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        Self {
+            pow: header("x-pow"),
+            captcha: header("x-captcha"),
+        }
+    }
+}
+
+/// Checks what a join must show before it may take a place: the proof of
+/// work first (no I/O to verify), then the CAPTCHA (a call to its
+/// verifier). Each is spent once.
+pub async fn check_entry(
+    http: &HttpState,
+    state: &crate::catalog::DropState,
+    user: &str,
+    proofs: &Proofs,
+    client: IpAddr,
+) -> Result<(), QueueError> {
+    check_pow(http, state, user, proofs.pow.as_deref()).await?;
+    http.captcha
+        .check(&state.settings.id, proofs.captcha.as_deref(), client)
+        .await
+        .map_err(|why| {
+            metrics::counter!("queue_captcha_refused_total", "reason" => why.code()).increment(1);
+            QueueError::Captcha(why)
+        })
 }
 
 /// The access code a join carries for an invite-only drop

@@ -3,7 +3,10 @@
 //! allows scripts and styles from this origin only and API calls to this
 //! origin (and its WebSocket) and the sale service, no framing, no MIME
 //! sniffing, no referrer. The page gets its settings (the sale service's
-//! URL, dev mode) as a JSON data block in the HTML.
+//! URL, dev mode, the CAPTCHA widget's) as a JSON data block in the HTML.
+//! With a CAPTCHA widget script (`CAPTCHA_SCRIPT_URL`), the policy also
+//! allows its origin for scripts, frames, styles and connections (what
+//! Turnstile's widget needs).
 
 use super::HttpState;
 use axum::extract::{Path, State};
@@ -24,12 +27,17 @@ pub fn router() -> Router<HttpState> {
         .route("/web/{file}", get(asset))
 }
 
-/// The page's policy; `connect` names the sale service's origin.
-fn csp(sale_origin: &str) -> String {
+/// The page's policy; `connect` names the sale service's origin, `widget`
+/// the CAPTCHA widget's (or is empty).
+fn csp(sale_origin: &str, widget: &str) -> String {
+    let frames = match widget {
+        "" => "'none'".to_string(),
+        widget => widget.to_string(),
+    };
     format!(
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-         connect-src 'self' ws: wss: {sale_origin}; worker-src 'self' blob:; \
-         frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+        "default-src 'self'; script-src 'self' {widget}; style-src 'self' {widget}; img-src 'self' data:; \
+         connect-src 'self' ws: wss: {sale_origin} {widget}; worker-src 'self' blob:; \
+         frame-src {frames}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
     )
 }
 
@@ -53,7 +61,10 @@ fn headers(http: &HttpState) -> [(header::HeaderName, String); 4] {
     [
         (
             header::CONTENT_SECURITY_POLICY,
-            csp(&origin_of(&http.limits.sale_url)),
+            csp(
+                &origin_of(&http.limits.sale_url),
+                &http.captcha.script_url().map(origin_of).unwrap_or_default(),
+            ),
         ),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff".into()),
         (header::REFERRER_POLICY, "no-referrer".into()),
@@ -67,6 +78,7 @@ async fn fan_page(State(http): State<HttpState>, Path(_drop): Path<String>) -> R
     let settings = serde_json::json!({
         "saleUrl": http.limits.sale_url.trim_end_matches('/'),
         "dev": http.dev_issuer.is_some(),
+        "captcha": http.captcha.page_settings(),
     });
     // `<` escaped so the JSON cannot close the script element.
     let settings = settings.to_string().replace('<', "\\u003c");

@@ -18,8 +18,8 @@ pub fn router() -> Router<HttpState> {
         .route("/.well-known/jwks.json", get(jwks))
 }
 
-/// A fan's request: who, within their rate.
-struct Fan(String);
+/// A fan's request: who, from where, within their rate.
+struct Fan(String, std::net::IpAddr);
 
 impl axum::extract::FromRequestParts<HttpState> for Fan {
     type Rejection = QueueError;
@@ -34,8 +34,9 @@ impl axum::extract::FromRequestParts<HttpState> for Fan {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(peer)| peer.ip())
             .ok_or_else(|| anyhow::anyhow!("no peer address"))?;
-        check_rate(http, &user, client_ip(http, peer, &parts.headers))?;
-        Ok(Self(user))
+        let client = client_ip(http, peer, &parts.headers);
+        check_rate(http, &user, client)?;
+        Ok(Self(user, client))
     }
 }
 
@@ -43,11 +44,12 @@ impl axum::extract::FromRequestParts<HttpState> for Fan {
 async fn join(
     State(http): State<HttpState>,
     Path(drop_id): Path<String>,
-    Fan(user): Fan,
+    Fan(user, client): Fan,
     headers: HeaderMap,
 ) -> Result<Json<Status>, QueueError> {
     let state = http.room.drop_state(&drop_id).await?;
-    super::check_pow(&http, &state, &user, super::pow_header(&headers).as_deref()).await?;
+    let proofs = super::Proofs::from_headers(&headers);
+    super::check_entry(&http, &state, &user, &proofs, client).await?;
     let code = super::access_code(&headers);
     Ok(Json(
         http.room
@@ -87,7 +89,7 @@ async fn challenge(
 async fn poll(
     State(http): State<HttpState>,
     Path(drop_id): Path<String>,
-    Fan(user): Fan,
+    Fan(user, _): Fan,
 ) -> Result<Json<Status>, QueueError> {
     Ok(Json(http.room.poll_status(&drop_id, &user).await?))
 }

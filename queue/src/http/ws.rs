@@ -12,7 +12,8 @@
 //! message too big, 4401 bad or missing token, 4403 refused a place (reason
 //! `revoked` by an operator, now or on a rejoin; `access_required`,
 //! `invalid_access_code` or `access_code_used_up` on an invite-only drop;
-//! `pow_*` when the proof of work is missing or wrong), 4404 unknown drop, 4408 no
+//! `pow_*` when the proof of work is missing or wrong, `captcha_*` when the
+//! CAPTCHA token is missing, wrong, reused or could not be checked), 4404 unknown drop, 4408 no
 //! token in time, 4409 too many sockets for this user, 4429 rate limited,
 //! 1011 the queue is unavailable.
 
@@ -102,7 +103,7 @@ async fn upgrade(
     let client = client_ip(&http, peer.ip(), &headers);
     let extras = Extras {
         code: super::access_code(&headers),
-        pow: super::pow_header(&headers),
+        proofs: super::Proofs::from_headers(&headers),
     };
     if let Some(user) = &user {
         check_rate(&http, user, client)?;
@@ -150,12 +151,13 @@ fn frame(status: &Status) -> Message {
 struct Extras {
     /// An access code (invite-only drops).
     code: Option<String>,
-    /// A proof-of-work solution.
-    pow: Option<String>,
+    /// A proof-of-work solution and a CAPTCHA token.
+    proofs: super::Proofs,
 }
 
-/// Waits for `{"token": "...", "code": "...", "pow": "..."}` as the first
-/// message (the access code and the proof of work when the drop asks).
+/// Waits for `{"token": "...", "code": "...", "pow": "...", "captcha":
+/// "..."}` as the first message (the access code, the proof of work and
+/// the CAPTCHA token when the drop asks).
 async fn first_message_user(
     http: &HttpState,
     socket: &mut WebSocket,
@@ -181,7 +183,10 @@ async fn first_message_user(
         user,
         Extras {
             code: field("code"),
-            pow: field("pow"),
+            proofs: super::Proofs {
+                pow: field("pow"),
+                captcha: field("captcha"),
+            },
         },
     ))
 }
@@ -202,7 +207,10 @@ async fn run(
                 user,
                 Extras {
                     code: sent.code.or(extras.code),
-                    pow: sent.pow.or(extras.pow),
+                    proofs: super::Proofs {
+                        pow: sent.proofs.pow.or(extras.proofs.pow),
+                        captcha: sent.proofs.captcha.or(extras.proofs.captcha),
+                    },
                 },
             ),
             Err(goodbye) => {
@@ -241,9 +249,10 @@ async fn run(
         let _ = socket.send(close(1000, "closed")).await;
         return;
     }
-    if let Err(refused) = super::check_pow(&http, &state, &user, extras.pow.as_deref()).await {
+    if let Err(refused) = super::check_entry(&http, &state, &user, &extras.proofs, client).await {
         let reason = match refused {
             QueueError::Pow(why) => why.code(),
+            QueueError::Captcha(why) => why.code(),
             _ => "unavailable",
         };
         let code = if reason == "unavailable" { 1011 } else { 4403 };
