@@ -10,6 +10,7 @@
 //!   `rush::fairness`, `rush::invariants`, `rush::thresholds`, `rush::report`, `rush::plot`.
 //! - [`seats`]: `loadtest seats`, a seated sale under a crowd (or hold decisions at a rate), its invariants;
 //!   its parts: `seats::setup`, `seats::fans`, `seats::viewers`, `seats::bench`, `seats::check`.
+//! - [`bots`]: `loadtest bots`, humans and bot farms against one line with proof of work: bots' share, CPU per admission, humans' extra wait, replays.
 //! - [`catalog`]: `loadtest catalog`, a million events loaded with COPY, then searched at a rate (p50/p99 per kind, index sizes).
 //! - [`idle`]: idle fans by the million, joined through the queue's own join script straight against Redis.
 //! - [`connect`]: fans' WebSockets and HTTP clients, spread over loopback source addresses.
@@ -20,6 +21,7 @@
 //! - [`output`]: a run's figures written as JSON into its `--out` directory.
 
 pub mod baseline;
+pub mod bots;
 pub mod catalog;
 pub mod connect;
 pub mod idle;

@@ -9,7 +9,7 @@
 //! too few fans in the line, too few admissions).
 
 use clap::{Parser, Subcommand};
-use loadtest::{baseline, catalog, orders, rush, seats, sockets, tokens};
+use loadtest::{baseline, bots, catalog, orders, rush, seats, sockets, tokens};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -43,6 +43,10 @@ enum Command {
     /// The event search over a generated catalog (1M events by default):
     /// loads it with COPY, then searches at a rate; p50/p99 per kind.
     Catalog(catalog::Args),
+    /// Humans and bot farms against one line with proof of work on: the
+    /// bots' share of admissions, CPU-seconds per admission each side, the
+    /// humans' extra wait; exits 1 when a replay or a skipped proof joined.
+    Bots(bots::Args),
     /// Buyers' admission tokens written to a file, one a line, for an
     /// independent client (`loadtest/wrk/orders.lua`).
     Tokens(tokens::Args),
@@ -57,6 +61,7 @@ async fn main() -> ExitCode {
         Command::Rush(args) => rush::main(args).await,
         Command::Soak(args) => rush::soak(args).await,
         Command::Baseline(args) => passed(baseline::main(args).await),
+        Command::Bots(args) => passed(bots::main(args).await),
         Command::Tokens(args) => passed(tokens::main(args).await),
         Command::Catalog(args) => passed(catalog::main(args).await),
         Command::Seats(args) => seats::main(args).await.map(|held| {

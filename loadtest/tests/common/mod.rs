@@ -44,6 +44,11 @@ pub async fn stack() -> Stack {
 
 /// The stack against the Redis (one node or a cluster) at `redis`.
 pub async fn stack_on(redis: String) -> Stack {
+    stack_with(redis, |_| {}).await
+}
+
+/// The stack with the queue's settings changed by `tweak`.
+pub async fn stack_with(redis: String, tweak: impl FnOnce(&mut queue::Config)) -> Stack {
     let dir = std::env::temp_dir().join(format!("lineup-rush-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let key = AdmissionKeyPair::generate();
@@ -82,7 +87,7 @@ pub async fn stack_on(redis: String) -> Stack {
     .unwrap();
     let sale_url = format!("http://127.0.0.1:{}", sale.port());
     tokio::spawn(async move { sale.run_until(std::future::pending()).await.unwrap() });
-    let queue = queue::App::build(queue::Config {
+    let mut config = queue::Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         checkout_url: format!("{sale_url}/api/drops/{{drop}}/orders"),
         sale_url: sale_url.clone(),
@@ -92,9 +97,9 @@ pub async fn stack_on(redis: String) -> Stack {
         join_rate_per_network: 1_000_000,
         contract,
         ..queue::Config::new(service, dir.join("key.pem"))
-    })
-    .await
-    .unwrap();
+    };
+    tweak(&mut config);
+    let queue = queue::App::build(config).await.unwrap();
     let queue_url = format!("http://127.0.0.1:{}", queue.port());
     tokio::spawn(async move { queue.run_until(std::future::pending()).await.unwrap() });
     Stack {
