@@ -7,7 +7,7 @@
 const settings = JSON.parse(document.getElementById("settings").textContent);
 const dropId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop());
 const $ = (id) => document.getElementById(id);
-const sections = ["signin", "prequeue", "waiting", "paused", "ended", "admitted", "seats", "order"];
+const sections = ["signin", "access", "captcha", "prequeue", "waiting", "paused", "ended", "admitted", "seats", "order"];
 
 let user = JSON.parse(localStorage.getItem("lineup.user") || "null");
 let drop = null;          // the sale service's view of the drop
@@ -18,6 +18,8 @@ let order = null;
 let socket = null;
 let retries = 0;
 let pollTimer = null;
+let accessCode = null;    // the code typed for an invite-only line, until it is redeemed
+let captchaToken = null;  // a CAPTCHA token for the next join (each is spent once)
 
 const plainErrors = {
   sold_out: "Sorry, it's sold out.",
@@ -42,6 +44,11 @@ const plainErrors = {
   access_required: "This line is invite-only: you need an invitation or an access code.",
   invalid_access_code: "That access code is not valid for this sale.",
   access_code_used_up: "That access code has already been used.",
+  captcha_required: "Please confirm you are a person to join the line.",
+  captcha_failed: "That check did not pass. Please try again.",
+  captcha_reused: "That check has expired. Please confirm again.",
+  captcha_malformed: "That check did not pass. Please try again.",
+  captcha_unavailable: "We could not run the check just now. Please try again in a moment.",
 };
 
 function say(code, fallback) {
@@ -171,6 +178,8 @@ function offline(text) {
 function onStatus(next) {
   if (next.type && next.type !== "status") return;
   status = next;
+  accessCode = null; // redeemed: later joins need no code
+  $("access-join").disabled = false;
   offline("");
   render();
 }
@@ -207,11 +216,22 @@ async function proofOfWork() {
 }
 
 async function connect() {
+  // A CAPTCHA first, when this deployment asks for one: the join waits
+  // for the fan to pass it, and takes the token (it is spent once).
+  if (settings.captcha && !captchaToken) { askCaptcha(null); return; }
+  const captcha = captchaToken;
+  captchaToken = null;
   let solution = null;
   try { solution = await proofOfWork(); } catch (_) { /* the join says what is missing */ }
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   socket = new WebSocket(`${scheme}://${location.host}/api/drops/${encodeURIComponent(dropId)}/queue/ws`);
-  socket.onopen = () => socket.send(JSON.stringify(solution ? { token: user.token, pow: solution } : { token: user.token }));
+  socket.onopen = () => {
+    const first = { token: user.token };
+    if (solution) first.pow = solution;
+    if (captcha) first.captcha = captcha;
+    if (accessCode) first.code = accessCode;
+    socket.send(JSON.stringify(first));
+  };
   socket.onmessage = (event) => {
     retries = 0;
     stopPolling();
@@ -220,8 +240,17 @@ async function connect() {
   socket.onclose = (event) => {
     socket = null;
     if (event.code === 4401) { signOut(); return; }
-    // Refused a place for good (revoked, invite-only): say so, do not retry.
-    // A refused proof of work is retried below with a fresh challenge.
+    // An invite-only line: ask for the code (again, saying what was wrong).
+    if (event.code === 4403 && accessRefusals.includes(event.reason)) {
+      askForCode(event.reason);
+      return;
+    }
+    if (event.code === 4403 && String(event.reason).startsWith("captcha_")) {
+      askCaptcha(event.reason);
+      return;
+    }
+    // Refused a place for good (revoked): say so, do not retry. A refused
+    // proof of work is retried below with a fresh challenge.
     if (event.code === 4403 && !String(event.reason).startsWith("pow_")) {
       showError(say(event.reason, "You cannot join this line."));
       return;
@@ -235,6 +264,116 @@ async function connect() {
   };
 }
 
+// ---- an invite-only line: the access code ----
+
+const accessRefusals = ["access_required", "invalid_access_code", "access_code_used_up"];
+
+// Shows the code form. `reason` is why the join was refused: no code yet
+// (just the question), or a code that was wrong or used up (said next to
+// the field, which is marked invalid and focused so a screen reader reads
+// the message with it).
+function askForCode(reason) {
+  stopPolling();
+  offline("");
+  show("access");
+  const input = $("access-code");
+  const tried = reason !== "access_required" || accessCode !== null;
+  const text = tried ? say(reason) : "";
+  $("access-error").textContent = text;
+  $("access-error").hidden = !text;
+  input.setAttribute("aria-invalid", text ? "true" : "false");
+  $("access-join").disabled = false;
+  // The focus says it: the field reads its label and, described by it,
+  // the message; without a message the heading.
+  if (text) {
+    input.focus();
+    input.select();
+  } else {
+    $("access-title").focus();
+  }
+}
+
+function submitCode(event) {
+  event.preventDefault();
+  const code = $("access-code").value.trim();
+  if (!code) {
+    $("access-error").textContent = "Enter the access code from your invitation.";
+    $("access-error").hidden = false;
+    $("access-code").setAttribute("aria-invalid", "true");
+    $("access-code").focus();
+    return;
+  }
+  accessCode = code;
+  $("access-error").hidden = true;
+  $("access-join").disabled = true;
+  if (socket) socket.close(1000);
+  connect();
+}
+
+// ---- the CAPTCHA (when the deployment asks for one) ----
+//
+// In dev mode's sandbox a labelled checkbox stands in for the widget and
+// makes a token the sandbox verifier passes; otherwise the provider's
+// widget (Turnstile or hCaptcha, whose script the settings name) renders
+// into the slot and hands over its token.
+
+const captchaWidget = { rendered: false, id: null };
+
+function askCaptcha(reason) {
+  stopPolling();
+  offline("");
+  show("captcha");
+  const text = reason && reason !== "captcha_required" ? say(reason) : "";
+  $("captcha-error").textContent = text;
+  $("captcha-error").hidden = !text;
+  // The sandbox's checkbox takes the focus (read with its description);
+  // a provider's widget is a frame of its own, so the page says it.
+  if (!settings.captcha.sandbox) announce(text || "Please confirm you are a person to join the line.");
+  renderCaptcha();
+}
+
+function captchaPassed(token) {
+  captchaToken = token;
+  $("captcha-error").hidden = true;
+  if (socket) socket.close(1000);
+  connect();
+}
+
+function renderCaptcha() {
+  const slot = $("captcha-slot");
+  if (settings.captcha.sandbox) {
+    if (!captchaWidget.rendered) {
+      slot.innerHTML = `<p class="check"><input type="checkbox" id="captcha-sandbox" aria-describedby="captcha-help captcha-error">
+        <label for="captcha-sandbox">I am human (sandbox check)</label></p>`;
+      $("captcha-sandbox").addEventListener("change", (event) => {
+        if (event.target.checked) captchaPassed(`sandbox-pass-${crypto.randomUUID()}`);
+      });
+      captchaWidget.rendered = true;
+    }
+    $("captcha-sandbox").checked = false;
+    $("captcha-sandbox").focus();
+    return;
+  }
+  const provider = () => window.turnstile || window.hcaptcha;
+  const draw = () => {
+    const widget = provider();
+    if (!widget) return;
+    if (captchaWidget.rendered) { widget.reset(captchaWidget.id); return; }
+    captchaWidget.id = widget.render(slot, { sitekey: settings.captcha.siteKey, callback: captchaPassed });
+    captchaWidget.rendered = true;
+  };
+  if (provider() || !settings.captcha.script) { draw(); return; }
+  const script = document.createElement("script");
+  script.src = settings.captcha.script;
+  script.async = true;
+  script.onload = draw;
+  script.onerror = () => {
+    $("captcha-error").textContent = say("captcha_unavailable");
+    $("captcha-error").hidden = false;
+  };
+  document.head.append(script);
+}
+
 function startPolling() {
   if (pollTimer) return;
   const path = `/api/drops/${encodeURIComponent(dropId)}/queue`;
@@ -244,10 +383,15 @@ function startPolling() {
       let { status: code, body } = await api("", path, { headers: auth });
       if (code === 404) {
         const solution = await proofOfWork();
-        const headers = solution ? { ...auth, "x-pow": solution } : auth;
+        const headers = solution ? { ...auth, "x-pow": solution } : { ...auth };
+        if (accessCode) headers["x-access-code"] = accessCode;
+        if (captchaToken) headers["x-captcha"] = captchaToken;
+        captchaToken = null;
         ({ status: code, body } = await api("", path, { method: "POST", headers }));
       }
       if (code === 200) onStatus(body);
+      else if (body && accessRefusals.includes(body.error)) askForCode(body.error);
+      else if (body && String(body.error).startsWith("captcha_")) askCaptcha(body.error);
     } catch (_) { /* still offline */ }
   }, 3000);
 }
@@ -867,6 +1011,7 @@ async function release() {
 
 $("signin-form").addEventListener("submit", signIn);
 $("buy-form").addEventListener("submit", buy);
+$("access-form").addEventListener("submit", submitCode);
 $("pay-form").addEventListener("submit", pay);
 $("hold").addEventListener("click", holdPicked);
 $("best-form").addEventListener("submit", holdBest);

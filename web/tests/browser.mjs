@@ -9,7 +9,8 @@
 //
 // Expects running services (scripts/browser-test starts them):
 //   QUEUE_URL, SALE_URL, OPERATOR_API_KEY, ADMISSION_MINT (a command that
-//   prints an admission token for "<user> <drop>"), CHROMIUM (optional).
+//   prints an admission token for "<user> <drop>"), CAPTCHA_QUEUE_URL (a
+//   queue node with the sandbox CAPTCHA), CHROMIUM (optional).
 import { chromium } from "playwright-core";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -128,12 +129,12 @@ async function operatorPage() {
   return page;
 }
 
-async function fanPage(name, drop, device = { viewport: PHONE }) {
+async function fanPage(name, drop, device = { viewport: PHONE }, queue = QUEUE) {
   const context = await browser.newContext({ locale: "en-US", ...device });
   const page = await context.newPage();
   watchErrors(page, name);
   page.setDefaultTimeout(30000);
-  await page.goto(`${QUEUE}/drops/${drop}`);
+  await page.goto(`${queue}/drops/${drop}`);
   await page.getByLabel("Your name").fill(name);
   await page.getByRole("button", { name: "Join the line" }).click();
   return page;
@@ -221,6 +222,71 @@ await step("a second fan waits while the operator pauses and resumes admission",
   await ops.getByRole("button", { name: "Resume" }).click();
   await ops.getByText("Admission resumed.").waitFor();
   await fan.getByRole("heading", { name: "It's your turn!" }).waitFor({ timeout: 30000 });
+  await fan.context().close();
+});
+
+await step("an invite-only line: a wrong code is refused in plain words, a right one joins, a used-up one is refused", async () => {
+  const drop = `browser-c-${stamp}`;
+  const created = await sale("/api/drops", {
+    method: "POST",
+    body: JSON.stringify({ id: drop, name: "Presale", stock: 5, price_cents: 1000, currency: "EUR",
+      opens_at: isoIn(-60), admission_rate_per_sec: 5 }),
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const mode = await sale(`/api/drops/${drop}/access`, { method: "PUT", body: JSON.stringify({ mode: "code" }) });
+  assert.equal(mode.status, 200, JSON.stringify(mode.body));
+  const codes = await sale(`/api/drops/${drop}/access/codes`, {
+    method: "POST", body: JSON.stringify({ codes: [`PRESALE-${stamp}`], max_uses: 1 }),
+  });
+  assert.equal(codes.status, 201, JSON.stringify(codes.body));
+  const fan = await fanPage("erin", drop);
+  await fan.getByRole("heading", { name: "This line is invite-only" }).waitFor();
+  const field = fan.getByLabel("Access code");
+  await shoot(fan, "fan-access-code");
+  await accessible(fan, "fan access code");
+  // A wrong code, typed and sent with the Enter key: said next to the
+  // field, which is marked invalid and keeps the focus.
+  await field.fill("NOT-A-CODE");
+  await field.press("Enter");
+  await fan.locator("#access-error").filter({ hasText: "That access code is not valid for this sale." }).waitFor();
+  assert.equal(await field.getAttribute("aria-invalid"), "true");
+  assert.ok((await field.getAttribute("aria-describedby")).split(" ").includes("access-error"));
+  assert.equal(await fan.evaluate(() => document.activeElement.id), "access-code");
+  await shoot(fan, "fan-access-code-wrong");
+  await accessible(fan, "fan access code wrong");
+  // The right code (not case sensitive) joins the line.
+  await field.fill(`presale-${stamp}`);
+  await fan.getByRole("button", { name: "Join with this code" }).click();
+  await fan.getByRole("heading", { name: /It's your turn!|You are in line/ }).waitFor();
+  // Redeemed: a reload joins without asking again.
+  await fan.reload();
+  await fan.getByRole("heading", { name: /It's your turn!|You are in line/ }).waitFor();
+  await fan.context().close();
+  // A single-use code, used up: a second fan is told so.
+  const other = await fanPage("frank", drop);
+  await other.getByLabel("Access code").fill(`PRESALE-${stamp}`);
+  await other.getByLabel("Access code").press("Enter");
+  await other.locator("#access-error").filter({ hasText: "That access code has already been used." }).waitFor();
+  await accessible(other, "fan access code used up");
+  await other.context().close();
+});
+
+await step("a CAPTCHA before joining: the sandbox check, ticked with the keyboard, joins the line", async () => {
+  const drop = `browser-h-${stamp}`;
+  const created = await sale("/api/drops", {
+    method: "POST",
+    body: JSON.stringify({ id: drop, name: "Human check", stock: 5, price_cents: 1000, currency: "EUR",
+      opens_at: isoIn(-60), admission_rate_per_sec: 5 }),
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const fan = await fanPage("gina", drop, { viewport: PHONE }, process.env.CAPTCHA_QUEUE_URL);
+  await fan.getByRole("heading", { name: "One more step to join the line" }).waitFor();
+  const box = fan.getByLabel("I am human (sandbox check)");
+  assert.equal(await fan.evaluate(() => document.activeElement.id), "captcha-sandbox");
+  await shoot(fan, "fan-captcha");
+  await accessible(fan, "fan CAPTCHA");
+  await box.press("Space");
+  await fan.getByRole("heading", { name: /It's your turn!|You are in line/ }).waitFor();
   await fan.context().close();
 });
 
