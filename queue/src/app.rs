@@ -124,8 +124,11 @@ impl App {
             )),
             tokio::spawn(crate::notify::run(
                 redis_target,
-                crate::pump::channel(&settings.redis_prefix),
-                admission::contract::drops_changed_channel(&settings.redis_prefix),
+                crate::notify::Channels {
+                    admitted: crate::pump::channel(&settings.redis_prefix),
+                    changes: admission::contract::drops_changed_channel(&settings.redis_prefix),
+                    revoked: admission::contract::users_revoked_channel(&settings.redis_prefix),
+                },
                 Listeners {
                     admitted: admitted.clone(),
                     changed: changed_tx,

@@ -1,6 +1,7 @@
 //! Listens on Redis pub/sub (sharded pub/sub on a Redis Cluster) for admissions announced by any node's pump
-//! (handed to this node's connections) and for drops the sale announces as
-//! created or changed (the catalog reloads that drop at once). Resubscribes
+//! (handed to this node's connections), for drops the sale announces as
+//! created or changed (the catalog reloads that drop at once) and for users
+//! it revoked in a drop (their sockets here close at once). Resubscribes
 //! after a Redis outage; an admission missed meanwhile reaches the fan at its
 //! next exact refresh, a change at the catalog's next refresh.
 
@@ -10,30 +11,45 @@ use runtime::shutdown::CancellationToken;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+/// A revocation as the sale announces it.
+#[derive(serde::Deserialize)]
+struct Revoked {
+    drop: String,
+    user: String,
+}
+
 /// Where announcements go.
 pub struct Listeners {
-    /// Admissions, to the sessions of the admitted fans on this node.
+    /// Admissions and revocations, to the sessions of those fans on this
+    /// node.
     pub admitted: Waiters,
     /// Ids of drops created or changed, to the catalog.
     pub changed: mpsc::Sender<String>,
 }
 
+/// The channels listened to.
+pub struct Channels {
+    pub admitted: String,
+    pub changes: String,
+    pub revoked: String,
+}
+
 pub async fn run(
     target: runtime::redis::Target,
-    admitted_channel: String,
-    changes_channel: String,
+    channels: Channels,
     listeners: Listeners,
     stop: CancellationToken,
 ) {
     tracing::info!(
-        admitted_channel,
-        changes_channel,
+        admitted = channels.admitted,
+        changes = channels.changes,
+        revoked = channels.revoked,
         "announcement listener started"
     );
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
-            () = listen(&target, &admitted_channel, &changes_channel, &listeners) => {}
+            () = listen(&target, &channels, &listeners) => {}
         }
         tokio::select! {
             _ = stop.cancelled() => break,
@@ -44,21 +60,26 @@ pub async fn run(
 }
 
 /// One subscription, until the connection is lost.
-async fn listen(
-    target: &runtime::redis::Target,
-    admitted_channel: &str,
-    changes_channel: &str,
-    listeners: &Listeners,
-) {
-    let channels = [admitted_channel.to_string(), changes_channel.to_string()];
-    let mut subscription = match target.subscribe(&channels).await {
+async fn listen(target: &runtime::redis::Target, channels: &Channels, listeners: &Listeners) {
+    let names = [
+        channels.admitted.clone(),
+        channels.changes.clone(),
+        channels.revoked.clone(),
+    ];
+    let mut subscription = match target.subscribe(&names).await {
         Ok(subscription) => subscription,
         Err(error) => return tracing::debug!(%error, "announcement listener: Redis unavailable"),
     };
     while let Some((channel, payload)) = subscription.next().await {
-        if channel == changes_channel {
+        if channel == channels.changes {
             // Full: the catalog's periodic refresh catches up within a second.
             let _ = listeners.changed.try_send(payload);
+            continue;
+        }
+        if channel == channels.revoked {
+            if let Ok(revoked) = serde_json::from_str::<Revoked>(&payload) {
+                listeners.admitted.revoke(&revoked.drop, &revoked.user);
+            }
             continue;
         }
         if let Ok(event) = serde_json::from_str::<Admitted>(&payload) {

@@ -10,13 +10,33 @@
 //!
 //! Several sessions of one user (two tabs) share one entry; the entry goes
 //! when the last of them ends.
+//!
+//! A revocation announced by the sale reaches the same entry
+//! ([`Waiters::revoke`]): the user's sessions in that drop end at once.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
 
-/// Admission times (ms) by drop, then user.
-type ByDrop = HashMap<String, HashMap<String, watch::Sender<Option<i64>>>>;
+/// What a waiting session is told: its admission time (ms), and whether
+/// its user was revoked.
+#[derive(Debug, Clone, Copy, Default)]
+struct Signal {
+    admitted_at: Option<i64>,
+    revoked: bool,
+}
+
+/// What woke a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Woken {
+    /// Admitted at this time (ms).
+    Admitted(i64),
+    /// Revoked by an operator.
+    Revoked,
+}
+
+/// Signals by drop, then user.
+type ByDrop = HashMap<String, HashMap<String, watch::Sender<Signal>>>;
 
 /// The registry; cheap to clone.
 #[derive(Clone, Default)]
@@ -40,7 +60,7 @@ impl Waiters {
         let receiver = match users.get(user) {
             Some(sender) => sender.subscribe(),
             None => {
-                let (sender, receiver) = watch::channel(None);
+                let (sender, receiver) = watch::channel(Signal::default());
                 users.insert(user.to_string(), sender);
                 receiver
             }
@@ -62,10 +82,21 @@ impl Waiters {
         };
         let mut woken = 0;
         for sender in users.iter().filter_map(|user| waiting.get(user)) {
-            sender.send_replace(Some(at_ms));
+            sender.send_modify(|signal| signal.admitted_at = Some(at_ms));
             woken += 1;
         }
         woken
+    }
+
+    /// Ends the sessions of `user` in `drop` (revoked). True when the user
+    /// had one here.
+    pub fn revoke(&self, drop: &str, user: &str) -> bool {
+        let map = self.lock();
+        let Some(sender) = map.get(drop).and_then(|users| users.get(user)) else {
+            return false;
+        };
+        sender.send_modify(|signal| signal.revoked = true);
+        true
     }
 
     /// Users with a session waiting here (all drops).
@@ -100,21 +131,26 @@ pub struct AdmissionWait {
     waiters: Waiters,
     drop: String,
     user: String,
-    receiver: watch::Receiver<Option<i64>>,
+    receiver: watch::Receiver<Signal>,
 }
 
 impl AdmissionWait {
-    /// Resolves with the admission time (ms) at the next admission of this
-    /// user in this drop announced after registering; never, otherwise.
-    pub async fn admitted(&mut self) -> i64 {
+    /// Resolves at the next admission of this user in this drop announced
+    /// after registering (with its time, ms), or at their revocation;
+    /// never, otherwise.
+    pub async fn woken(&mut self) -> Woken {
         loop {
             if self.receiver.changed().await.is_err() {
                 // Cannot happen while `self` holds its entry; wait forever
                 // rather than spin.
                 std::future::pending::<()>().await;
             }
-            if let Some(at_ms) = *self.receiver.borrow_and_update() {
-                return at_ms;
+            let signal = *self.receiver.borrow_and_update();
+            if signal.revoked {
+                return Woken::Revoked;
+            }
+            if let Some(at_ms) = signal.admitted_at {
+                return Woken::Admitted(at_ms);
             }
         }
     }
@@ -132,9 +168,29 @@ mod tests {
     use std::time::Duration;
 
     async fn woken(wait: &mut AdmissionWait) -> Option<i64> {
-        tokio::time::timeout(Duration::from_millis(50), wait.admitted())
-            .await
-            .ok()
+        match tokio::time::timeout(Duration::from_millis(50), wait.woken()).await {
+            Ok(Woken::Admitted(at_ms)) => Some(at_ms),
+            Ok(Woken::Revoked) => Some(-1),
+            Err(_) => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_revocation_ends_only_that_users_sessions_in_that_drop() {
+        let waiters = Waiters::default();
+        let mut ann_tab1 = waiters.wait("drop", "ann");
+        let mut ann_tab2 = waiters.wait("drop", "ann");
+        let mut bob = waiters.wait("drop", "bob");
+        let mut ann_elsewhere = waiters.wait("other", "ann");
+        assert!(waiters.revoke("drop", "ann"));
+        assert!(!waiters.revoke("drop", "carl"), "carl has no session here");
+        assert_eq!(woken(&mut ann_tab1).await, Some(-1));
+        assert_eq!(woken(&mut ann_tab2).await, Some(-1));
+        assert_eq!(woken(&mut bob).await, None);
+        assert_eq!(woken(&mut ann_elsewhere).await, None);
+        // Admitted after (a late announcement): still revoked.
+        waiters.admit("drop", &["ann".into()], 5);
+        assert_eq!(woken(&mut ann_tab1).await, Some(-1));
     }
 
     #[tokio::test]

@@ -55,6 +55,8 @@ async fn a_revoked_fan_loses_their_place_and_cannot_join_again() {
 
     let mut again = connect_as(&node, &deployment, "rv", "bob").await;
     assert_eq!(closed_with(&mut again).await, Some(4403));
+    // The socket he had open was closed at once (the sale announced it).
+    assert_eq!(closed_with(&mut bobs_socket).await, Some(4403));
 
     let admitted = node.pump_for(&deployment.clock, TICK, 5).await;
     assert_eq!(admitted, ["alice", "carol"], "the pump never admits bob");
@@ -67,6 +69,53 @@ async fn a_revoked_fan_loses_their_place_and_cannot_join_again() {
         (200, Some("waiting")),
         "{body}"
     );
+}
+
+/// A revoked fan's open WebSockets (two tabs) close within a second with
+/// 4403 `revoked`, announced by the sale: not at their next read of their
+/// place (every 30 s). Another fan's socket, and the same fan's socket in
+/// another drop, stay open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revoked_fans_open_sockets_close_at_once() {
+    use futures::StreamExt;
+    let deployment = Deployment::new().await;
+    deployment.create_drop("rvs", 100, 10.0, 100, 0).await;
+    deployment.create_drop("rvs2", 100, 10.0, 100, 0).await;
+    let node = Node::start(&deployment, |_| {}).await;
+    node.knows("rvs").await;
+    node.knows("rvs2").await;
+    let mut tab1 = connect_as(&node, &deployment, "rvs", "eve").await;
+    let mut tab2 = connect_as(&node, &deployment, "rvs", "eve").await;
+    let mut elsewhere = connect_as(&node, &deployment, "rvs2", "eve").await;
+    let mut frank = connect_as(&node, &deployment, "rvs", "frank").await;
+    for socket in [&mut tab1, &mut tab2, &mut elsewhere, &mut frank] {
+        until_state(socket, "waiting").await;
+    }
+    let started = std::time::Instant::now();
+    assert!(gate(&deployment)
+        .await
+        .revoke_user("rvs", "eve")
+        .await
+        .unwrap());
+    for socket in [&mut tab1, &mut tab2] {
+        let frame = loop {
+            match tokio::time::timeout(Duration::from_secs(1), socket.next()).await {
+                Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame)))) => break frame,
+                Ok(Some(Ok(_))) => continue,
+                other => panic!("not closed within a second: {other:?}"),
+            }
+        };
+        let frame = frame.unwrap();
+        assert_eq!(
+            (u16::from(frame.code), frame.reason.as_str()),
+            (4403, "revoked")
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(1));
+    // The others still hear statuses.
+    for socket in [&mut elsewhere, &mut frank] {
+        until_state(socket, "waiting").await;
+    }
 }
 
 /// An admitted fan who is revoked loses the admission too: the next poll

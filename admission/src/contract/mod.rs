@@ -64,6 +64,13 @@ pub fn drops_changed_channel(prefix: &str) -> String {
     format!("{prefix}:drops:changed")
 }
 
+/// The Redis pub/sub channel on which the sale announces a user revoked in
+/// a drop (the message is JSON `{"drop", "user"}`): queue nodes close that
+/// user's open WebSockets in that drop at once.
+pub fn users_revoked_channel(prefix: &str) -> String {
+    format!("{prefix}:users:revoked")
+}
+
 /// How long an admission token is valid by default, seconds.
 pub const ADMISSION_TTL_SECS: u64 = 600;
 

@@ -10,7 +10,7 @@
 //! keeps its connection's slot under the process-wide connection cap. Close
 //! codes: 1000 left/closed, 1001 idle or the node shutting down, 1009
 //! message too big, 4401 bad or missing token, 4403 refused a place (reason
-//! `revoked` by an operator, now or on a rejoin; `access_required`,
+//! `revoked` by an operator: at once, announced by the sale, or on a rejoin; `access_required`,
 //! `invalid_access_code` or `access_code_used_up` on an invite-only drop;
 //! `pow_*` when the proof of work is missing or wrong, `captcha_*` when the
 //! CAPTCHA token is missing, wrong, reused or could not be checked), 4404 unknown drop, 4408 no
@@ -335,7 +335,10 @@ impl Adapter {
                     if changed.is_err() { return; }
                     Vec::new()
                 }
-                at_ms = admission.admitted() => { session.on_admitted(at_ms); Vec::new() }
+                woken = admission.woken() => match woken {
+                    crate::waiters::Woken::Admitted(at_ms) => { session.on_admitted(at_ms); Vec::new() }
+                    crate::waiters::Woken::Revoked => vec![crate::session::Effect::Close(4403, "revoked")],
+                },
                 message = receiver.next() => {
                     let now = Instant::now().into_std();
                     match message {

@@ -1,8 +1,10 @@
 //! The Redis gate of a drop: the Lua scripts that reserve and release units,
 //! each called through a typed wrapper, and the gate's own keys ([`GateKeys`])
 //! on top of the keys shared with the queue (`admission::contract::keys`), all
-//! under the drop's `{drop_id}` hash tag.
+//! under the drop's `{drop_id}` hash tag. `announce`: what it tells the
+//! queue nodes (a drop changed, a user revoked); `types`: its vocabulary.
 
+mod announce;
 pub mod types;
 
 pub use types::{
@@ -197,6 +199,7 @@ impl StockGate {
         let mut invocation = self.revoke_call(drop_id, "user", user);
         invocation.arg(admission::contract::keys::ALIVE_BUCKETS);
         let changed: i64 = bounded(invocation.invoke_async(&mut self.redis.clone())).await?;
+        self.announce_revoked(drop_id, user).await;
         Ok(changed == 1)
     }
 
@@ -419,19 +422,5 @@ impl StockGate {
             admitted: admitted.unwrap_or(0),
             active,
         })
-    }
-
-    /// Tells the queue services a drop's settings changed (pub/sub on
-    /// `{prefix}:drops:changed`, sharded on a cluster), so a pause or a new rate reaches waiting
-    /// fans at once instead of at the queue's next settings poll.
-    pub async fn announce_change(&self, drop_id: &str) -> redis::RedisResult<()> {
-        let mut redis = self.redis.clone();
-        let command = redis.publish_cmd(
-            &admission::contract::drops_changed_channel(&self.prefix),
-            drop_id,
-        );
-        bounded(command.query_async::<i64>(&mut redis))
-            .await
-            .map(|_| ())
     }
 }
