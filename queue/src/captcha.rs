@@ -121,9 +121,14 @@ impl Captcha {
             anyhow::ensure!(dev, "CAPTCHA_VERIFY_URL=sandbox is for dev mode only");
             Verifier::Sandbox
         } else {
+            // This build's HTTP client has no TLS (the workspace's reqwest
+            // is built without it): an https verifier would refuse every
+            // join, so it is refused here, at start.
             anyhow::ensure!(
-                url.starts_with("https://") || url.starts_with("http://"),
-                "CAPTCHA_VERIFY_URL must be an http(s) URL or `sandbox`"
+                url.starts_with("http://"),
+                "CAPTCHA_VERIFY_URL must be an http:// URL or `sandbox` (this build has no TLS: \
+                 reach an https verifier through a local TLS-originating proxy, or build \
+                 reqwest with its rustls-tls feature)"
             );
             let secret = settings
                 .secret

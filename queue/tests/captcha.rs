@@ -146,7 +146,12 @@ async fn the_sandbox_is_refused_outside_dev_mode() {
     assert!(queue::App::build(config).await.is_err());
     // A real verifier needs its secret.
     let mut config = deployment.config();
+    config.captcha_verify_url = Some("http://verify.example/siteverify".into());
+    assert!(queue::App::build(config).await.is_err());
+    // And this build cannot reach one over https.
+    let mut config = deployment.config();
     config.captcha_verify_url = Some("https://verify.example/siteverify".into());
+    config.captcha_secret = Some("s3cret".into());
     assert!(queue::App::build(config).await.is_err());
 }
 
