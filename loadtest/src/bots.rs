@@ -13,8 +13,9 @@
 //!   offer their admission token for another account and another drop;
 //! - **(d) skippers**: joins with no solution or an unsolved one.
 //!
-//! Bots solve natively on `--solver-threads` threads; their CPU is the
-//! time spent solving (HTTP costs are left out on both sides). Addresses
+//! Bots solve natively on `--solver-threads` threads (humans do not wait
+//! for those); a bot's CPU is its time spent solving (HTTP costs are left
+//! out on both sides). Addresses
 //! travel in `X-Forwarded-For`, so the queue must trust this machine as a
 //! proxy (`TRUSTED_PROXIES=127.0.0.1`). Everyone polls until admitted; a
 //! phase ends when every human is admitted and every replayer has
@@ -73,7 +74,7 @@ pub struct Args {
     /// Longest a phase runs, seconds.
     #[arg(long, default_value_t = 60)]
     pub seconds: u64,
-    /// Threads the bots (and the humans' native solving) hash on.
+    /// Threads the bots hash on (a human's solving does not wait for them).
     #[arg(long, default_value_t = 2)]
     pub solver_threads: usize,
     /// How often a fan in line polls its status, milliseconds.
@@ -415,7 +416,12 @@ async fn solved(run: &Run, fan: &Fan, body: serde_json::Value) -> Option<String>
         tally.challenges += 1;
         tally.max_difficulty = tally.max_difficulty.max(challenge.maxnumber);
     }
-    let slot = run.solvers.acquire().await.ok()?;
+    // Bots queue for the farm's solver threads; a human solves on their
+    // own device, so does not wait for them.
+    let slot = match fan.kind {
+        Kind::Human => None,
+        _ => Some(run.solvers.acquire().await.ok()?),
+    };
     let (solution, spent) = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
         (solve(&challenge), started.elapsed())
