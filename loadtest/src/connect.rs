@@ -25,6 +25,16 @@ pub async fn websocket(
     source: Option<Ipv4Addr>,
     bearer: Option<&str>,
 ) -> anyhow::Result<WebSocketStream<TcpStream>> {
+    websocket_with(url, source, bearer, None).await
+}
+
+/// [`websocket`], with a proof-of-work solution in the upgrade (`X-Pow`).
+pub async fn websocket_with(
+    url: &str,
+    source: Option<Ipv4Addr>,
+    bearer: Option<&str>,
+    pow: Option<&str>,
+) -> anyhow::Result<WebSocketStream<TcpStream>> {
     let mut request = url.into_client_request()?;
     let host = request.uri().host().unwrap_or("127.0.0.1").to_string();
     let port = request.uri().port_u16().unwrap_or(80);
@@ -32,6 +42,9 @@ pub async fn websocket(
         request
             .headers_mut()
             .insert("authorization", format!("Bearer {token}").parse()?);
+    }
+    if let Some(pow) = pow {
+        request.headers_mut().insert("x-pow", pow.parse()?);
     }
     let server: SocketAddr = tokio::net::lookup_host((host.as_str(), port))
         .await?

@@ -11,6 +11,11 @@
 //! - how long an operator's change (a pause, sent to the sale service's
 //!   `PATCH /api/drops/{id}`) takes to reach every connected fan.
 //!
+//! With `--solve-pow` each fan first asks for a proof-of-work challenge
+//! (`GET .../queue/challenge`), solves it natively and joins with it in
+//! `X-Pow`, as a queue with proof of work on requires (the join then costs
+//! the node a challenge, a verification and a replay mark).
+//!
 //! Prints the figures and writes them to `<out>/sockets.json`.
 //!
 //! Connections come from several loopback source addresses (127.0.0.x), so
@@ -58,6 +63,9 @@ pub struct Args {
     /// Loopback source addresses to spread connections over (127.0.0.1..).
     #[arg(long, default_value_t = 4)]
     pub source_addresses: u8,
+    /// Ask for, solve and send a proof of work with each join.
+    #[arg(long)]
+    pub solve_pow: bool,
     /// Where sockets.json goes.
     #[arg(long, default_value = "loadtest/out")]
     pub out: std::path::PathBuf,
@@ -204,6 +212,23 @@ impl SocketsResult {
     }
 }
 
+/// A solved proof of work for the fan with `token` (`X-Pow`'s value).
+async fn proof_of_work(client: &reqwest::Client, url: &str, token: &str) -> anyhow::Result<String> {
+    let body: serde_json::Value = client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let challenge: queue::pow::Challenge = serde_json::from_value(body)?;
+    let solution = tokio::task::spawn_blocking(move || queue::pow::solve(&challenge))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("challenge without a solution"))?;
+    Ok(queue::pow::encode(&solution))
+}
+
 /// Opens every fan's socket (1,000 joins in flight at most) and returns
 /// once each has joined or failed; the fans stay connected, idle.
 async fn connect_fans(
@@ -212,6 +237,8 @@ async fn connect_fans(
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
     let issuer = DevIssuer::new(&args.user_secret);
     let gate = Arc::new(Semaphore::new(1000));
+    let clients = crate::connect::http_clients(args.source_addresses.max(1))?;
+    let solve_pow = args.solve_pow;
     let mut fans = Vec::with_capacity(args.connections);
     for n in 0..args.connections {
         let permit = gate.clone().acquire_owned().await?;
@@ -219,9 +246,20 @@ async fn connect_fans(
         let source = crate::connect::source_address(n, args.source_addresses.max(1));
         let url = format!("ws://{}/api/drops/{}/queue/ws", args.queue, args.drop);
         let seen = seen.clone();
+        let challenge_url = format!(
+            "http://{}/api/drops/{}/queue/challenge",
+            args.queue, args.drop
+        );
+        let client = clients[n % clients.len()].clone();
         fans.push(tokio::spawn(async move {
             let connected = async {
-                let mut ws = crate::connect::websocket(&url, source, Some(&token)).await?;
+                let pow = match solve_pow {
+                    true => Some(proof_of_work(&client, &challenge_url, &token).await?),
+                    false => None,
+                };
+                let mut ws =
+                    crate::connect::websocket_with(&url, source, Some(&token), pow.as_deref())
+                        .await?;
                 // The first status completes the join.
                 while let Some(message) = ws.next().await {
                     if let Message::Text(_) = message? {
