@@ -16,6 +16,10 @@
 //! CAPTCHA token is missing, wrong, reused or could not be checked), 4404 unknown drop, 4408 no
 //! token in time, 4409 too many sockets for this user, 4429 rate limited,
 //! 1011 the queue is unavailable.
+//!
+//! Over 400 lines (about 430): the upgrade, the first message, the checks
+//! before a place and the driver of one session's effects are one path;
+//! the session's own logic is transport-free in `crate::session`.
 
 use super::error::QueueError;
 use super::{check_address_rate, check_rate, client_ip, user_of, verify_user, HttpState, UserSlot};
