@@ -156,7 +156,7 @@ impl Sale {
             return Err(EventError::Unknown);
         }
         match events::update(&self.db, id, &fields, expected).await? {
-            Changed::Done(row) => Ok(row),
+            Changed::Done(row) => Ok(*row),
             Changed::Unknown => Err(EventError::Unknown),
             Changed::Stale { current } => Err(EventError::Stale(current)),
             Changed::VenueLocked => Err(EventError::VenueLocked),

@@ -147,7 +147,7 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
     )
     .await;
     let (own, postgres) = (own_cpu() - own, postgres_cpu(&db).await - postgres);
-    let total = latencies.report().iter().map(|(_, r)| r.count).sum::<u64>() + failed;
+    let total = latencies.report().values().map(|r| r.count).sum::<u64>() + failed;
     println!(
         "{total} searches in {elapsed:.1?} ({:.0}/s), {failed} failed",
         total as f64 / elapsed.as_secs_f64(),

@@ -40,6 +40,7 @@ pub fn etag(version: i64) -> [(header::HeaderName, HeaderValue); 1] {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

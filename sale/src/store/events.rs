@@ -60,7 +60,7 @@ pub async fn insert(db: &PgPool, id: &str, event: &EventFields) -> sqlx::Result<
 /// What a change came to.
 #[derive(Debug)]
 pub enum Changed {
-    Done(EventRow),
+    Done(Box<EventRow>),
     Unknown,
     /// The event is at another version than the change was made from.
     Stale {
@@ -127,7 +127,7 @@ pub async fn update(
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(Changed::Done(row))
+    Ok(Changed::Done(Box::new(row)))
 }
 
 pub async fn get(db: &PgPool, id: &str) -> sqlx::Result<Option<EventRow>> {
