@@ -1,5 +1,6 @@
 // The operator console: sign in with the operator key, list, create and
 // control drops, create venues (with a seat map), events and seated sales,
+// edit events and venues (each edit made from the version loaded),
 // and watch one drop's live numbers (a seated sale's live seat map too).
 // Plain JavaScript.
 "use strict";
@@ -412,11 +413,119 @@ function renderCounts() {
   $("live-line").textContent = `${open ? "Live" : "Connecting…"} · seat version ${live.version}`;
 }
 
+// ---- editing events and venues ----
+// A form shows the row as loaded and sends only the fields changed, with the
+// version it was loaded at (If-Match): when another operator changed the row
+// meanwhile the API refuses (412) and the form says so instead of
+// overwriting their change.
+const editing = { event: null, venue: null }; // {id, version, loaded: {field: value}}
+
+function boxSay(box, error, ok) {
+  showError("");
+  notice("");
+  $(box).querySelector(".form-message.error").textContent = error || "";
+  $(box).querySelector(".form-message.ok").textContent = ok || "";
+}
+
+function sentence(message) {
+  const text = message || "the service did not answer; try again";
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)}${/[.!?]$/.test(text) ? "" : "."}`;
+}
+
+// The values of a form's named fields, as strings.
+function values(form) {
+  const out = {};
+  for (const input of form.querySelectorAll("input[name], select[name], textarea[name]")) out[input.name] = input.value;
+  return out;
+}
+
+function fillForm(form, fields) {
+  for (const [name, value] of Object.entries(fields)) form.querySelector(`[name="${name}"]`).value = value;
+}
+
+// Loads a row into its edit form; what: "event" or "venue".
+async function loadForEdit(what, event) {
+  event.preventDefault();
+  const box = `edit-${what}-box`;
+  const loader = $(`edit-${what}-load`);
+  const problem = fieldError(loader);
+  if (problem) { boxSay(box, problem); return; }
+  const id = loader.querySelector("input[name=id]").value.trim();
+  const { status, body } = await api(`/api/${what}s/${encodeURIComponent(id)}`).catch(() => ({ status: 0, body: null }));
+  if (status !== 200) {
+    boxSay(box, status === 404 ? `There is no ${what} with the id ${id}.` : `The ${what} could not be loaded; try again.`);
+    return;
+  }
+  showForEdit(what, body);
+  boxSay(box, "", `${what === "event" ? "Event" : "Venue"} ${id} loaded (version ${body.version}).`);
+  $(`edit-${what}-form`).querySelector("input[name=name]").focus();
+}
+
+function showForEdit(what, row) {
+  const fields = what === "event"
+    ? { name: row.name, performers: row.performers.join(", "), venue_id: row.venue_id,
+        starts_at: localInput(new Date(row.starts_at)).slice(0, 16), genre: row.genre,
+        status: row.status, description: row.description }
+    : { name: row.name, city: row.city, country: row.country, timezone: row.timezone,
+        lat: String(row.lat), lon: String(row.lon), address: row.address };
+  const form = $(`edit-${what}-form`);
+  fillForm(form, fields);
+  editing[what] = { id: row.id, version: row.version, loaded: values(form) };
+  $(what === "event" ? "ee-version" : "ev-version").textContent = `Editing ${row.id}, version ${row.version}.`;
+  form.hidden = false;
+}
+
+// The changed fields as the API takes them.
+function changes(what, now, loaded) {
+  const body = {};
+  for (const [name, value] of Object.entries(now)) {
+    if (value === loaded[name]) continue;
+    if (name === "performers") body.performers = value.split(",").map((p) => p.trim()).filter(Boolean);
+    else if (name === "starts_at") body.starts_at = new Date(value).toISOString();
+    else if (name === "lat" || name === "lon") body[name] = Number(value);
+    else body[name] = value.trim();
+  }
+  return body;
+}
+
+async function saveEdit(what, event) {
+  event.preventDefault();
+  const box = `edit-${what}-box`;
+  const form = $(`edit-${what}-form`);
+  const row = editing[what];
+  if (!row) return;
+  const problem = fieldError(form);
+  if (problem) { boxSay(box, problem); return; }
+  const body = changes(what, values(form), row.loaded);
+  const label = `${what === "event" ? "Event" : "Venue"} ${row.id}`;
+  if (!Object.keys(body).length) { boxSay(box, "", `Nothing to save: no field of ${label.toLowerCase()} was changed.`); return; }
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  const { status, body: answer } = await api(`/api/${what}s/${encodeURIComponent(row.id)}`, {
+    method: "PATCH",
+    headers: { "content-type": "application/json", "if-match": `"${row.version}"` },
+    body: JSON.stringify(body),
+  }).catch(() => ({ status: 0, body: null }));
+  button.disabled = false;
+  if (status === 200) {
+    showForEdit(what, answer);
+    boxSay(box, "", `${label} saved (version ${answer.version}); the search shows the change now.`);
+  } else if (status === 412) {
+    boxSay(box, `${label} was not saved: someone else changed it meanwhile. Load it again to see their change, then make yours.`);
+  } else {
+    boxSay(box, `${label} was not saved: ${sentence(answer && answer.message)}`);
+  }
+}
+
 $("signin-form").addEventListener("submit", signIn);
 $("create-form").addEventListener("submit", create);
 $("venue-form").addEventListener("submit", createVenue);
 $("event-form").addEventListener("submit", createEvent);
 $("seated-form").addEventListener("submit", createSeated);
+$("edit-event-load").addEventListener("submit", (event) => loadForEdit("event", event));
+$("edit-venue-load").addEventListener("submit", (event) => loadForEdit("venue", event));
+$("edit-event-form").addEventListener("submit", (event) => saveEdit("event", event));
+$("edit-venue-form").addEventListener("submit", (event) => saveEdit("venue", event));
 $("s-event").addEventListener("change", loadCategories);
 $("pause").addEventListener("click", () => change({ state: "paused" }, "Admission paused."));
 $("resume").addEventListener("click", () => change({ state: "open" }, "Admission resumed."));

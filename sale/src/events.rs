@@ -2,7 +2,7 @@
 
 use crate::domain::Sale;
 use crate::drops::{valid_drop_id, valid_name, DropView};
-use crate::store::events::{self, EventFields, EventRow};
+use crate::store::events::{self, Changed, EventFields, EventRow};
 use crate::store::venues::VenueRow;
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,6 +16,10 @@ pub enum EventError {
     Unknown,
     #[error("an event with id {0} exists")]
     Exists(String),
+    #[error("this event was changed by someone else meanwhile (it is now at version {0}); reload it and make your change again")]
+    Stale(i64),
+    #[error("the venue of an event with sales cannot change: its sales and tickets are for this venue; cancel the event and create a new one instead")]
+    VenueLocked,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -133,7 +137,14 @@ impl Sale {
             .ok_or(EventError::Exists(id))
     }
 
-    pub async fn change_event(&self, id: &str, body: EventBody) -> Result<EventRow, EventError> {
+    /// Changes an event made from `expected` (its `version`; `None`: any).
+    /// Nothing changes on a refusal.
+    pub async fn change_event(
+        &self,
+        id: &str,
+        body: EventBody,
+        expected: Option<i64>,
+    ) -> Result<EventRow, EventError> {
         check(body.id.is_none(), "an event's id does not change")?;
         let fields = body.fields()?;
         if let Some(venue) = &fields.venue_id {
@@ -144,9 +155,12 @@ impl Sale {
         if !valid_drop_id(id) {
             return Err(EventError::Unknown);
         }
-        events::update(&self.db, id, &fields)
-            .await?
-            .ok_or(EventError::Unknown)
+        match events::update(&self.db, id, &fields, expected).await? {
+            Changed::Done(row) => Ok(*row),
+            Changed::Unknown => Err(EventError::Unknown),
+            Changed::Stale { current } => Err(EventError::Stale(current)),
+            Changed::VenueLocked => Err(EventError::VenueLocked),
+        }
     }
 
     /// An event with its venue and its sales.

@@ -1,5 +1,6 @@
 //! Venues and their seat maps: create a venue (with a map in our format or
-//! a pretix seating plan), upload a new map version, read both. A map is
+//! a pretix seating plan), change its place and names, upload a new map
+//! version, read both. A map is
 //! validated, normalised and stored as one immutable version; sales keep the
 //! version they were created with.
 
@@ -7,7 +8,7 @@ use crate::domain::Sale;
 use crate::drops::{valid_drop_id, valid_name};
 use crate::seating::pretix::{self, ImportOptions};
 use crate::seating::SeatMap;
-use crate::store::venues::{self, NewMap, NewVenue, StoredMap, VenueRow};
+use crate::store::venues::{self, Changed, NewMap, NewVenue, StoredMap, VenueFields, VenueRow};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -22,6 +23,10 @@ pub enum VenueError {
     Exists(String),
     #[error("this venue has no seat map")]
     NoMap,
+    #[error("this venue was changed by someone else meanwhile (it is now at version {0}); reload it and make your change again")]
+    Stale(i64),
+    #[error("the time zone of a venue whose events have sales cannot change: the local times of tickets already sold would move")]
+    TimezoneLocked,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -43,6 +48,20 @@ pub struct CreateVenue {
     pub lon: f64,
     #[serde(flatten)]
     pub map: MapUpload,
+}
+
+/// `PATCH /api/venues/{id}`'s body: every field optional (the seat map
+/// changes by `PUT /api/venues/{id}/map`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VenueChange {
+    pub name: Option<String>,
+    pub city: Option<String>,
+    pub country: Option<String>,
+    pub address: Option<String>,
+    pub timezone: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
 }
 
 /// A seat map upload: ours, or a pretix seating plan (at most one).
@@ -99,43 +118,100 @@ impl Sale {
             valid_drop_id(&body.id),
             "id must be 1-64 lowercase letters, digits or dashes",
         )?;
-        for (field, value, max) in [("name", &body.name, 200), ("city", &body.city, 100)] {
-            check(
-                valid_name(value.trim(), max),
-                &format!("{field} must be 1-{max} characters, without control characters"),
-            )?;
-        }
-        check(
-            body.address.chars().count() <= 300 && !body.address.chars().any(char::is_control),
-            "address must be at most 300 characters, without control characters",
-        )?;
-        check(
-            body.country.len() == 2 && body.country.bytes().all(|b| b.is_ascii_uppercase()),
-            "country must be an ISO 3166-1 alpha-2 code such as DE",
-        )?;
-        check(
-            body.lat.is_finite() && (-90.0..=90.0).contains(&body.lat),
-            "lat must be from -90 to 90",
-        )?;
-        check(
-            body.lon.is_finite() && (-180.0..=180.0).contains(&body.lon),
-            "lon must be from -180 to 180",
-        )?;
-        self.check_timezone(&body.timezone).await?;
+        let fields = VenueChange {
+            name: Some(body.name),
+            city: Some(body.city),
+            country: Some(body.country),
+            address: Some(body.address),
+            timezone: Some(body.timezone),
+            lat: Some(body.lat),
+            lon: Some(body.lon),
+        };
+        let fields = self.checked(fields).await?;
         let map = body.map.parse()?;
         let venue = NewVenue {
             id: body.id.clone(),
-            name: body.name.trim().into(),
-            city: body.city.trim().into(),
-            country: body.country,
-            address: body.address.trim().into(),
-            timezone: body.timezone,
-            lat: body.lat,
-            lon: body.lon,
+            name: fields.name.unwrap_or_default(),
+            city: fields.city.unwrap_or_default(),
+            country: fields.country.unwrap_or_default(),
+            address: fields.address.unwrap_or_default(),
+            timezone: fields.timezone.unwrap_or_default(),
+            lat: fields.lat.unwrap_or_default(),
+            lon: fields.lon.unwrap_or_default(),
         };
         venues::insert(&self.db, &venue, map.as_ref().map(stored).as_ref())
             .await?
             .ok_or(VenueError::Exists(body.id))
+    }
+
+    /// Changes a venue's place or names, made from `expected` (its
+    /// `version`; `None`: any). Nothing changes on a refusal; the search
+    /// rows of its events follow (triggers).
+    pub async fn change_venue(
+        &self,
+        id: &str,
+        body: VenueChange,
+        expected: Option<i64>,
+    ) -> Result<VenueRow, VenueError> {
+        let fields = self.checked(body).await?;
+        if !valid_drop_id(id) {
+            return Err(VenueError::Unknown);
+        }
+        match venues::update(&self.db, id, &fields, expected).await? {
+            Changed::Done(row) => Ok(row),
+            Changed::Unknown => Err(VenueError::Unknown),
+            Changed::Stale { current } => Err(VenueError::Stale(current)),
+            Changed::TimezoneLocked => Err(VenueError::TimezoneLocked),
+        }
+    }
+
+    /// The fields given, checked and trimmed.
+    async fn checked(&self, body: VenueChange) -> Result<VenueFields, VenueError> {
+        for (field, value, max) in [("name", &body.name, 200), ("city", &body.city, 100)] {
+            if let Some(value) = value {
+                check(
+                    valid_name(value.trim(), max),
+                    &format!("{field} must be 1-{max} characters, without control characters"),
+                )?;
+            }
+        }
+        if let Some(address) = &body.address {
+            check(
+                address.chars().count() <= 300 && !address.chars().any(char::is_control),
+                "address must be at most 300 characters, without control characters",
+            )?;
+        }
+        if let Some(country) = &body.country {
+            check(
+                country.len() == 2 && country.bytes().all(|b| b.is_ascii_uppercase()),
+                "country must be an ISO 3166-1 alpha-2 code such as DE",
+            )?;
+        }
+        if let Some(lat) = body.lat {
+            check(
+                lat.is_finite() && (-90.0..=90.0).contains(&lat),
+                "lat must be from -90 to 90",
+            )?;
+        }
+        if let Some(lon) = body.lon {
+            check(
+                lon.is_finite() && (-180.0..=180.0).contains(&lon),
+                "lon must be from -180 to 180",
+            )?;
+        }
+        if let Some(timezone) = &body.timezone {
+            self.check_timezone(timezone).await?;
+        }
+        let trim = |v: Option<String>| v.map(|v| v.trim().to_string());
+        Ok(VenueFields {
+            name: trim(body.name),
+            city: trim(body.city),
+            country: body.country,
+            address: trim(body.address),
+            timezone: body.timezone,
+            lat: body.lat,
+            lon: body.lon,
+        })
     }
 
     /// A time zone PostgreSQL knows (dates are searched in it).

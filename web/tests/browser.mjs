@@ -5,7 +5,9 @@
 // and a seated sale; fans pick seats by mouse and by keyboard, see others'
 // holds arrive, reload into their hold; a 50,000-seat map's first draw and
 // pan/zoom frame times are measured and printed (artifacts/seatmap-timing.json).
-// Event search: a fan finds a show with a typo, filters, opens it, joins its line.
+// Event search: a fan finds a show with a typo, filters, opens it, joins its line;
+// the operator edits the event and its venue from the keyboard (a stale edit
+// refused) and the search page shows the new names.
 //
 // Expects running services (scripts/browser-test starts them):
 //   QUEUE_URL, SALE_URL, OPERATOR_API_KEY, ADMISSION_MINT (a command that
@@ -944,6 +946,65 @@ await step("a fan finds an event by a misspelt artist, filters by city, opens it
   await page.getByLabel("Your name").fill("uma");
   await page.getByRole("button", { name: "Join the line" }).click();
   await page.getByRole("heading", { name: /it's your turn|You are in line/i }).waitFor();
+  await context.close();
+});
+
+await step("the operator edits an event and its venue with the keyboard alone, and the search shows the new names", async () => {
+  await ops.setViewportSize(PHONE);
+  await ops.goto(`${SALE}/ops`);
+  await ops.getByRole("heading", { name: "Drops" }).waitFor();
+  const keys = async (...presses) => { for (const key of presses) await ops.keyboard.press(key); };
+  // Open "Edit an event", type its id, Enter loads it; the name field has focus.
+  await ops.locator("summary", { hasText: "Edit an event" }).focus();
+  await keys("Enter", "Tab");
+  await ops.keyboard.type(searchShow);
+  await keys("Enter");
+  await ops.getByText(`Event ${searchShow} loaded (version 1).`).waitFor();
+  assert.equal(await ops.evaluate(() => document.activeElement.id), "ee-name");
+  await accessible(ops, "ops edit event");
+  await keys("Control+A");
+  await ops.keyboard.type("Midnights Revisited");
+  await keys("Enter");
+  await ops.getByText(`Event ${searchShow} saved (version 2); the search shows the change now.`).waitFor();
+  // Another operator changes it meanwhile: this form's next save is refused.
+  const other = await sale(`/api/events/${searchShow}`, { method: "PATCH", body: JSON.stringify({ genre: "Synth-pop" }) });
+  assert.equal(other.status, 200, JSON.stringify(other.body));
+  await ops.locator("#ee-name").focus();
+  await keys("End");
+  await ops.keyboard.type(" (overwrite)");
+  await keys("Enter");
+  await ops.getByRole("alert").filter({ hasText: `Event ${searchShow} was not saved: someone else changed it meanwhile` }).waitFor();
+  assert.equal((await sale(`/api/events/${searchShow}`)).body.name, "Midnights Revisited");
+  // The venue: its name, from the keyboard; its time zone is locked by the sale.
+  await ops.locator("summary", { hasText: "Edit a venue" }).focus();
+  await keys("Enter", "Tab");
+  await ops.keyboard.type(searchVenue);
+  await keys("Enter");
+  await ops.getByText(`Venue ${searchVenue} loaded`).waitFor();
+  await keys("Control+A");
+  await ops.keyboard.type("Palladium Köln");
+  await keys("Tab", "Tab", "Tab", "Control+A");
+  assert.equal(await ops.evaluate(() => document.activeElement.id), "ev-timezone");
+  await ops.keyboard.type("Europe/London");
+  await keys("Enter");
+  await ops.getByRole("alert").filter({ hasText: "time zone of a venue whose events have sales cannot change" }).waitFor();
+  await keys("Control+A");
+  await ops.keyboard.type("Europe/Berlin");
+  await keys("Enter");
+  await ops.getByText(/^Venue .* saved \(version 2\)/).waitFor();
+  await shoot(ops, "ops-edit-forms");
+  await accessible(ops, "ops edit venue");
+  await ops.setViewportSize(DESKTOP);
+
+  const context = await browser.newContext({ locale: "en-US", viewport: PHONE });
+  const page = await context.newPage();
+  watchErrors(page, "search after edit");
+  await page.goto(`${SALE}/events?q=midnights`);
+  await page.locator("#status").filter({ hasText: /^1 event/ }).waitFor();
+  const card = page.locator(".result").first();
+  assert.equal(await card.getByRole("link").first().innerText(), "Midnights Revisited");
+  await card.getByText("Palladium Köln").waitFor();
+  await accessible(page, "search after an edit");
   await context.close();
 });
 

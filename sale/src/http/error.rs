@@ -43,6 +43,8 @@ pub enum ApiError {
     #[error("{1}")]
     BadRequest(&'static str, String),
     #[error("{1}")]
+    PreconditionFailed(&'static str, String),
+    #[error("{1}")]
     Unprocessable(&'static str, String),
     #[error("the request body is too large")]
     PayloadTooLarge,
@@ -72,6 +74,7 @@ impl ApiError {
             Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
             Self::Conflict(code, _) => (StatusCode::CONFLICT, code),
             Self::BadRequest(code, _) => (StatusCode::BAD_REQUEST, code),
+            Self::PreconditionFailed(code, _) => (StatusCode::PRECONDITION_FAILED, code),
             Self::Unprocessable(code, _) => (StatusCode::UNPROCESSABLE_ENTITY, code),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
@@ -208,6 +211,8 @@ impl From<crate::venues::VenueError> for ApiError {
             VenueError::Unknown => Self::NotFound("unknown_venue"),
             VenueError::Exists(_) => Self::Conflict("venue_exists", error.to_string()),
             VenueError::NoMap => Self::NotFound("no_map"),
+            VenueError::Stale(_) => Self::PreconditionFailed("version_mismatch", error.to_string()),
+            VenueError::TimezoneLocked => Self::Conflict("timezone_locked", error.to_string()),
             VenueError::Database(e) => e.into(),
         }
     }
@@ -220,6 +225,8 @@ impl From<crate::events::EventError> for ApiError {
             EventError::Invalid(message) => Self::Validation(message),
             EventError::Unknown => Self::NotFound("unknown_event"),
             EventError::Exists(_) => Self::Conflict("event_exists", error.to_string()),
+            EventError::Stale(_) => Self::PreconditionFailed("version_mismatch", error.to_string()),
+            EventError::VenueLocked => Self::Conflict("venue_locked", error.to_string()),
             EventError::Database(e) => e.into(),
             EventError::Drop(e) => e.into(),
         }

@@ -1,13 +1,14 @@
-//! Event routes: create and change (operator), show with its venue and
-//! sales (anyone).
+//! Event routes: create and change (operator; a change names the version it
+//! was made from in `If-Match`), show with its venue and sales (anyone).
 
 use super::auth::Operator;
 use super::error::ApiError;
-use super::HttpState;
+use super::{versions, HttpState};
 use crate::events::{EventBody, EventView};
 use crate::store::events::EventRow;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use runtime::error::ApiJson;
@@ -33,9 +34,12 @@ async fn change(
     State(http): State<HttpState>,
     _: Operator,
     Path(id): Path<String>,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<EventBody>,
-) -> Result<Json<EventRow>, ApiError> {
-    Ok(Json(http.sale.change_event(&id, body).await?))
+) -> Result<impl IntoResponse, ApiError> {
+    let expected = versions::if_match(&headers)?;
+    let row = http.sale.change_event(&id, body, expected).await?;
+    Ok((versions::etag(row.version), Json(row)))
 }
 
 async fn show(

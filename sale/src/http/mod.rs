@@ -12,6 +12,7 @@
 //! - [`revocations`]: an operator revokes a user or an admission token.
 //! - [`seats`]: holds, the seat snapshot and its event stream.
 //! - [`pages`]: the operator console and its assets, with security headers.
+//! - [`versions`]: `If-Match` and `ETag` of edited events and venues.
 //! - [`auth`]: user, operator and admission credentials.
 //! - [`error`]: the error every endpoint answers with.
 
@@ -27,6 +28,7 @@ pub mod revocations;
 pub mod search;
 pub mod seats;
 pub mod venues;
+pub mod versions;
 
 use crate::domain::Sale;
 use admission::identity::{DevIssuer, UserVerifier};

@@ -1,13 +1,14 @@
-//! Venue routes: create (operator, with a seat map or a pretix plan), show,
+//! Venue routes: create (operator, with a seat map or a pretix plan), change
+//! its place and names (operator, `If-Match` its version), show,
 //! upload a new map version (operator), and the map itself: immutable per
 //! version, so cacheable for good with its version in the URL, revalidated
 //! by ETag otherwise.
 
 use super::auth::Operator;
 use super::error::ApiError;
-use super::HttpState;
+use super::{versions, HttpState};
 use crate::store::venues::VenueRow;
-use crate::venues::{CreateVenue, MapUpload};
+use crate::venues::{CreateVenue, MapUpload, VenueChange};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -26,7 +27,7 @@ pub fn router() -> Router<HttpState> {
         .route("/api/venues/{id}/map", get(map).put(upload))
         .layer(DefaultBodyLimit::max(MAX_MAP_BYTES));
     Router::new()
-        .route("/api/venues/{id}", get(show))
+        .route("/api/venues/{id}", get(show).patch(change))
         .merge(uploads)
         .layer(tower_http::compression::CompressionLayer::new())
 }
@@ -40,6 +41,18 @@ async fn create(
         StatusCode::CREATED,
         Json(http.sale.create_venue(body).await?),
     ))
+}
+
+async fn change(
+    State(http): State<HttpState>,
+    _: Operator,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<VenueChange>,
+) -> Result<Response, ApiError> {
+    let expected = versions::if_match(&headers)?;
+    let row = http.sale.change_venue(&id, body, expected).await?;
+    Ok((versions::etag(row.version), Json(row)).into_response())
 }
 
 async fn show(

@@ -160,7 +160,7 @@ pub struct Facets {
     pub month: Vec<FacetCount>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct FacetCount {
     pub value: String,
     pub count: i64,

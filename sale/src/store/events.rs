@@ -16,6 +16,8 @@ pub struct EventRow {
     pub description: String,
     /// `scheduled`, `on_sale`, `sold_out`, `postponed` or `cancelled`.
     pub status: String,
+    /// Counts changes: an edit names the version it was made from.
+    pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -41,7 +43,7 @@ pub async fn insert(db: &PgPool, id: &str, event: &EventFields) -> sqlx::Result<
              COALESCE($8, 'scheduled'))
            ON CONFLICT (id) DO NOTHING
            RETURNING id, name, performers, venue_id, starts_at, genre, description, status,
-             created_at, updated_at"#,
+             version, created_at, updated_at"#,
         id,
         event.name,
         event.performers.as_deref(),
@@ -55,9 +57,50 @@ pub async fn insert(db: &PgPool, id: &str, event: &EventFields) -> sqlx::Result<
     .await
 }
 
-/// Applies a change in one statement; `None` for an unknown event.
-pub async fn update(db: &PgPool, id: &str, change: &EventFields) -> sqlx::Result<Option<EventRow>> {
-    sqlx::query_as!(
+/// What a change came to.
+#[derive(Debug)]
+pub enum Changed {
+    Done(Box<EventRow>),
+    Unknown,
+    /// The event is at another version than the change was made from.
+    Stale {
+        current: i64,
+    },
+    /// The change would move an event that has sales to another venue.
+    VenueLocked,
+}
+
+/// Applies a change made from version `expected` (any version: `None`).
+/// The event's row is locked first, so two changes are decided one after
+/// the other, and a sale created meanwhile (its foreign key waits for the
+/// lock) is seen by the venue rule.
+pub async fn update(
+    db: &PgPool,
+    id: &str,
+    change: &EventFields,
+    expected: Option<i64>,
+) -> sqlx::Result<Changed> {
+    let mut tx = db.begin().await?;
+    let Some(now) = sqlx::query!(
+        r#"SELECT version, venue_id,
+             EXISTS (SELECT 1 FROM drops d WHERE d.event_id = e.id) AS "has_sales!"
+           FROM events e WHERE id = $1 FOR UPDATE"#,
+        id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        return Ok(Changed::Unknown);
+    };
+    if expected.is_some_and(|v| v != now.version) {
+        return Ok(Changed::Stale {
+            current: now.version,
+        });
+    }
+    if now.has_sales && change.venue_id.as_ref().is_some_and(|v| *v != now.venue_id) {
+        return Ok(Changed::VenueLocked);
+    }
+    let row = sqlx::query_as!(
         EventRow,
         r#"UPDATE events SET
              name = COALESCE($2, name),
@@ -67,10 +110,11 @@ pub async fn update(db: &PgPool, id: &str, change: &EventFields) -> sqlx::Result
              genre = COALESCE($6, genre),
              description = COALESCE($7, description),
              status = COALESCE($8, status),
+             version = version + 1,
              updated_at = now()
            WHERE id = $1
            RETURNING id, name, performers, venue_id, starts_at, genre, description, status,
-             created_at, updated_at"#,
+             version, created_at, updated_at"#,
         id,
         change.name,
         change.performers.as_deref(),
@@ -80,15 +124,17 @@ pub async fn update(db: &PgPool, id: &str, change: &EventFields) -> sqlx::Result
         change.description,
         change.status
     )
-    .fetch_optional(db)
-    .await
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Changed::Done(Box::new(row)))
 }
 
 pub async fn get(db: &PgPool, id: &str) -> sqlx::Result<Option<EventRow>> {
     sqlx::query_as!(
         EventRow,
         "SELECT id, name, performers, venue_id, starts_at, genre, description, status, \
-           created_at, updated_at FROM events WHERE id = $1",
+           version, created_at, updated_at FROM events WHERE id = $1",
         id
     )
     .fetch_optional(db)

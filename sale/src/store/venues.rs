@@ -17,6 +17,9 @@ pub struct VenueRow {
     pub lat: f64,
     pub lon: f64,
     pub map_version: Option<i32>,
+    /// Counts changes (a new map version too): an edit names the version it
+    /// was made from.
+    pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -107,7 +110,8 @@ async fn add_map_in(
     .fetch_one(&mut *tx)
     .await?;
     sqlx::query!(
-        "UPDATE venues SET map_version = $2, updated_at = now() WHERE id = $1",
+        "UPDATE venues SET map_version = $2, version = version + 1, updated_at = now() \
+         WHERE id = $1",
         venue_id,
         version
     )
@@ -120,11 +124,88 @@ async fn get_in(tx: &mut sqlx::PgConnection, id: &str) -> sqlx::Result<Option<Ve
     sqlx::query_as!(
         VenueRow,
         "SELECT id, name, city, country, address, timezone, lat, lon, map_version, \
-           created_at, updated_at FROM venues WHERE id = $1",
+           version, created_at, updated_at FROM venues WHERE id = $1",
         id
     )
     .fetch_optional(&mut *tx)
     .await
+}
+
+/// A change of a venue's place or names (`None`: unchanged).
+#[derive(Debug, Clone, Default)]
+pub struct VenueFields {
+    pub name: Option<String>,
+    pub city: Option<String>,
+    pub country: Option<String>,
+    pub address: Option<String>,
+    pub timezone: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+}
+
+/// What a change came to.
+#[derive(Debug)]
+pub enum Changed {
+    Done(VenueRow),
+    Unknown,
+    /// The venue is at another version than the change was made from.
+    Stale {
+        current: i64,
+    },
+    /// The change would move the time zone of a venue whose events have
+    /// sales (the local times of tickets already sold would move).
+    TimezoneLocked,
+}
+
+/// Applies a change made from version `expected` (any: `None`), with the
+/// venue's row locked so two changes are decided one after the other.
+pub async fn update(
+    db: &PgPool,
+    id: &str,
+    change: &VenueFields,
+    expected: Option<i64>,
+) -> sqlx::Result<Changed> {
+    let mut tx = db.begin().await?;
+    let Some(now) = sqlx::query!(
+        r#"SELECT version, timezone,
+             EXISTS (SELECT 1 FROM drops d JOIN events e ON e.id = d.event_id
+                     WHERE e.venue_id = v.id) AS "has_sales!"
+           FROM venues v WHERE id = $1 FOR UPDATE"#,
+        id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        return Ok(Changed::Unknown);
+    };
+    if expected.is_some_and(|v| v != now.version) {
+        return Ok(Changed::Stale {
+            current: now.version,
+        });
+    }
+    if now.has_sales && change.timezone.as_ref().is_some_and(|t| *t != now.timezone) {
+        return Ok(Changed::TimezoneLocked);
+    }
+    sqlx::query!(
+        "UPDATE venues SET name = COALESCE($2, name), city = COALESCE($3, city), \
+           country = COALESCE($4, country), address = COALESCE($5, address), \
+           timezone = COALESCE($6, timezone), lat = COALESCE($7, lat), lon = COALESCE($8, lon), \
+           version = version + 1, updated_at = now() \
+         WHERE id = $1",
+        id,
+        change.name,
+        change.city,
+        change.country,
+        change.address,
+        change.timezone,
+        change.lat,
+        change.lon
+    )
+    .execute(&mut *tx)
+    .await?;
+    let row = get_in(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(row.map_or(Changed::Unknown, Changed::Done))
 }
 
 pub async fn get(db: &PgPool, id: &str) -> sqlx::Result<Option<VenueRow>> {
