@@ -117,6 +117,7 @@ async fn scripts_flushed_by_a_failover_are_loaded_again(
         epoch: 0,
         seated: false,
         hold_ms: 0,
+        buckets: 1,
     };
     for drop in ["flushed-a", "flushed-b", "flushed-c", "flushed-d"] {
         gate.create(drop, &state).await.unwrap();
