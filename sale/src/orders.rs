@@ -172,6 +172,14 @@ impl Sale {
                 metrics::counter!("sale_orders_placed_total").increment(1);
                 Ok(Placed::Created(*order))
             }
+            Ok(WriteOutcome::OverCap) => {
+                // PostgreSQL's record holds more of this user's orders than
+                // Redis knew (a failover lost some): refused, units back.
+                self.gate
+                    .release_of(&drop_id, &user, order_id, Some(&tag))
+                    .await?;
+                Err(OrderError::Refused(Refusal::CapExceeded))
+            }
             Ok(WriteOutcome::DuplicateKey) => {
                 // PostgreSQL already has an order under this key (Redis forgot
                 // it): hand back that one and free what this attempt reserved.
