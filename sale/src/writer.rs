@@ -29,6 +29,10 @@
 //! in the insert, no extra round trip. An order refused this way is
 //! answered [`WriteOutcome::OverCap`]; its reservation is released.
 //!
+//! Over 400 lines on purpose: the batch's one transaction (drop rows, the
+//! guarded insert, the correction) reads best in one place, next to the
+//! worker that decides what each outcome means for the caller.
+//!
 //! What a failure means matters to the caller, who holds a Redis reservation:
 //! - [`WriteError::NotWritten`]: the transaction surely did not commit (failed
 //!   before `COMMIT` was sent). The caller releases the reservation.
