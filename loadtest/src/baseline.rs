@@ -133,6 +133,7 @@ pub async fn lua(
             epoch: 0,
             seated: false,
             hold_ms: 0,
+            buckets: 1,
         },
     )
     .await?;

@@ -4,6 +4,7 @@
 //!
 //! - [`orders`]: `loadtest orders`, the order path's throughput, latency and sale CPU per order (closed or open loop).
 //! - [`baseline`]: `loadtest baseline`, raw `reserve.lua` and a plain PostgreSQL checkout to compare with.
+//! - [`buckets`]: `loadtest buckets`, a hot drop's stock buckets: orders/s for K = 1, 2, 4, 8 through the gate, borrowing's cost.
 //! - [`sockets`]: `loadtest sockets`, idle WebSocket fans on a queue node: joins/s, memory, CPU, a change's reach.
 //! - [`rush`]: `loadtest rush` and `soak`, the whole flow with fairness, invariants, thresholds and a report;
 //!   its parts: `rush::options`, `rush::fans`, `rush::shared`, `rush::timeline`,
@@ -22,6 +23,7 @@
 
 pub mod baseline;
 pub mod bots;
+pub mod buckets;
 pub mod catalog;
 pub mod connect;
 pub mod idle;

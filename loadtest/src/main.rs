@@ -9,7 +9,7 @@
 //! too few fans in the line, too few admissions).
 
 use clap::{Parser, Subcommand};
-use loadtest::{baseline, bots, catalog, orders, rush, seats, sockets, tokens};
+use loadtest::{baseline, bots, buckets, catalog, orders, rush, seats, sockets, tokens};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -36,6 +36,9 @@ enum Command {
     Soak(rush::SoakArgs),
     /// Raw Lua rate against Redis and a plain PostgreSQL checkout, side by side.
     Baseline(baseline::Args),
+    /// A hot drop's stock split over K buckets: orders/s through the gate
+    /// for each K, what borrowing costs, no phantom sold-out.
+    Buckets(buckets::Args),
     /// A seated sale of a generated stadium under a crowd through the
     /// waiting room (or hold decisions at a rate with `--bench`), ending
     /// with its invariants; exits 1 when one is broken.
@@ -62,6 +65,7 @@ async fn main() -> ExitCode {
         Command::Soak(args) => rush::soak(args).await,
         Command::Baseline(args) => passed(baseline::main(args).await),
         Command::Bots(args) => passed(bots::main(args).await),
+        Command::Buckets(args) => passed(buckets::main(args).await),
         Command::Tokens(args) => passed(tokens::main(args).await),
         Command::Catalog(args) => passed(catalog::main(args).await),
         Command::Seats(args) => seats::main(args).await.map(|held| {

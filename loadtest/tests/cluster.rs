@@ -65,6 +65,7 @@ async fn a_rush_on_a_redis_cluster_keeps_every_invariant() {
     assert!(report.timeline.iter().any(|s| s.line >= 5000));
 
     scripts_flushed_by_a_failover_are_loaded_again(&redis, &stack.prefix).await;
+    a_bucketed_drop_sells_exactly_its_stock_across_slots(&redis, &stack.prefix).await;
     sharded_pub_sub_reaches_a_subscriber(&target, &redis, &stack.prefix).await;
     a_scan_covers_every_node(&redis, &stack.prefix).await;
 
@@ -98,6 +99,68 @@ async fn a_rush_on_a_redis_cluster_keeps_every_invariant() {
     assert_eq!(counters.sold, held, "Redis agrees with PostgreSQL again");
 }
 
+/// A drop of 40 units over 4 stock buckets (4 slots, spread over the
+/// masters): 60 buyers at once, most of whose buckets run dry and borrow
+/// across slots. Exactly the stock is reserved, and the rest are told sold
+/// out only once nothing is left.
+async fn a_bucketed_drop_sells_exactly_its_stock_across_slots(
+    redis: &runtime::redis::Redis,
+    prefix: &str,
+) {
+    use sale::gate::{Refusal, Reservation};
+    let gate = sale::gate::StockGate::new(redis.clone(), prefix);
+    let state = sale::gate::DropGateState {
+        stock: 40,
+        state: admission::contract::DropState::Open,
+        opens_at_ms: 0,
+        cap: 2,
+        price_cents: 100,
+        currency: "EUR".into(),
+        timeout_secs: 3600,
+        version: 1,
+        epoch: 1,
+        seated: false,
+        hold_ms: 0,
+        buckets: 4,
+    };
+    gate.create("bucketed", &state).await.unwrap();
+    let buyers = (0..60).map(|n| {
+        let gate = gate.clone();
+        async move {
+            loop {
+                let answer = gate
+                    .reserve(
+                        "bucketed",
+                        &format!("b{n}"),
+                        "jti",
+                        1,
+                        1,
+                        uuid::Uuid::now_v7(),
+                        "k",
+                    )
+                    .await
+                    .unwrap();
+                if answer != Reservation::Moving {
+                    return answer;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    });
+    let answers = futures::future::join_all(buyers).await;
+    let reserved = answers
+        .iter()
+        .filter(|a| matches!(a, Reservation::Reserved { .. }))
+        .count();
+    assert_eq!(reserved, 40, "{answers:?}");
+    assert!(answers.iter().all(|a| matches!(
+        a,
+        Reservation::Reserved { .. } | Reservation::Refused(Refusal::SoldOut)
+    )));
+    let counters = gate.counters("bucketed").await.unwrap().unwrap();
+    assert_eq!((counters.stock, counters.sold), (40, 40));
+}
+
 /// After `SCRIPT FLUSH` on every master the gate's next `EVALSHA` gets
 /// `NOSCRIPT`, loads the script and succeeds.
 async fn scripts_flushed_by_a_failover_are_loaded_again(
@@ -117,6 +180,7 @@ async fn scripts_flushed_by_a_failover_are_loaded_again(
         epoch: 0,
         seated: false,
         hold_ms: 0,
+        buckets: 1,
     };
     for drop in ["flushed-a", "flushed-b", "flushed-c", "flushed-d"] {
         gate.create(drop, &state).await.unwrap();

@@ -26,7 +26,7 @@
 //! for an orphan; the default is 60 s against a 3 s write bound.
 
 use crate::clock::Clock;
-use crate::gate::{ReservationRecord, StockGate};
+use crate::gate::{GateKeys, ReservationRecord, StockGate};
 use crate::payments::PaymentProvider;
 use crate::store::{drops, orders};
 use runtime::shutdown::CancellationToken;
@@ -72,7 +72,7 @@ impl Expiry {
                         .map(|_| ()),
                     None => self
                         .gate
-                        .release(&order.drop_id, order.id, None)
+                        .release_of(&order.drop_id, &order.user_id, order.id, None)
                         .await
                         .map(|_| ()),
                 };
@@ -103,8 +103,20 @@ impl Expiry {
             for drop in &page {
                 if drop.seating.is_some() {
                     self.reconcile_seats(&drop.id, cutoff_ms, &mut done).await?;
+                } else if drop.stock_buckets > 1 {
+                    let k = drop.stock_buckets as u32;
+                    let now_ms = self.clock.now().timestamp_millis();
+                    done.transfers_finished +=
+                        self.gate.finish_transfers(&drop.id, k, now_ms).await?;
+                    for b in 0..k {
+                        let slot = self.gate.bucket_keys(&drop.id, b);
+                        self.reconcile_drop(&drop.id, &slot, cutoff_ms, &mut done)
+                            .await?;
+                    }
                 } else {
-                    self.reconcile_drop(&drop.id, cutoff_ms, &mut done).await?;
+                    let slot = self.gate.keys(&drop.id);
+                    self.reconcile_drop(&drop.id, &slot, cutoff_ms, &mut done)
+                        .await?;
                 }
             }
             match page.last() {
@@ -112,7 +124,7 @@ impl Expiry {
                 _ => break,
             }
         }
-        if done.stale_released + done.orphans_released > 0 {
+        if done.stale_released + done.orphans_released + done.transfers_finished > 0 {
             tracing::warn!(?done, "reconciliation released units");
         }
         Ok(done)
@@ -166,9 +178,12 @@ impl Expiry {
         }
     }
 
+    /// The reservation records of one slot (a drop's, or one of its stock
+    /// buckets').
     async fn reconcile_drop(
         &self,
         drop_id: &str,
+        slot: &GateKeys,
         cutoff_ms: i64,
         done: &mut Reconciled,
     ) -> anyhow::Result<()> {
@@ -176,7 +191,7 @@ impl Expiry {
         loop {
             let (next, records) = self
                 .gate
-                .reservations_page(drop_id, cursor, SCAN_PAGE)
+                .reservations_page_in(slot, cursor, SCAN_PAGE)
                 .await?;
             let old: Vec<ReservationRecord> = records
                 .into_iter()
@@ -206,13 +221,21 @@ impl Expiry {
             match statuses.get(&record.order_id).map(String::as_str) {
                 Some("pending" | "paid") => {}
                 Some(_) => {
-                    if self.gate.release(drop_id, record.order_id, None).await? {
+                    if self
+                        .gate
+                        .release_of(drop_id, &record.user, record.order_id, None)
+                        .await?
+                    {
                         done.stale_released += 1;
                     }
                 }
                 None => {
                     let tag = Some(record.idempotency_tag.as_str()).filter(|t| !t.is_empty());
-                    if self.gate.release(drop_id, record.order_id, tag).await? {
+                    if self
+                        .gate
+                        .release_of(drop_id, &record.user, record.order_id, tag)
+                        .await?
+                    {
                         tracing::warn!(order = %record.order_id, user = record.user, units = record.quantity, "orphan reservation released");
                         metrics::counter!("sale_orphans_released_total").increment(1);
                         done.orphans_released += 1;
@@ -233,6 +256,9 @@ pub struct Reconciled {
     pub stale_released: usize,
     /// Reservations without any order, released.
     pub orphans_released: usize,
+    /// Stock transfers between buckets a dead process left half done,
+    /// finished (see `crate::gate::buckets`).
+    pub transfers_finished: usize,
 }
 
 /// How often the background loop does what.

@@ -9,7 +9,10 @@
 //! oversold even so (the order writer raises `drops.held` only while
 //! `held + units <= stock`), but until the drop is rebuilt the gate would
 //! promise units PostgreSQL refuses (503s near the end instead of
-//! `sold_out`) and a buyer whose reservation vanished could pass the cap.
+//! `sold_out`) and a buyer whose reservation vanished would pass the cap in
+//! Redis (the order writer checks the cap against PostgreSQL's record too,
+//! so such an order is refused `cap_exceeded`, see `crate::writer`). A drop
+//! with stock buckets has every bucket rebuilt (`crate::gate::buckets`).
 //! The rebuild bumps the epoch, so a reservation made on the promoted copy
 //! before the rebuild is refused by the writer (its buyer retries) rather
 //! than counted twice. The window left is the time to notice, at most

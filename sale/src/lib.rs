@@ -22,9 +22,11 @@
 //!   (the queue redeems and checks them).
 //! - [`revocation`]: an operator revokes a user or an admission token (bot
 //!   defence); restored into a drop's Redis copy whenever it is loaded.
-//! - [`gate`]: the Redis gate: the Lua scripts deciding orders, their keys.
+//! - [`gate`]: the Redis gate: the Lua scripts deciding orders, their keys;
+//!   a hot drop's stock split over several slots (stock buckets).
 //! - [`store`]: PostgreSQL, the durable record (checked queries).
-//! - [`writer`]: group commit of orders into PostgreSQL.
+//! - [`writer`]: group commit of orders into PostgreSQL (stock and per-user
+//!   cap checked there too).
 //! - [`expiry`]: the expiry sweeper and the orphan reconciler.
 //! - [`sync`]: keeps Redis's copy of drop settings in step with PostgreSQL.
 //! - [`failover`]: on a Redis Cluster, rebuilds live drops after a failover.

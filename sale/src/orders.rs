@@ -150,6 +150,9 @@ impl Sale {
             Reservation::NotLoaded => Err(OrderError::Unavailable(
                 "the drop is loading; try again".into(),
             )),
+            Reservation::Moving => Err(OrderError::Unavailable(
+                "stock is moving between the drop's buckets; try again".into(),
+            )),
             Reservation::Refused(why) => {
                 metrics::counter!("sale_orders_refused_total", "reason" => format!("{why:?}"))
                     .increment(1);
@@ -169,10 +172,20 @@ impl Sale {
                 metrics::counter!("sale_orders_placed_total").increment(1);
                 Ok(Placed::Created(*order))
             }
+            Ok(WriteOutcome::OverCap) => {
+                // PostgreSQL's record holds more of this user's orders than
+                // Redis knew (a failover lost some): refused, units back.
+                self.gate
+                    .release_of(&drop_id, &user, order_id, Some(&tag))
+                    .await?;
+                Err(OrderError::Refused(Refusal::CapExceeded))
+            }
             Ok(WriteOutcome::DuplicateKey) => {
                 // PostgreSQL already has an order under this key (Redis forgot
                 // it): hand back that one and free what this attempt reserved.
-                self.gate.release(&drop_id, order_id, Some(&tag)).await?;
+                self.gate
+                    .release_of(&drop_id, &user, order_id, Some(&tag))
+                    .await?;
                 let existing = orders::by_idempotency_key(&self.db, &drop_id, &user, &key)
                     .await?
                     .ok_or_else(|| anyhow::anyhow!("duplicate key without an order"))?;
@@ -182,7 +195,11 @@ impl Sale {
                 Ok(Placed::Existing(existing))
             }
             Err(WriteError::NotWritten(cause)) => {
-                if let Err(error) = self.gate.release(&drop_id, order_id, Some(&tag)).await {
+                if let Err(error) = self
+                    .gate
+                    .release_of(&drop_id, &user, order_id, Some(&tag))
+                    .await
+                {
                     tracing::error!(%error, %order_id, "could not release an unrecorded reservation; reconciliation will");
                 }
                 tracing::warn!(%cause, %order_id, "order not recorded");
@@ -262,7 +279,7 @@ impl Sale {
                 .map(|_| ()),
             None => self
                 .gate
-                .release(&cancelled.drop_id, order_id, None)
+                .release_of(&cancelled.drop_id, &cancelled.user_id, order_id, None)
                 .await
                 .map(|_| ()),
         };

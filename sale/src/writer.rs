@@ -14,6 +14,25 @@
 //! stale orders are taken out of the batch (answered `NotWritten`) and the
 //! rest is committed without them.
 //!
+//! **The cap, in PostgreSQL too.** After a Redis master failover the
+//! promoted replica may lack an acknowledged reservation (replication is
+//! asynchronous), and until the rebuild its per-user count is short. So the
+//! insert itself keeps only orders that leave their user within the drop's
+//! `per_user_cap`, counting the user's holding orders (the
+//! `orders_holding_by_drop` index) and, for a user twice in one batch, the
+//! batch's earlier orders. The `held` update runs *before* the insert: it
+//! locks the drop row, so concurrent batches of one drop take turns and each
+//! insert (a new snapshot, read committed) sees every order committed before
+//! it; the units of orders the insert left out (over the cap, or an
+//! idempotency key already used) are taken back off `held` in a second
+//! update, only when there are any. Cost on the common path: one condition
+//! in the insert, no extra round trip. An order refused this way is
+//! answered [`WriteOutcome::OverCap`]; its reservation is released.
+//!
+//! Over 400 lines on purpose: the batch's one transaction (drop rows, the
+//! guarded insert, the correction) reads best in one place, next to the
+//! worker that decides what each outcome means for the caller.
+//!
 //! What a failure means matters to the caller, who holds a Redis reservation:
 //! - [`WriteError::NotWritten`]: the transaction surely did not commit (failed
 //!   before `COMMIT` was sent). The caller releases the reservation.
@@ -55,6 +74,9 @@ pub enum WriteOutcome {
     Recorded(Box<OrderRow>),
     /// Not recorded: the user already has an order under this idempotency key.
     DuplicateKey,
+    /// Not recorded: PostgreSQL's record says it would put the user over
+    /// the drop's cap (Redis had lost some of their orders).
+    OverCap,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -141,10 +163,14 @@ async fn run_worker(
         for round in 0..2 {
             let orders: Vec<&NewOrder> = batch.iter().map(|job| &job.order).collect();
             match commit_batch(&db, &orders, config.timeout).await {
-                Ok(mut recorded) => {
+                Ok(Committed {
+                    mut recorded,
+                    over_cap,
+                }) => {
                     for job in batch.drain(..) {
                         let outcome = match recorded.remove(&job.order.id) {
                             Some(row) => WriteOutcome::Recorded(Box::new(row)),
+                            None if over_cap.contains(&job.order.id) => WriteOutcome::OverCap,
                             None => WriteOutcome::DuplicateKey,
                         };
                         let _ = job.reply.send(Ok(outcome));
@@ -221,64 +247,35 @@ impl BatchError {
     }
 }
 
-/// Writes one batch in one transaction; returns the ids actually inserted.
+/// What a committed batch holds: the rows inserted, and the orders left
+/// out because they would put their user over the cap (the rest left out
+/// were duplicate keys).
+struct Committed {
+    recorded: HashMap<Uuid, OrderRow>,
+    over_cap: HashSet<Uuid>,
+}
+
+/// Writes one batch in one transaction.
 async fn commit_batch(
     db: &sqlx::PgPool,
     orders: &[&NewOrder],
     timeout: Duration,
-) -> Result<HashMap<Uuid, OrderRow>, BatchError> {
+) -> Result<Committed, BatchError> {
     let commit_sent = AtomicBool::new(false);
     let attempt = async {
         let not_written = |e: sqlx::Error| BatchError::Write(WriteError::NotWritten(e.to_string()));
         let mut tx = db.begin().await.map_err(not_written)?;
-        let column = |f: fn(&NewOrder) -> String| orders.iter().map(|o| f(o)).collect::<Vec<_>>();
-        let inserted: Vec<OrderRow> = sqlx::query_as!(
-            OrderRow,
-            "INSERT INTO orders (id, drop_id, user_id, quantity, unit_price_cents, total_cents, \
-               currency, status, idempotency_key, admission_jti, created_at, expires_at) \
-             SELECT id, drop_id, user_id, quantity, unit_price_cents, \
-               unit_price_cents * quantity, currency, 'pending', \
-               idempotency_key, admission_jti, created_at, expires_at \
-             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::text[], \
-               $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[]) \
-               AS t(id, drop_id, user_id, quantity, unit_price_cents, currency, idempotency_key, \
-                    admission_jti, created_at, expires_at) \
-             ON CONFLICT (drop_id, user_id, idempotency_key) DO NOTHING \
-             RETURNING id, drop_id, user_id, quantity, unit_price_cents, total_cents, currency, \
-               status, created_at, expires_at, updated_at, paid_at, idempotency_key, hold_id",
-            &orders.iter().map(|o| o.id).collect::<Vec<_>>(),
-            &column(|o| o.drop_id.clone()),
-            &column(|o| o.user_id.clone()),
-            &orders.iter().map(|o| o.quantity).collect::<Vec<_>>(),
-            &orders
-                .iter()
-                .map(|o| o.unit_price_cents)
-                .collect::<Vec<_>>(),
-            &column(|o| o.currency.clone()),
-            &column(|o| o.idempotency_key.clone()),
-            &column(|o| o.admission_jti.clone()),
-            &orders.iter().map(|o| o.created_at).collect::<Vec<_>>(),
-            &orders.iter().map(|o| o.expires_at).collect::<Vec<_>>(),
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(not_written)?;
 
-        // Sorted by drop id, so concurrent batches lock drop rows in one order.
-        let epoch_of: HashMap<Uuid, i64> = orders.iter().map(|o| (o.id, o.epoch)).collect();
+        // First the drop rows (sorted by drop id, so concurrent batches lock
+        // them in one order), for every order of the batch.
         let mut units: BTreeMap<(&str, i64), i64> = BTreeMap::new();
-        for OrderRow {
-            id,
-            drop_id,
-            quantity,
-            ..
-        } in &inserted
-        {
-            let epoch = epoch_of.get(id).copied().unwrap_or(-1);
-            *units.entry((drop_id.as_str(), epoch)).or_default() += i64::from(*quantity);
+        for order in orders {
+            *units
+                .entry((order.drop_id.as_str(), order.epoch))
+                .or_default() += i64::from(order.quantity);
         }
         let mut stale = HashSet::new();
-        for ((drop_id, epoch), units) in units {
+        for (&(drop_id, epoch), &units) in &units {
             let updated = sqlx::query!(
                 "UPDATE drops SET held = held + $2 \
                  WHERE id = $1 AND held + $2 <= stock AND redis_epoch = $3",
@@ -313,11 +310,115 @@ async fn commit_batch(
         if !stale.is_empty() {
             return Err(BatchError::Stale(stale));
         }
+
+        let column = |f: fn(&NewOrder) -> String| orders.iter().map(|o| f(o)).collect::<Vec<_>>();
+        let inserted: Vec<OrderRow> = sqlx::query_as!(
+            OrderRow,
+            "INSERT INTO orders (id, drop_id, user_id, quantity, unit_price_cents, total_cents, \
+               currency, status, idempotency_key, admission_jti, created_at, expires_at) \
+             SELECT id, drop_id, user_id, quantity, unit_price_cents, \
+               unit_price_cents * quantity, currency, 'pending', \
+               idempotency_key, admission_jti, created_at, expires_at \
+             FROM (SELECT t.*, sum(t.quantity) OVER (PARTITION BY t.drop_id, t.user_id \
+                     ORDER BY t.n) AS in_batch \
+                   FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int[], $5::bigint[], \
+                     $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[]) \
+                     WITH ORDINALITY AS t(id, drop_id, user_id, quantity, unit_price_cents, \
+                       currency, idempotency_key, admission_jti, created_at, expires_at, n)) b \
+             WHERE b.in_batch + COALESCE((SELECT sum(o.quantity) FROM orders o \
+                 WHERE o.drop_id = b.drop_id AND o.user_id = b.user_id \
+                   AND o.status IN ('pending', 'paid')), 0) \
+               <= (SELECT d.per_user_cap FROM drops d WHERE d.id = b.drop_id) \
+             ON CONFLICT (drop_id, user_id, idempotency_key) DO NOTHING \
+             RETURNING id, drop_id, user_id, quantity, unit_price_cents, total_cents, currency, \
+               status, created_at, expires_at, updated_at, paid_at, idempotency_key, hold_id",
+            &orders.iter().map(|o| o.id).collect::<Vec<_>>(),
+            &column(|o| o.drop_id.clone()),
+            &column(|o| o.user_id.clone()),
+            &orders.iter().map(|o| o.quantity).collect::<Vec<_>>(),
+            &orders
+                .iter()
+                .map(|o| o.unit_price_cents)
+                .collect::<Vec<_>>(),
+            &column(|o| o.currency.clone()),
+            &column(|o| o.idempotency_key.clone()),
+            &column(|o| o.admission_jti.clone()),
+            &orders.iter().map(|o| o.created_at).collect::<Vec<_>>(),
+            &orders.iter().map(|o| o.expires_at).collect::<Vec<_>>(),
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(not_written)?;
+
+        let mut over_cap = HashSet::new();
+        if inserted.len() < orders.len() {
+            // Rare: some were left out. Give their units back to `held`, and
+            // tell a used key from a refusal by the cap.
+            let recorded: HashSet<Uuid> = inserted.iter().map(|row| row.id).collect();
+            let left_out: Vec<&NewOrder> = orders
+                .iter()
+                .copied()
+                .filter(|o| !recorded.contains(&o.id))
+                .collect();
+            let mut back: BTreeMap<&str, i64> = BTreeMap::new();
+            for order in &left_out {
+                *back.entry(order.drop_id.as_str()).or_default() += i64::from(order.quantity);
+            }
+            for (drop_id, units) in back {
+                sqlx::query!(
+                    "UPDATE drops SET held = held - $2 WHERE id = $1",
+                    drop_id,
+                    units
+                )
+                .execute(&mut *tx)
+                .await
+                .map_err(not_written)?;
+            }
+            let column =
+                |f: fn(&NewOrder) -> String| left_out.iter().map(|o| f(o)).collect::<Vec<_>>();
+            let used = sqlx::query!(
+                "SELECT o.drop_id, o.user_id, o.idempotency_key FROM orders o \
+                 JOIN UNNEST($1::text[], $2::text[], $3::text[]) AS k(drop_id, user_id, key) \
+                   ON o.drop_id = k.drop_id AND o.user_id = k.user_id \
+                  AND o.idempotency_key = k.key",
+                &column(|o| o.drop_id.clone()),
+                &column(|o| o.user_id.clone()),
+                &column(|o| o.idempotency_key.clone()),
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(not_written)?;
+            let used: HashSet<(String, String, String)> = used
+                .into_iter()
+                .map(|row| (row.drop_id, row.user_id, row.idempotency_key))
+                .collect();
+            for order in left_out {
+                let key = (
+                    order.drop_id.clone(),
+                    order.user_id.clone(),
+                    order.idempotency_key.clone(),
+                );
+                if !used.contains(&key) {
+                    over_cap.insert(order.id);
+                }
+            }
+            if !over_cap.is_empty() {
+                tracing::warn!(
+                    orders = over_cap.len(),
+                    "PostgreSQL refused orders over the per-user cap"
+                );
+                metrics::counter!("sale_orders_over_cap_refused_total")
+                    .increment(over_cap.len() as u64);
+            }
+        }
         commit_sent.store(true, Ordering::SeqCst);
         tx.commit()
             .await
             .map_err(|e| BatchError::Write(WriteError::Unknown(e.to_string())))?;
-        Ok(inserted.into_iter().map(|row| (row.id, row)).collect())
+        Ok(Committed {
+            recorded: inserted.into_iter().map(|row| (row.id, row)).collect(),
+            over_cap,
+        })
     };
     match tokio::time::timeout(timeout, attempt).await {
         Ok(result) => result,

@@ -55,6 +55,10 @@ pub struct CreateDrop {
     pub event_id: Option<String>,
     /// A seated sale: the categories on sale with their prices, the hold time.
     pub seating: Option<crate::seats::SeatingRequest>,
+    /// A hot unseated sale: its stock split over this many Redis buckets
+    /// (1 to 16, default 1), each on its own Cluster slot; see
+    /// `crate::gate::buckets`. Fixed once the drop exists.
+    pub stock_buckets: Option<i32>,
 }
 
 fn check(ok: bool, message: &str) -> Result<(), DropError> {
@@ -151,6 +155,15 @@ impl CreateDrop {
         )?;
         check_rate(self.admission_rate_per_sec)?;
         check_max_active(self.max_active)?;
+        let stock_buckets = self.stock_buckets.unwrap_or(1);
+        check(
+            (1..=crate::gate::buckets::MAX_BUCKETS as i32).contains(&stock_buckets),
+            "stock_buckets must be from 1 to 16",
+        )?;
+        check(
+            stock_buckets == 1 || self.seating.is_none(),
+            "a seated sale's seats are not split into stock buckets: leave stock_buckets out",
+        )?;
         Ok((
             NewDrop {
                 id: self.id,
@@ -165,6 +178,7 @@ impl CreateDrop {
                 max_active: self.max_active,
                 event_id: self.event_id,
                 seating: None,
+                stock_buckets,
             },
             self.seating,
         ))

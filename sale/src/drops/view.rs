@@ -46,6 +46,8 @@ pub struct DropView {
     /// per category, the hold time); `null` for a sale of units. Pages show
     /// the seat map when it is set.
     pub seating: Option<crate::seats::Seating>,
+    /// How many Redis buckets the stock is split over (1: the drop's own slot).
+    pub stock_buckets: i32,
 }
 
 impl DropView {
@@ -81,6 +83,7 @@ impl DropView {
             updated_at: drop.updated_at,
             event_id: drop.event_id,
             seating: drop.seating.map(|seating| seating.0),
+            stock_buckets: drop.stock_buckets,
         }
     }
 }

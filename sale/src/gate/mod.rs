@@ -1,29 +1,37 @@
 //! The Redis gate of a drop: the Lua scripts that reserve and release units,
 //! each called through a typed wrapper, and the gate's own keys ([`GateKeys`])
 //! on top of the keys shared with the queue (`admission::contract::keys`), all
-//! under the drop's `{drop_id}` hash tag. `announce`: what it tells the
-//! queue nodes (a drop changed, a user revoked); `types`: its vocabulary.
+//! under the drop's `{drop_id}` hash tag.
+//!
+//! - [`types`]: the keys, the records and what the scripts answer.
+//! - [`load`]: loading a drop from PostgreSQL (create, sync, rebuild).
+//! - [`revoke`]: revoking users and tokens, and the check before deciding.
+//! - [`buckets`]: a hot drop's stock split over several slots (routing,
+//!   borrowing, the exact sold-out); [`transfer`]: moving units between them.
+//! - [`announce`]: what it tells the queue nodes (a drop changed, a user
+//!   revoked).
 
 mod announce;
+pub mod buckets;
+pub mod load;
+pub mod revoke;
+pub mod transfer;
 pub mod types;
 
 pub use types::{
     idempotency_tag, DropGateState, GateCounters, GateKeys, Holding, QueueCounters, Refusal,
-    Reservation, ReservationRecord,
+    Reservation, ReservationRecord, SlotLoad,
 };
 
 use runtime::redis::Redis;
-use std::sync::{Arc, LazyLock};
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
 use uuid::Uuid;
 
 static RESERVE: LazyLock<redis::Script> =
     LazyLock::new(|| redis::Script::new(include_str!("../scripts/reserve.lua")));
 static RELEASE: LazyLock<redis::Script> =
     LazyLock::new(|| redis::Script::new(include_str!("../scripts/release.lua")));
-static REVOKE: LazyLock<redis::Script> =
-    LazyLock::new(|| redis::Script::new(include_str!("../scripts/revoke.lua")));
-static LOAD_DROP: LazyLock<redis::Script> =
-    LazyLock::new(|| redis::Script::new(include_str!("../scripts/load_drop.lua")));
 
 /// How long a used idempotency key is remembered in Redis (PostgreSQL's unique
 /// index remembers it for good).
@@ -34,6 +42,19 @@ pub const IDEMPOTENCY_TTL_SECS: u64 = 24 * 3600;
 pub struct StockGate {
     redis: Redis,
     prefix: Arc<str>,
+    /// Drop id -> its number of stock buckets (fixed at creation), as
+    /// learnt from a load or the drop's hash: routing costs no round trip.
+    bucket_counts: Arc<Mutex<HashMap<String, u32>>>,
+}
+
+/// One reserve call's arguments (see [`StockGate::reserve`]).
+pub(crate) struct ReserveCall<'a> {
+    pub user: &'a str,
+    pub jti: &'a str,
+    pub quantity: i64,
+    pub now_ms: i64,
+    pub order_id: Uuid,
+    pub idempotency_key: &'a str,
 }
 
 use runtime::redis::bounded;
@@ -51,6 +72,7 @@ impl StockGate {
         Self {
             redis,
             prefix: prefix.into(),
+            bucket_counts: Arc::default(),
         }
     }
 
@@ -66,6 +88,8 @@ impl StockGate {
     /// Runs `reserve.lua`: checks revocation (of `user` and of the
     /// admission token `jti`), state, opening time, cap and stock, then
     /// reserves `quantity` units for `order_id` under the idempotency key.
+    /// A drop with stock buckets reserves in the buyer's bucket and may
+    /// borrow for it ([`buckets`]).
     #[allow(clippy::too_many_arguments)]
     pub async fn reserve(
         &self,
@@ -77,17 +101,49 @@ impl StockGate {
         order_id: Uuid,
         idempotency_key: &str,
     ) -> redis::RedisResult<Reservation> {
+        let call = ReserveCall {
+            user,
+            jti,
+            quantity,
+            now_ms,
+            order_id,
+            idempotency_key,
+        };
+        let k = self.bucket_count(drop_id).await?;
+        if k > 1 {
+            return self.reserve_bucketed(drop_id, k, &call).await;
+        }
         let keys = self.keys(drop_id);
+        self.reserve_in(&keys, &keys, &call).await
+    }
+
+    /// One `reserve.lua` call on the stock of `slot` (a drop, or one of its
+    /// buckets), with the shopping set and revocations of `side` (the same
+    /// keys, or the bucket's own empty ones when the caller checks those).
+    pub(crate) async fn reserve_in(
+        &self,
+        slot: &GateKeys,
+        side: &GateKeys,
+        call: &ReserveCall<'_>,
+    ) -> redis::RedisResult<Reservation> {
+        let ReserveCall {
+            user,
+            jti,
+            quantity,
+            now_ms,
+            order_id,
+            idempotency_key,
+        } = *call;
         let reply: Vec<String> = bounded(
             RESERVE
                 .prepare_invoke()
-                .key(keys.drop())
-                .key(keys.held())
-                .key(keys.reservations())
-                .key(keys.idempotency(user, idempotency_key))
-                .key(keys.shopping())
-                .key(keys.revoked_users())
-                .key(keys.revoked_tokens())
+                .key(slot.drop())
+                .key(slot.held())
+                .key(slot.reservations())
+                .key(slot.idempotency(user, idempotency_key))
+                .key(side.shopping())
+                .key(side.revoked_users())
+                .key(side.revoked_tokens())
                 .arg(user)
                 .arg(quantity)
                 .arg(now_ms)
@@ -141,24 +197,59 @@ impl StockGate {
         }
     }
 
-    /// Runs `release.lua`: returns the order's units at most once. With
-    /// `forget_tag` (see [`idempotency_tag`]), also forgets that idempotency
-    /// key (used when the order was never recorded, so a retry may reserve
-    /// again). True when units went back.
+    /// Runs `release.lua` in the drop's own slot: returns the order's units
+    /// at most once. With `forget_tag` (see [`idempotency_tag`]), also
+    /// forgets that idempotency key (used when the order was never
+    /// recorded, so a retry may reserve again). True when units went back.
+    /// For a drop that may have stock buckets use [`StockGate::release_of`].
     pub async fn release(
         &self,
         drop_id: &str,
         order_id: Uuid,
         forget_tag: Option<&str>,
     ) -> redis::RedisResult<bool> {
-        let keys = self.keys(drop_id);
-        let released: i64 = bounded(
+        Ok(self
+            .release_in(&self.keys(drop_id), order_id, forget_tag)
+            .await?
+            > 0)
+    }
+
+    /// Releases `user`'s order where it was reserved: the drop's slot, or
+    /// the user's stock bucket (the units go back to the bucket they were
+    /// taken from; the drop's mirror follows). True when units went back.
+    pub async fn release_of(
+        &self,
+        drop_id: &str,
+        user: &str,
+        order_id: Uuid,
+        forget_tag: Option<&str>,
+    ) -> redis::RedisResult<bool> {
+        let k = self.bucket_count(drop_id).await?;
+        if k <= 1 {
+            return self.release(drop_id, order_id, forget_tag).await;
+        }
+        let slot = self.bucket_keys(drop_id, buckets::bucket_of(user, k));
+        let units = self.release_in(&slot, order_id, forget_tag).await?;
+        if units > 0 {
+            self.mirror_add(drop_id, -units, "").await;
+        }
+        Ok(units > 0)
+    }
+
+    /// `release.lua` on one slot's keys; the units that went back.
+    pub(crate) async fn release_in(
+        &self,
+        slot: &GateKeys,
+        order_id: Uuid,
+        forget_tag: Option<&str>,
+    ) -> redis::RedisResult<i64> {
+        bounded(
             RELEASE
                 .prepare_invoke()
-                .key(keys.drop())
-                .key(keys.held())
-                .key(keys.reservations())
-                .key(keys.idempotency_by_tag(forget_tag.unwrap_or("none")))
+                .key(slot.drop())
+                .key(slot.held())
+                .key(slot.reservations())
+                .key(slot.idempotency_by_tag(forget_tag.unwrap_or("none")))
                 .arg(order_id.to_string())
                 .arg(if forget_tag.is_some() {
                     "forget"
@@ -167,104 +258,7 @@ impl StockGate {
                 })
                 .invoke_async(&mut self.redis.clone()),
         )
-        .await?;
-
-        Ok(released == 1)
-    }
-
-    fn revoke_call(
-        &self,
-        drop_id: &str,
-        mode: &str,
-        subject: &str,
-    ) -> redis::ScriptInvocation<'static> {
-        let keys = self.keys(drop_id);
-        let mut invocation = REVOKE.prepare_invoke();
-        invocation
-            .key(keys.revoked_users())
-            .key(keys.revoked_tokens())
-            .key(keys.line())
-            .key(keys.alive())
-            .key(keys.admitted())
-            .key(keys.shopping())
-            .arg(mode)
-            .arg(subject);
-        invocation
-    }
-
-    /// Revokes `user` in one drop (`revoke.lua`): refused by the queue's join
-    /// and this service's reserve from now on, and their place (in the line,
-    /// admitted or shopping) is gone. True when something changed.
-    pub async fn revoke_user(&self, drop_id: &str, user: &str) -> redis::RedisResult<bool> {
-        let mut invocation = self.revoke_call(drop_id, "user", user);
-        invocation.arg(admission::contract::keys::ALIVE_BUCKETS);
-        let changed: i64 = bounded(invocation.invoke_async(&mut self.redis.clone())).await?;
-        self.announce_revoked(drop_id, user).await;
-        Ok(changed == 1)
-    }
-
-    /// Lifts a user's revocation in one drop (they may join again).
-    pub async fn lift_user(&self, drop_id: &str, user: &str) -> redis::RedisResult<bool> {
-        let invocation = self.revoke_call(drop_id, "lift", user);
-        let changed: i64 = bounded(invocation.invoke_async(&mut self.redis.clone())).await?;
-        Ok(changed == 1)
-    }
-
-    /// Revokes one admission token of a drop until `expires_ms`.
-    pub async fn revoke_token(
-        &self,
-        drop_id: &str,
-        jti: &str,
-        expires_ms: i64,
-        now_ms: i64,
-    ) -> redis::RedisResult<bool> {
-        let mut invocation = self.revoke_call(drop_id, "jti", jti);
-        invocation.arg(expires_ms).arg(now_ms);
-        let changed: i64 = bounded(invocation.invoke_async(&mut self.redis.clone())).await?;
-        Ok(changed == 1)
-    }
-
-    /// True when `user` or the admission token `jti` is revoked in this
-    /// drop. The unseated order path checks this inside `reserve.lua`; the
-    /// seated one (holds, ordering a hold) asks here first, one round trip.
-    pub async fn is_revoked(
-        &self,
-        drop_id: &str,
-        user: &str,
-        jti: &str,
-    ) -> redis::RedisResult<bool> {
-        let keys = self.keys(drop_id);
-        let mut pipe = redis::pipe();
-        pipe.sismember(keys.revoked_users(), user)
-            .zscore(keys.revoked_tokens(), jti);
-        let (user_revoked, token): (bool, Option<f64>) =
-            bounded(pipe.query_async(&mut self.redis.clone())).await?;
-        Ok(user_revoked || token.is_some())
-    }
-
-    /// Copies revocations (from PostgreSQL) into a drop just loaded into
-    /// Redis: revoked users, and tokens with their expiry (ms). Adds only.
-    pub async fn load_revocations(
-        &self,
-        drop_id: &str,
-        users: &[String],
-        tokens: &[(String, i64)],
-    ) -> redis::RedisResult<()> {
-        let keys = self.keys(drop_id);
-        for chunk in users.chunks(1_000) {
-            let mut command = redis::cmd("SADD");
-            command.arg(keys.revoked_users()).arg(chunk);
-            bounded(command.query_async::<()>(&mut self.redis.clone())).await?;
-        }
-        for chunk in tokens.chunks(1_000) {
-            let mut command = redis::cmd("ZADD");
-            command.arg(keys.revoked_tokens());
-            for (jti, expires_ms) in chunk {
-                command.arg(*expires_ms).arg(jti);
-            }
-            bounded(command.query_async::<()>(&mut self.redis.clone())).await?;
-        }
-        Ok(())
+        .await
     }
 
     /// One page of a drop's reservation records (HSCAN; `cursor` 0 starts,
@@ -275,10 +269,22 @@ impl StockGate {
         cursor: u64,
         count: usize,
     ) -> redis::RedisResult<(u64, Vec<ReservationRecord>)> {
+        self.reservations_page_in(&self.keys(drop_id), cursor, count)
+            .await
+    }
+
+    /// [`StockGate::reservations_page`] of one slot (a drop's, or one of
+    /// its stock buckets').
+    pub async fn reservations_page_in(
+        &self,
+        slot: &GateKeys,
+        cursor: u64,
+        count: usize,
+    ) -> redis::RedisResult<(u64, Vec<ReservationRecord>)> {
         let mut redis = self.redis.clone();
         let mut command = redis::cmd("HSCAN");
         command
-            .arg(self.keys(drop_id).reservations())
+            .arg(slot.reservations())
             .arg(cursor)
             .arg("COUNT")
             .arg(count);
@@ -290,77 +296,36 @@ impl StockGate {
         Ok((next, records))
     }
 
-    async fn load(
-        &self,
-        drop_id: &str,
-        mode: &str,
-        drop: &DropGateState,
-        holdings: &[Holding],
-    ) -> redis::RedisResult<bool> {
-        let keys = self.keys(drop_id);
-        let mut invocation = LOAD_DROP.prepare_invoke();
-        invocation
-            .key(keys.drop())
-            .key(keys.held())
-            .key(keys.reservations())
-            .arg(mode)
-            .arg(drop.stock)
-            .arg(drop.state.as_str())
-            .arg(drop.opens_at_ms)
-            .arg(drop.cap)
-            .arg(drop.price_cents)
-            .arg(&drop.currency)
-            .arg(drop.timeout_secs)
-            .arg(drop.version)
-            .arg(holdings.iter().map(|h| i64::from(h.quantity)).sum::<i64>())
-            .arg(drop.epoch)
-            .arg(if drop.seated { "1" } else { "0" })
-            .arg(drop.hold_ms);
-        for holding in holdings {
-            invocation
-                .arg(holding.order_id.to_string())
-                .arg(&holding.user_id)
-                .arg(holding.quantity);
-        }
-        let wrote: i64 = bounded(invocation.invoke_async(&mut self.redis.clone())).await?;
-        Ok(wrote == 1)
-    }
-
-    /// Loads a new drop (no holdings yet). No-op when already loaded.
-    pub async fn create(&self, drop_id: &str, drop: &DropGateState) -> redis::RedisResult<bool> {
-        self.load(drop_id, "create", drop, &[]).await
-    }
-
-    /// Updates the settings of a loaded drop; stock only ever rises here.
-    pub async fn sync(&self, drop_id: &str, drop: &DropGateState) -> redis::RedisResult<bool> {
-        self.load(drop_id, "sync", drop, &[]).await
-    }
-
-    /// Rebuilds a drop missing from Redis from PostgreSQL's holdings. Exactly one
-    /// of several racing callers writes; the others find it loaded.
-    pub async fn rebuild(
-        &self,
-        drop_id: &str,
-        drop: &DropGateState,
-        holdings: &[Holding],
-    ) -> redis::RedisResult<bool> {
-        self.load(drop_id, "rebuild", drop, holdings).await
-    }
-
     /// The drop's stock and sold counters, or `None` when it is not loaded.
+    /// With stock buckets: summed over every bucket (`None` unless all are
+    /// loaded), units in flight between buckets counted as not sold.
     pub async fn counters(&self, drop_id: &str) -> redis::RedisResult<Option<GateCounters>> {
         let mut redis = self.redis.clone();
         let mut command = redis::cmd("HMGET");
         command
             .arg(self.keys(drop_id).drop())
             .arg("stock")
-            .arg("sold");
-        let (stock, sold): (Option<i64>, Option<i64>) =
+            .arg("sold")
+            .arg("buckets");
+        let (stock, sold, k): (Option<i64>, Option<i64>, Option<u32>) =
             bounded(command.query_async(&mut redis)).await?;
-        Ok(match (stock, sold) {
-            (Some(stock), Some(sold)) => Some(GateCounters { stock, sold }),
-            _ => None,
-        })
+        let (Some(stock), Some(sold)) = (stock, sold) else {
+            return Ok(None);
+        };
+        let k = k.unwrap_or(1);
+        if k <= 1 {
+            return Ok(Some(GateCounters { stock, sold }));
+        }
+        self.remember_buckets(drop_id, k);
+        let parts = self.bucket_counters(drop_id, k).await?;
+        let Some(parts) = parts.into_iter().collect::<Option<Vec<_>>>() else {
+            return Ok(None);
+        };
+        let left: i64 = parts.iter().map(|p| p.free() + p.lending).sum();
+        Ok(Some(GateCounters {
+            stock,
+            sold: stock - left,
+        }))
     }
 
     /// The counters of several drops in one round trip (a pipeline), in the

@@ -34,6 +34,16 @@ impl GateKeys {
     pub fn idempotency(&self, user: &str, key: &str) -> String {
         self.idempotency_by_tag(&idempotency_tag(user, key))
     }
+    /// Hash transfer id -> "to|units|epoch|at_ms": units a stock bucket
+    /// lent and has not yet seen credited (see `super::buckets`).
+    pub fn lent(&self) -> String {
+        self.key("lent")
+    }
+    /// Zset transfer id -> credited at (ms): transfers a stock bucket has
+    /// received, so a repeated credit adds nothing.
+    pub fn credited(&self) -> String {
+        self.key("credited")
+    }
     /// The idempotency key named by a tag (as kept in a reservation record).
     pub fn idempotency_by_tag(&self, tag: &str) -> String {
         self.key(&format!("idem:{tag}"))
@@ -114,6 +124,9 @@ pub enum Reservation {
     },
     /// The drop is not in Redis (new Redis, lost data): load it and retry.
     NotLoaded,
+    /// Stock buckets only: units are moving between buckets (a transfer
+    /// in flight or racing buyers); not sold out. Try again shortly.
+    Moving,
     Refused(Refusal),
 }
 
@@ -135,6 +148,19 @@ pub struct DropGateState {
     pub seated: bool,
     /// A seated sale's hold time, ms.
     pub hold_ms: i64,
+    /// How many stock buckets (1: the drop's own slot holds all).
+    pub buckets: u32,
+}
+
+/// What one slot gets of a drop's load: its stock share, the units its
+/// orders hold (rebuild), its net borrowed units, and (on the drop's own
+/// hash) the drop's bucket count.
+#[derive(Debug, Clone, Copy)]
+pub struct SlotLoad {
+    pub stock: i64,
+    pub sold: i64,
+    pub moved: i64,
+    pub buckets: u32,
 }
 
 /// Counters read back from a loaded drop.

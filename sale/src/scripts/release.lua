@@ -8,7 +8,7 @@
 -- ARGV[2] "forget" to also delete KEYS[4] (the order was never recorded, so a
 --         retry with the same key may reserve again), anything else to keep it
 --
--- Returns 1 when the units went back, 0 when the order held nothing here
+-- Returns the units that went back (>= 1), 0 when the order held nothing here
 -- (already released, or never reserved in this Redis): the reservation record
 -- is the once-only guard, so racing releasers cannot return stock twice.
 
@@ -33,4 +33,4 @@ end
 if ARGV[2] == 'forget' then
   redis.call('DEL', KEYS[4])
 end
-return 1
+return qty

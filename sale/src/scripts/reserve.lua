@@ -1,7 +1,10 @@
 -- reserve.lua: decide one order atomically and reserve its units.
 --
 -- KEYS[1] drop hash       {stock, sold, state, opens_at_ms, cap, price_cents, currency,
---                          timeout_secs, epoch}
+--                          timeout_secs, epoch, moved}; or one stock bucket's hash
+--                          (sale::gate::buckets): then `moved` is the net of units
+--                          lent and borrowed, and KEYS[5..7] are the bucket's own
+--                          (empty) keys, checked by the caller in the drop's slot
 -- KEYS[2] held hash       user id -> units held (pending + paid)
 -- KEYS[3] reservations    order id -> "quantity|reserved_at_ms|idempotency_tag|user"
 --                          (user last: user ids may contain '|')
@@ -52,12 +55,12 @@ if seen then
 end
 
 local d = redis.call('HMGET', KEYS[1], 'stock', 'sold', 'state', 'opens_at_ms', 'cap',
-  'price_cents', 'currency', 'timeout_secs', 'epoch', 'seated')
+  'price_cents', 'currency', 'timeout_secs', 'epoch', 'seated', 'moved')
 if not d[1] then
   return {'missing'}
 end
 if d[10] == '1' then return {'err', 'seated'} end
-local stock, sold = tonumber(d[1]), tonumber(d[2])
+local stock, sold = tonumber(d[1]) + tonumber(d[11] or '0'), tonumber(d[2])
 local state, opens_at, cap = d[3], tonumber(d[4]), tonumber(d[5])
 
 if state == 'closed' then return {'err', 'closed'} end

@@ -34,6 +34,9 @@ pub struct DropRow {
     pub event_id: Option<String>,
     /// A seated sale's seating; `None` for units.
     pub seating: Option<Json<Seating>>,
+    /// How many Redis buckets the stock is split over (see migration 0010
+    /// and `crate::gate::buckets`); 1 for a seated sale.
+    pub stock_buckets: i32,
 }
 
 impl DropRow {
@@ -54,6 +57,12 @@ impl DropRow {
                 .seating
                 .as_ref()
                 .map_or(0, |seating| i64::from(seating.hold_secs) * 1000),
+            buckets: if self.seating.is_some() {
+                1
+            } else {
+                self.stock_buckets
+                    .clamp(1, crate::gate::buckets::MAX_BUCKETS as i32) as u32
+            },
         }
     }
 }
@@ -73,6 +82,7 @@ pub struct NewDrop {
     pub max_active: i32,
     pub event_id: Option<String>,
     pub seating: Option<Seating>,
+    pub stock_buckets: i32,
 }
 
 /// Inserts a drop; `None` when the id is taken.
@@ -82,13 +92,14 @@ pub async fn insert(db: &PgPool, drop: &NewDrop) -> sqlx::Result<Option<DropRow>
     sqlx::query_as!(
         DropRow,
         r#"INSERT INTO drops (id, name, stock, price_cents, currency, opens_at, per_user_cap,
-             order_timeout_secs, admission_rate_per_sec, max_active, draw_seed, event_id, seating)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             order_timeout_secs, admission_rate_per_sec, max_active, draw_seed, event_id, seating,
+             stock_buckets)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
            ON CONFLICT (id) DO NOTHING
            RETURNING id, name, stock, held, price_cents, currency, opens_at, per_user_cap,
              order_timeout_secs, admission_rate_per_sec, max_active,
              state AS "state: DropState", created_at, updated_at, redis_epoch, draw_seed,
-             event_id, seating AS "seating: Json<Seating>""#,
+             event_id, seating AS "seating: Json<Seating>", stock_buckets"#,
         drop.id,
         drop.name,
         drop.stock,
@@ -102,6 +113,7 @@ pub async fn insert(db: &PgPool, drop: &NewDrop) -> sqlx::Result<Option<DropRow>
         seed,
         drop.event_id,
         drop.seating.clone().map(Json) as Option<Json<Seating>>,
+        drop.stock_buckets,
     )
     .fetch_optional(db)
     .await
@@ -113,7 +125,7 @@ pub async fn get(db: &PgPool, id: &str) -> sqlx::Result<Option<DropRow>> {
         r#"SELECT id, name, stock, held, price_cents, currency, opens_at, per_user_cap,
              order_timeout_secs, admission_rate_per_sec, max_active,
              state AS "state: DropState", created_at, updated_at, redis_epoch, draw_seed,
-             event_id, seating AS "seating: Json<Seating>"
+             event_id, seating AS "seating: Json<Seating>", stock_buckets
            FROM drops WHERE id = $1"#,
         id
     )
@@ -137,7 +149,7 @@ pub async fn page_by_opening(
         r#"SELECT id, name, stock, held, price_cents, currency, opens_at, per_user_cap,
              order_timeout_secs, admission_rate_per_sec, max_active,
              state AS "state: DropState", created_at, updated_at, redis_epoch, draw_seed,
-             event_id, seating AS "seating: Json<Seating>"
+             event_id, seating AS "seating: Json<Seating>", stock_buckets
            FROM drops
            WHERE $1::timestamptz IS NULL OR (opens_at, id) < ($1, $2::text)
            ORDER BY opens_at DESC, id DESC
@@ -159,7 +171,7 @@ pub async fn live_page(db: &PgPool, after: &str, limit: i64) -> sqlx::Result<Vec
         r#"SELECT id, name, stock, held, price_cents, currency, opens_at, per_user_cap,
              order_timeout_secs, admission_rate_per_sec, max_active,
              state AS "state: DropState", created_at, updated_at, redis_epoch, draw_seed,
-             event_id, seating AS "seating: Json<Seating>"
+             event_id, seating AS "seating: Json<Seating>", stock_buckets
            FROM drops
            WHERE (state <> 'closed' OR held > 0) AND id > $1
            ORDER BY id
@@ -182,7 +194,7 @@ pub async fn changed_since(
         r#"SELECT id, name, stock, held, price_cents, currency, opens_at, per_user_cap,
              order_timeout_secs, admission_rate_per_sec, max_active,
              state AS "state: DropState", created_at, updated_at, redis_epoch, draw_seed,
-             event_id, seating AS "seating: Json<Seating>"
+             event_id, seating AS "seating: Json<Seating>", stock_buckets
            FROM drops WHERE updated_at > $1 ORDER BY updated_at LIMIT $2"#,
         since,
         limit
@@ -228,7 +240,7 @@ pub async fn update(db: &PgPool, id: &str, change: &DropChange) -> sqlx::Result<
            RETURNING id, name, stock, held, price_cents, currency, opens_at, per_user_cap,
              order_timeout_secs, admission_rate_per_sec, max_active,
              state AS "state: DropState", created_at, updated_at, redis_epoch, draw_seed,
-             event_id, seating AS "seating: Json<Seating>""#,
+             event_id, seating AS "seating: Json<Seating>", stock_buckets"#,
         id,
         change.admission_rate_per_sec,
         change.max_active,
@@ -260,7 +272,7 @@ pub async fn lock_for_rebuild(
         r#"SELECT id, name, stock, held, price_cents, currency, opens_at, per_user_cap,
              order_timeout_secs, admission_rate_per_sec, max_active,
              state AS "state: DropState", created_at, updated_at, redis_epoch, draw_seed,
-             event_id, seating AS "seating: Json<Seating>"
+             event_id, seating AS "seating: Json<Seating>", stock_buckets
            FROM drops WHERE id = $1 FOR UPDATE"#,
         drop_id
     )
@@ -278,7 +290,7 @@ pub async fn bump_redis_epoch(tx: &mut sqlx::PgConnection, drop_id: &str) -> sql
            RETURNING id, name, stock, held, price_cents, currency, opens_at, per_user_cap,
              order_timeout_secs, admission_rate_per_sec, max_active,
              state AS "state: DropState", created_at, updated_at, redis_epoch, draw_seed,
-             event_id, seating AS "seating: Json<Seating>""#,
+             event_id, seating AS "seating: Json<Seating>", stock_buckets"#,
         drop_id
     )
     .fetch_one(&mut *tx)

@@ -218,6 +218,8 @@ pub async fn pending_units(db: &PgPool, drop_ids: &[String]) -> sqlx::Result<Has
 pub struct ReleasedOrder {
     pub id: Uuid,
     pub drop_id: String,
+    /// Whose order (a drop with stock buckets releases in the user's).
+    pub user_id: String,
     pub quantity: i32,
     /// A seated order's hold (its seats go back).
     pub hold_id: Option<Uuid>,
@@ -243,14 +245,15 @@ pub async fn expire_due(
            ), expired AS (
              UPDATE orders o SET status = 'expired', updated_at = now()
              FROM due WHERE o.id = due.id AND o.status = 'pending'
-             RETURNING o.id, o.drop_id, o.quantity, o.hold_id
+             RETURNING o.id, o.drop_id, o.user_id, o.quantity, o.hold_id
            ), per_drop AS (
              SELECT drop_id, sum(quantity)::BIGINT AS units FROM expired GROUP BY drop_id
            ), lowered AS (
              UPDATE drops d SET held = d.held - per_drop.units
              FROM per_drop WHERE d.id = per_drop.drop_id RETURNING d.id
            )
-           SELECT id AS "id!", drop_id AS "drop_id!", quantity AS "quantity!", hold_id
+           SELECT id AS "id!", drop_id AS "drop_id!", user_id AS "user_id!",
+             quantity AS "quantity!", hold_id
            FROM expired"#,
         now,
         limit
