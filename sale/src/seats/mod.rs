@@ -3,7 +3,8 @@
 //! back exactly once; every open seat map sees a seat taken within a second.
 //!
 //! - [`sale`]: a seated sale's map, prices and which seats are on sale,
-//!   loaded once per process.
+//!   and the per-process caches that keep them.
+//! - [`load`]: a seated sale loaded on first use from PostgreSQL.
 //! - [`gate`]: the seat scripts in Redis (hold, release, order, lapse,
 //!   rebuild, snapshot) and their keys.
 //! - [`holds`]: the operations: hold, release, a fan's holds, order a hold.
@@ -23,6 +24,7 @@ pub mod board;
 pub mod gate;
 pub mod holds;
 pub mod lapse;
+pub mod load;
 pub mod rebuild;
 pub mod sale;
 pub mod writer;
