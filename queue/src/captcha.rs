@@ -18,8 +18,9 @@
 //!   token lifetime), so a token joins at most once even while the verifier
 //!   is asked (providers also refuse a second verification).
 
+use crate::spent::spend_once;
 use admission::contract::DropKeys;
-use runtime::redis::{bounded, Redis};
+use runtime::redis::Redis;
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -230,20 +231,17 @@ impl Inner {
         let digest = Sha256::digest(token.as_bytes());
         let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
         let key = DropKeys::new(&self.prefix, drop).key(&format!("captcha:{hex}"));
-        let mut command = redis::cmd("SET");
-        command
-            .arg(key)
-            .arg(1)
-            .arg("NX")
-            .arg("PX")
-            .arg(TOKEN_TTL.as_millis() as u64);
-        let set: Option<String> = bounded(command.query_async(&mut self.redis.clone()))
+        let first = spend_once(&self.redis, key, TOKEN_TTL)
             .await
             .map_err(|error| {
                 tracing::warn!(%error, "CAPTCHA spend: Redis unavailable");
                 CaptchaError::Unavailable
             })?;
-        set.map(|_| ()).ok_or(CaptchaError::Reused)
+        if first {
+            Ok(())
+        } else {
+            Err(CaptchaError::Reused)
+        }
     }
 }
 

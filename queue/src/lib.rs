@@ -11,6 +11,7 @@
 //!   settings and live line snapshot broadcast per drop.
 //! - [`pump`]: the admission pump (lease, governor, announcements).
 //! - [`access`]: invite-only and presale lines: access codes and lists.
+//! - [`spent`]: one-time proofs (PoW solutions, CAPTCHA tokens) marked used.
 //! - [`pow`]: proof of work on joining (ALTCHA's wire format), its replay
 //!   store and adaptive difficulty.
 //! - [`captcha`]: the optional CAPTCHA on joining (site-verify, sandbox).
@@ -40,6 +41,7 @@ pub mod pow;
 pub mod pump;
 pub mod room;
 pub mod session;
+pub mod spent;
 pub mod status;
 pub mod waiters;
 

@@ -23,10 +23,10 @@
 //! up to 64 times the base. The fan sees none of it beyond "checking your
 //! browser". A drop can be exempted (`proof_of_work: false`).
 
+use crate::spent::spend_once;
 use admission::contract::DropKeys;
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use runtime::redis::bounded;
 use runtime::redis::Redis;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -212,19 +212,14 @@ impl ProofOfWork {
     pub async fn spend(&self, drop: &str, solution: &Solution) -> Result<(), SpendError> {
         let key =
             DropKeys::new(&self.prefix, drop).key(&format!("pow:{}", &solution.challenge[..32]));
-        let mut command = redis::cmd("SET");
-        command
-            .arg(key)
-            .arg(1)
-            .arg("NX")
-            .arg("PX")
-            .arg(self.challenger.ttl.as_millis() as u64 + 1_000);
-        let set: Option<String> = bounded(command.query_async(&mut self.redis.clone()))
+        let ttl = self.challenger.ttl + Duration::from_secs(1);
+        if spend_once(&self.redis, key, ttl)
             .await
-            .map_err(SpendError::Redis)?;
-        match set {
-            Some(_) => Ok(()),
-            None => Err(SpendError::Refused(PowError::Reused)),
+            .map_err(SpendError::Redis)?
+        {
+            Ok(())
+        } else {
+            Err(SpendError::Refused(PowError::Reused))
         }
     }
 }
