@@ -42,25 +42,12 @@ async fn join(
     user: &str,
     pow: Option<&str>,
 ) -> (u16, String) {
-    let mut request = node
-        .http
-        .post(node.url(&format!("/api/drops/{drop}/queue")))
-        .bearer_auth(deployment.user_token(user));
-    if let Some(pow) = pow {
-        request = request.header("x-pow", pow);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    (status, body["error"].as_str().unwrap_or("").to_string())
+    let header = pow.map(|value| ("x-pow", value));
+    node.join_with(deployment, drop, user, header).await
 }
 
 async fn waiting(deployment: &Deployment, drop: &str) -> u64 {
-    redis::cmd("ZCARD")
-        .arg(format!("{}:{{{drop}}}:q:line", deployment.prefix))
-        .query_async(&mut deployment.redis().await)
-        .await
-        .unwrap()
+    deployment.waiting(drop).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -40,6 +40,15 @@ pub struct Deployment {
 }
 
 impl Deployment {
+    /// How many fans wait in a drop's line (in Redis).
+    pub async fn waiting(&self, drop: &str) -> u64 {
+        redis::cmd("ZCARD")
+            .arg(format!("{}:{{{drop}}}:q:line", self.prefix))
+            .query_async(&mut self.redis().await)
+            .await
+            .unwrap()
+    }
+
     pub async fn new() -> Self {
         use sqlx::Connection;
         let admin = admin_database_url();
@@ -160,6 +169,28 @@ pub struct Node {
 }
 
 impl Node {
+    /// Joins a line over HTTP as `user`, with one extra header (a proof of
+    /// work, a CAPTCHA token) when given: the status and the error code.
+    pub async fn join_with(
+        &self,
+        deployment: &Deployment,
+        drop: &str,
+        user: &str,
+        header: Option<(&str, &str)>,
+    ) -> (u16, String) {
+        let mut request = self
+            .http
+            .post(self.url(&format!("/api/drops/{drop}/queue")))
+            .bearer_auth(deployment.user_token(user));
+        if let Some((name, value)) = header {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        (status, body["error"].as_str().unwrap_or("").to_string())
+    }
+
     pub async fn start(deployment: &Deployment, tweak: impl FnOnce(&mut Config)) -> Self {
         if std::env::var("TEST_LOG").is_ok() {
             runtime::telemetry::init_tracing(false);
