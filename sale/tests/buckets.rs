@@ -182,8 +182,11 @@ async fn one_users_racing_requests_stay_within_the_cap() {
 /// sold out; the reconciler finishes the transfer, and they sell.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_transfer_left_half_done_is_finished_by_the_reconciler() {
-    // The background reconciler only at start: this test calls it.
-    let app = TestApp::spawn_with(|c| c.reconcile_every_secs = 3600, None).await;
+    // The background reconciler only at start: this test calls it. The
+    // transfer is journalled at the manual clock's now, so that start pass
+    // (whenever it runs) finds it too young to finish.
+    let clock = sale::clock::ManualClock::new(chrono::Utc::now());
+    let app = TestApp::spawn_with(|c| c.reconcile_every_secs = 3600, Some(clock.clone())).await;
     let k = 2;
     bucketed_drop(&app, "half", 2, k, json!({})).await;
     // Bucket 1's only unit is lent to bucket 0 and the lender "dies".
@@ -198,7 +201,7 @@ async fn a_transfer_left_half_done_is_finished_by_the_reconciler() {
         .arg(0)
         .arg(1)
         .arg(epoch)
-        .arg(chrono::Utc::now().timestamp_millis() - 60_000)
+        .arg(app.clock.now().timestamp_millis())
         .invoke_async(&mut app.redis.clone())
         .await
         .unwrap();
@@ -213,6 +216,8 @@ async fn a_transfer_left_half_done_is_finished_by_the_reconciler() {
         .await;
     assert_eq!((status, body["error"].as_str()), (503, Some("unavailable")));
     assert_eq!(redis_left(&app, "half", k).await, 1, "nothing lost");
+    // The lender stays dead past the grace: the reconciler's turn.
+    clock.advance(chrono::Duration::seconds(60));
 
     let done = app
         .sale
