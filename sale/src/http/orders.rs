@@ -197,7 +197,7 @@ async fn place(
         }
         Wanted::Hold(hold_id) => {
             http.sale
-                .order_hold(crate::seats::holds::OrderHold {
+                .order_hold(crate::seats::checkout::OrderHold {
                     drop_id,
                     hold_id,
                     user: claims.sub,

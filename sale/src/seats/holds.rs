@@ -1,6 +1,6 @@
-//! Holding seats and ordering them: the operations behind
-//! `POST /api/drops/{id}/holds`, `DELETE /api/holds/{id}`, a fan's holds,
-//! and `POST /api/drops/{id}/orders {"hold_id"}`.
+//! Holding seats: the operations behind `POST /api/drops/{id}/holds`,
+//! `DELETE /api/holds/{id}` and a fan's holds (ordering a hold is
+//! [`super::checkout`]).
 //!
 //! Holding, step by step, and what a crash between steps leaves:
 //! 1. `hold.lua` decides and holds in Redis (all or nothing, atomic).
@@ -13,20 +13,15 @@
 //! until the hold lapses (minutes: an undersell, never a double sale).
 //! Step 2 surely fails: the Redis hold is given back at once. Its outcome
 //! is unknown: the Redis hold is kept and lapses on its own.
-//!
-//! Ordering a hold: `order_hold.lua` marks it ordered in Redis (only while
-//! live and the fan's own), then PostgreSQL records the order, marks the
-//! hold ordered and makes its claims open-ended in one transaction. The
-//! order takes exactly the held seats, never a new choice. If PostgreSQL
-//! refuses (the hold lapsed there, a rebuilt Redis), Redis is turned back.
 
-use super::gate::{Held, HoldRefusal, Ordered, ReleaseMode};
+use super::gate::{Held, HoldRefusal, ReleaseMode};
 use super::SeatedSale;
 use crate::domain::Sale;
 use crate::gate::idempotency_tag;
-use crate::orders::{OrderError, Placed};
+use crate::orders::OrderError;
 use crate::seating::{BestError, Request, Rules};
-use crate::store::holds::{self, HoldOrder, HoldRow, HoldWrite, NewHold, NewSeatedOrder};
+use crate::store::holds;
+use crate::store::holds::{HoldRow, HoldWrite, NewHold};
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
@@ -372,142 +367,4 @@ impl Sale {
     pub async fn holds_of(&self, drop_id: &str, user: &str) -> Result<Vec<HoldRow>, HoldError> {
         Ok(holds::live_of_user(&self.db, drop_id, user, self.clock.now()).await?)
     }
-
-    /// Orders the seats of a live hold (exactly those). Cancellation-safe.
-    pub async fn order_hold(&self, request: OrderHold) -> Result<Placed, OrderError> {
-        let sale = self.clone();
-        let work = self
-            .tasks
-            .spawn(async move { sale.order_hold_to_end(request).await });
-        work.await.unwrap_or_else(|join| {
-            Err(OrderError::Internal(anyhow::anyhow!(
-                "order task failed: {join}"
-            )))
-        })
-    }
-
-    async fn order_hold_to_end(&self, request: OrderHold) -> Result<Placed, OrderError> {
-        let sale = self
-            .seated_sale(&request.drop_id)
-            .await
-            .map_err(|error| match error {
-                HoldError::UnknownDrop => OrderError::UnknownDrop,
-                HoldError::NotSeated => OrderError::Hold(HoldRefusal::NotSeated),
-                other => OrderError::Internal(anyhow::anyhow!("{other}")),
-            })?;
-        if self
-            .gate
-            .is_revoked(&request.drop_id, &request.user, &request.admission_jti)
-            .await?
-        {
-            return Err(OrderError::Refused(crate::gate::Refusal::Revoked));
-        }
-        let order_id = Uuid::now_v7();
-        let now = self.clock.now();
-        let order = || {
-            self.seat_gate.order(
-                &request.drop_id,
-                request.hold_id,
-                &request.user,
-                now.timestamp_millis(),
-                order_id,
-                false,
-            )
-        };
-        let mut ordered = order().await?;
-        if ordered == Ordered::NotLoaded {
-            self.ensure_loaded(&request.drop_id).await?;
-            ordered = order().await?;
-        }
-        let epoch = match ordered {
-            Ordered::Ordered { epoch, .. } => epoch,
-            Ordered::Already(existing) => {
-                let existing: Uuid = existing
-                    .parse()
-                    .map_err(|_| OrderError::Hold(HoldRefusal::UnknownHold))?;
-                return Ok(Placed::Existing(self.wait_for_order(existing).await?));
-            }
-            Ordered::NotLoaded => {
-                return Err(OrderError::Unavailable(
-                    "the sale is loading; try again".into(),
-                ))
-            }
-            // Redis keeps no trace of a hold given back: PostgreSQL tells a
-            // lapsed or released hold of this fan from one never made.
-            Ordered::Refused(HoldRefusal::UnknownHold) => {
-                let known = holds::by_id(&self.db, request.hold_id)
-                    .await?
-                    .is_some_and(|h| h.user_id == request.user && h.drop_id == request.drop_id);
-                return Err(OrderError::Hold(if known {
-                    HoldRefusal::Lapsed
-                } else {
-                    HoldRefusal::UnknownHold
-                }));
-            }
-            Ordered::Refused(why) => return Err(OrderError::Hold(why)),
-        };
-        let new = NewSeatedOrder {
-            id: order_id,
-            hold_id: request.hold_id,
-            drop_id: request.drop_id.clone(),
-            user_id: request.user.clone(),
-            currency: sale.currency.clone(),
-            idempotency_key: request.idempotency_key.clone(),
-            admission_jti: request.admission_jti.clone(),
-            created_at: now,
-            expires_at: now + chrono::Duration::seconds(i64::from(sale.order_timeout_secs)),
-            epoch,
-        };
-        let revert = || {
-            self.seat_gate.order(
-                &request.drop_id,
-                request.hold_id,
-                &request.user,
-                now.timestamp_millis(),
-                order_id,
-                true,
-            )
-        };
-        match holds::record_order(&self.db, &new).await {
-            Ok(HoldOrder::Recorded(row)) => {
-                metrics::counter!("sale_orders_placed_total").increment(1);
-                Ok(Placed::Created(row))
-            }
-            Ok(HoldOrder::Existing(row)) => {
-                revert().await?;
-                Ok(Placed::Existing(row))
-            }
-            Ok(HoldOrder::NotLive) => {
-                revert().await?;
-                Err(OrderError::Hold(HoldRefusal::Lapsed))
-            }
-            Ok(HoldOrder::Refused(why)) => {
-                revert().await?;
-                tracing::warn!(%order_id, why, "seated order refused by PostgreSQL");
-                Err(OrderError::Unavailable(
-                    "the order could not be recorded; try again shortly".into(),
-                ))
-            }
-            Ok(HoldOrder::Unknown(cause)) => {
-                tracing::error!(%order_id, %cause, "seated order outcome unknown; reconciliation settles it");
-                Err(OrderError::Unavailable(
-                    "the order could not be confirmed; try again shortly".into(),
-                ))
-            }
-            Err(error) => {
-                revert().await?;
-                Err(error.into())
-            }
-        }
-    }
-}
-
-/// An order of a hold, from a verified admission.
-#[derive(Debug, Clone)]
-pub struct OrderHold {
-    pub drop_id: String,
-    pub hold_id: Uuid,
-    pub user: String,
-    pub admission_jti: String,
-    pub idempotency_key: String,
 }

@@ -7,7 +7,8 @@
 //! - [`load`]: a seated sale loaded on first use from PostgreSQL.
 //! - [`gate`]: the seat scripts in Redis (hold, release, order, lapse,
 //!   rebuild, snapshot) and their keys.
-//! - [`holds`]: the operations: hold, release, a fan's holds, order a hold.
+//! - [`holds`]: the operations: hold, release, a fan's holds.
+//! - [`checkout`]: ordering a live hold, exactly its seats.
 //! - [`board`]: each process's live copy of every seat's state, fed by the
 //!   change log in Redis, behind the snapshot and the event stream.
 //! - [`lapse`]: the background loop that gives lapsed holds back (tidying:
@@ -21,6 +22,7 @@
 //! Redis copy since rebuilt.
 
 pub mod board;
+pub mod checkout;
 pub mod gate;
 pub mod holds;
 pub mod lapse;
