@@ -227,10 +227,10 @@ impl App {
             background,
             ..
         } = self;
-        runtime::shutdown::cancel_when(stop, &token);
         let ready = readiness(http.room.clone());
-        let router = http::router(http).merge(runtime::ops::router(ready, metrics_token));
-        server.serve(router, token).await?;
+        server
+            .serve_with_ops(http::router(http), ready, metrics_token, stop, token)
+            .await?;
         for task in background {
             let _ = task.await;
         }

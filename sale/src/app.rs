@@ -228,11 +228,17 @@ impl App {
             writers,
             background,
         } = self;
-        runtime::shutdown::cancel_when(stop, &token);
         let sale = http.sale.clone();
         let ready = readiness(sale.clone());
-        let router = http::router(http).merge(runtime::ops::router(ready, metrics_token));
-        server.serve(router, token.clone()).await?;
+        server
+            .serve_with_ops(
+                http::router(http),
+                ready,
+                metrics_token,
+                stop,
+                token.clone(),
+            )
+            .await?;
         for task in background {
             let _ = task.await;
         }

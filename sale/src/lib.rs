@@ -30,6 +30,7 @@
 //! - [`expiry`]: the expiry sweeper and the orphan reconciler.
 //! - [`sync`]: keeps Redis's copy of drop settings in step with PostgreSQL.
 //! - [`failover`]: on a Redis Cluster, rebuilds live drops after a failover.
+//! - [`retry`]: a retried request waits for the first one's record.
 //! - [`clock`]: injectable time.
 //!
 //! Around it:
@@ -54,6 +55,7 @@ pub mod http;
 pub mod orders;
 pub mod paying;
 pub mod payments;
+pub mod retry;
 pub mod revocation;
 pub mod search;
 pub mod seating;

@@ -219,20 +219,10 @@ impl Sale {
     /// A retry arrived while the first request is still being recorded: wait
     /// (a little longer than one write may take) for it to land in PostgreSQL.
     pub(crate) async fn wait_for_order(&self, order_id: Uuid) -> Result<OrderRow, OrderError> {
-        let deadline =
-            tokio::time::Instant::now() + self.write_timeout + Duration::from_millis(500);
-        loop {
-            if let Some(order) = orders::by_id(&self.db, order_id).await? {
-                return Ok(order);
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(OrderError::Unavailable(
-                    "the first request with this Idempotency-Key is still in progress; retry"
-                        .into(),
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let within = self.write_timeout + Duration::from_millis(500);
+        crate::retry::first_request_record(within, || orders::by_id(&self.db, order_id))
+            .await?
+            .ok_or_else(|| OrderError::Unavailable(crate::retry::STILL_IN_PROGRESS.into()))
     }
 
     /// An order with its newest payment attempt, if `may_see` allows.

@@ -31,22 +31,7 @@ use std::sync::{Arc, Mutex};
 
 /// What the HTTP layer needs besides the waiting room.
 /// Cheap to clone (one reference count), as axum clones it per request.
-#[derive(Clone)]
-pub struct HttpState(Arc<HttpParts>);
-
-impl HttpState {
-    pub fn new(parts: HttpParts) -> Self {
-        Self(Arc::new(parts))
-    }
-}
-
-impl std::ops::Deref for HttpState {
-    type Target = HttpParts;
-
-    fn deref(&self) -> &HttpParts {
-        &self.0
-    }
-}
+pub type HttpState = Arc<HttpParts>;
 
 /// What an [`HttpState`] holds.
 pub struct HttpParts {

@@ -43,22 +43,7 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// What the HTTP layer needs besides the domain: credentials and limits.
 /// Cheap to clone (one reference count), as axum clones it per request.
-#[derive(Clone)]
-pub struct HttpState(Arc<HttpParts>);
-
-impl HttpState {
-    pub fn new(parts: HttpParts) -> Self {
-        Self(Arc::new(parts))
-    }
-}
-
-impl std::ops::Deref for HttpState {
-    type Target = HttpParts;
-
-    fn deref(&self) -> &HttpParts {
-        &self.0
-    }
-}
+pub type HttpState = Arc<HttpParts>;
 
 /// What an [`HttpState`] holds.
 pub struct HttpParts {

@@ -322,19 +322,11 @@ impl Sale {
 
     /// A retry arrived while the first request's hold is being recorded.
     async fn wait_for_hold(&self, hold_id: Uuid) -> Result<HoldRow, HoldError> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(4);
-        loop {
-            if let Some(hold) = holds::by_id(&self.db, hold_id).await? {
-                return Ok(hold);
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(HoldError::Unavailable(
-                    "the first request with this Idempotency-Key is still in progress; retry"
-                        .into(),
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        crate::retry::first_request_record(Duration::from_secs(4), || {
+            holds::by_id(&self.db, hold_id)
+        })
+        .await?
+        .ok_or_else(|| HoldError::Unavailable(crate::retry::STILL_IN_PROGRESS.into()))
     }
 
     /// Gives up a live hold of `user`: PostgreSQL first (released, claims
