@@ -2,8 +2,7 @@
 //! plan's size.
 
 use super::plan::{Area, PlanSize, Position};
-use super::rows::Converter;
-use super::STAGE_WORDS;
+use super::{Converter, STAGE_WORDS};
 use crate::seating::doc::{Point, SectionDoc, Shape, Size};
 use crate::seating::geometry::{bounding_box, rotate};
 use crate::seating::validate::is_valid_color;

@@ -34,7 +34,6 @@ use super::doc::{Document, Point};
 use super::map::SeatMap;
 use super::validate::MapError;
 use plan::Plan;
-use rows::Converter;
 use thiserror::Error;
 
 mod areas;
@@ -102,6 +101,13 @@ pub enum PretixError {
     },
     #[error("the converted plan is not a valid seat map: {0}")]
     Invalid(#[from] MapError),
+}
+
+/// Carries the options and collects notes through one conversion.
+struct Converter<'a> {
+    options: &'a ImportOptions,
+    notes: Vec<String>,
+    gaps_found: usize,
 }
 
 /// Converts and validates a pretix plan.

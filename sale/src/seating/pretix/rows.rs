@@ -3,7 +3,7 @@
 
 use super::areas::{area_centre, area_text, names_a_stage};
 use super::plan::{Plan, PlanCategory, PlanRow, PlanSeat, Position, Zone};
-use super::{ImportOptions, GAP_FACTOR, PALETTE};
+use super::{Converter, GAP_FACTOR, PALETTE};
 use crate::seating::doc::{CategoryDoc, Flag, RowDoc, SeatDoc, SectionDoc, FORMAT};
 use crate::seating::geometry::{distance, lower_median, principal_direction};
 use crate::seating::validate::is_valid_color;
@@ -17,13 +17,6 @@ pub(super) struct PlacedSeat<'a> {
     pub(super) part: usize,
     pub(super) seat: &'a PlanSeat,
     pub(super) label: Option<String>,
-}
-
-/// Carries the options and collects notes through one conversion.
-pub(super) struct Converter<'a> {
-    pub(super) options: &'a ImportOptions,
-    pub(super) notes: Vec<String>,
-    pub(super) gaps_found: usize,
 }
 
 impl Converter<'_> {
