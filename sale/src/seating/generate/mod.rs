@@ -21,6 +21,9 @@
 //! The bowl grows ring by ring (one row across all sections of a tier) until
 //! the count is reached; the last ring is trimmed evenly from its rows' ends
 //! so the map has exactly the seats asked for.
+//!
+//! Inside: `specs` (building blocks, seeded random numbers), `bowl` (the
+//! stadium's geometry), `document` (the output document), `tests`.
 
 use super::doc::{CategoryDoc, Document, Flag, Size};
 use bowl::{assign_categories_by_distance, bowl, floor};

@@ -14,6 +14,8 @@
 //!   sell.
 //!
 //! A `SeatMap` is immutable; share it behind an `Arc`.
+//!
+//! Inside: `index` (the canonical index and normalisation), `tests`.
 
 use super::doc::{CategoryDoc, Document, Flag, Point, RowDoc, SeatDoc, SectionDoc};
 use super::validate::{validate, MapError, MAX_JSON_BYTES};

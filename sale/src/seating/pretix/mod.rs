@@ -29,6 +29,9 @@
 //!
 //! pretix has no accessibility flags; [`ImportOptions`] names the categories
 //! whose seats are wheelchair spaces or companion seats.
+//!
+//! Inside: `plan` (pretix's types), `rows` (categories, sections, rows in
+//! physical order), `areas` (drawing shapes, the stage, the size), `tests`.
 
 use super::doc::{Document, Point};
 use super::map::SeatMap;

@@ -4,6 +4,9 @@
 //! Every error names the offending element by its position and id, e.g.
 //! `sections[3] "104" / rows[11] "12" / seats[4] "104-12-5"`, so an operator
 //! can find it in the file they uploaded. Checks stop at the first error.
+//!
+//! Inside: `structure` (the document top-down), `fields` (single fields),
+//! `tests`.
 
 use super::doc::{Document, FORMAT};
 use fields::{check_coordinate, check_label, check_positive};
