@@ -207,6 +207,20 @@ pub(super) fn check_drawing(drawing: &[Shape]) -> Result<(), MapError> {
     Ok(())
 }
 
+/// A rectangle's or an ellipse's position, rotation and two sizes.
+fn check_placed(
+    path: impl Fn() -> String,
+    (x, y, rotation): (f64, f64, f64),
+    sizes: [(&'static str, f64); 2],
+) -> Result<(), MapError> {
+    check_coordinate(&path, "x", x)?;
+    check_coordinate(&path, "y", y)?;
+    for (field, size) in sizes {
+        check_positive(&path, field, size)?;
+    }
+    check_coordinate(&path, "rotation", rotation)
+}
+
 pub(super) fn check_shape(path: impl Fn() -> String, shape: &Shape) -> Result<(), MapError> {
     let colors = match shape {
         Shape::Rectangle {
@@ -218,11 +232,11 @@ pub(super) fn check_shape(path: impl Fn() -> String, shape: &Shape) -> Result<()
             fill,
             stroke,
         } => {
-            check_coordinate(&path, "x", *x)?;
-            check_coordinate(&path, "y", *y)?;
-            check_positive(&path, "width", *width)?;
-            check_positive(&path, "height", *height)?;
-            check_coordinate(&path, "rotation", *rotation)?;
+            check_placed(
+                &path,
+                (*x, *y, *rotation),
+                [("width", *width), ("height", *height)],
+            )?;
             [fill.as_ref(), stroke.as_ref()]
         }
         Shape::Ellipse {
@@ -234,11 +248,7 @@ pub(super) fn check_shape(path: impl Fn() -> String, shape: &Shape) -> Result<()
             fill,
             stroke,
         } => {
-            check_coordinate(&path, "x", *x)?;
-            check_coordinate(&path, "y", *y)?;
-            check_positive(&path, "rx", *rx)?;
-            check_positive(&path, "ry", *ry)?;
-            check_coordinate(&path, "rotation", *rotation)?;
+            check_placed(&path, (*x, *y, *rotation), [("rx", *rx), ("ry", *ry)])?;
             [fill.as_ref(), stroke.as_ref()]
         }
         Shape::Polygon {
