@@ -112,6 +112,24 @@ impl Sale {
         self.expiry().reconcile(grace).await
     }
 
+    /// Runs `work` to its end in a task of its own on the sale's tracker,
+    /// so a caller that stops waiting (a client hanging up) cannot stop it
+    /// between two writes; shutdown waits for it ([`Sale::finish_in_flight`]).
+    pub(crate) async fn run_to_end<T, E>(
+        &self,
+        what: &'static str,
+        work: impl std::future::Future<Output = Result<T, E>> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<anyhow::Error> + Send + 'static,
+    {
+        self.tasks
+            .spawn(work)
+            .await
+            .unwrap_or_else(|join| Err(anyhow::anyhow!("{what} task failed: {join}").into()))
+    }
+
     /// Waits (at most `within`) for the work that must finish, such as
     /// orders reserved but not yet recorded; called on shutdown, after the
     /// HTTP server stopped taking requests.

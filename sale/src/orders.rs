@@ -85,15 +85,11 @@ impl Sale {
     #[tracing::instrument(level = "debug", skip_all, fields(drop = %request.drop_id, user = %request.user))]
     pub async fn place_order(&self, request: PlaceOrder) -> Result<Placed, OrderError> {
         let sale = self.clone();
-        let work = self
-            .tasks
-            .spawn(async move { sale.reserve_and_record(request).await });
-        match work.await {
-            Ok(placed) => placed,
-            Err(join) => Err(OrderError::Internal(anyhow::anyhow!(
-                "order task failed: {join}"
-            ))),
-        }
+        self.run_to_end(
+            "order",
+            async move { sale.reserve_and_record(request).await },
+        )
+        .await
     }
 
     async fn reserve_and_record(&self, request: PlaceOrder) -> Result<Placed, OrderError> {

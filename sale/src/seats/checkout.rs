@@ -18,14 +18,11 @@ impl Sale {
     /// Orders the seats of a live hold (exactly those). Cancellation-safe.
     pub async fn order_hold(&self, request: OrderHold) -> Result<Placed, OrderError> {
         let sale = self.clone();
-        let work = self
-            .tasks
-            .spawn(async move { sale.order_hold_to_end(request).await });
-        work.await.unwrap_or_else(|join| {
-            Err(OrderError::Internal(anyhow::anyhow!(
-                "order task failed: {join}"
-            )))
-        })
+        self.run_to_end(
+            "order",
+            async move { sale.order_hold_to_end(request).await },
+        )
+        .await
     }
 
     async fn order_hold_to_end(&self, request: OrderHold) -> Result<Placed, OrderError> {

@@ -114,11 +114,8 @@ impl Sale {
     #[tracing::instrument(level = "debug", skip_all, fields(drop = %request.drop_id, user = %request.user))]
     pub async fn hold_seats(&self, request: HoldSeats) -> Result<HeldSeats, HoldError> {
         let sale = self.clone();
-        let work = self
-            .tasks
-            .spawn(async move { sale.hold_to_end(request).await });
-        work.await
-            .unwrap_or_else(|join| Err(anyhow::anyhow!("hold task failed: {join}").into()))
+        self.run_to_end("hold", async move { sale.hold_to_end(request).await })
+            .await
     }
 
     async fn hold_to_end(&self, request: HoldSeats) -> Result<HeldSeats, HoldError> {
