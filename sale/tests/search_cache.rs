@@ -14,7 +14,11 @@ use search_fixture as fx;
 use serde_json::Value;
 
 /// Status, body bytes, ETag, `X-Search-Cache`, `Age`.
-async fn fetch(app: &TestApp, path: &str, query: &str) -> (u16, Vec<u8>, String, String, Option<u64>) {
+async fn fetch(
+    app: &TestApp,
+    path: &str,
+    query: &str,
+) -> (u16, Vec<u8>, String, String, Option<u64>) {
     let response = app
         .http
         .get(format!("{}?{query}", app.url(path)))
@@ -31,7 +35,13 @@ async fn fetch(app: &TestApp, path: &str, query: &str) -> (u16, Vec<u8>, String,
     let cache = header("x-search-cache").unwrap_or_default();
     let age = header("age").map(|a| a.parse().unwrap());
     let status = response.status().as_u16();
-    (status, response.bytes().await.unwrap().to_vec(), etag, cache, age)
+    (
+        status,
+        response.bytes().await.unwrap().to_vec(),
+        etag,
+        cache,
+        age,
+    )
 }
 
 fn ids(body: &[u8]) -> Vec<String> {
@@ -85,9 +95,18 @@ async fn a_new_event_or_an_edit_is_seen_by_the_next_search() {
     let query = "q=zanzibar";
     assert!(ids(&fetch(&app, "/api/events", query).await.1).is_empty());
     assert_eq!(fetch(&app, "/api/events", query).await.3, "hit");
-    let suggested = |body: Vec<u8>| String::from_utf8(body).unwrap().contains("Zanzibar Quartet");
-    assert!(!suggested(fetch(&app, "/api/events/suggest", "q=zanzib").await.1));
-    assert_eq!(fetch(&app, "/api/events/suggest", "q=zanzib").await.3, "hit");
+    let suggested = |body: Vec<u8>| {
+        String::from_utf8(body)
+            .unwrap()
+            .contains("Zanzibar Quartet")
+    };
+    assert!(!suggested(
+        fetch(&app, "/api/events/suggest", "q=zanzib").await.1
+    ));
+    assert_eq!(
+        fetch(&app, "/api/events/suggest", "q=zanzib").await.3,
+        "hit"
+    );
     // A new event, straight into PostgreSQL (another node, a script).
     sqlx::query(
         "INSERT INTO events (id, name, performers, venue_id, starts_at) \
@@ -98,15 +117,22 @@ async fn a_new_event_or_an_edit_is_seen_by_the_next_search() {
     .await
     .unwrap();
     let (_, body, _, cache, _) = fetch(&app, "/api/events", query).await;
-    assert_eq!((ids(&body), cache.as_str()), (vec!["zanzibar-1".to_string()], "miss"));
+    assert_eq!(
+        (ids(&body), cache.as_str()),
+        (vec!["zanzibar-1".to_string()], "miss")
+    );
     assert_eq!(fetch(&app, "/api/events", query).await.3, "hit");
-    assert!(suggested(fetch(&app, "/api/events/suggest", "q=zanzib").await.1));
+    assert!(suggested(
+        fetch(&app, "/api/events/suggest", "q=zanzib").await.1
+    ));
     // An edit.
-    sqlx::query("UPDATE events SET name = 'Kilimanjaro Nights', performers = '{Kilimanjaro Quartet}' \
-         WHERE id = 'zanzibar-1'")
-        .execute(&app.db)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE events SET name = 'Kilimanjaro Nights', performers = '{Kilimanjaro Quartet}' \
+         WHERE id = 'zanzibar-1'",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
     assert!(ids(&fetch(&app, "/api/events", query).await.1).is_empty());
     let (_, body, _, _, _) = fetch(&app, "/api/events", "q=kilimanjaro").await;
     assert_eq!(ids(&body), ["zanzibar-1"]);

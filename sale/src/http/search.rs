@@ -53,17 +53,17 @@ async fn suggest(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (answer, served) = http.search.suggest_served(raw.as_deref()).await?;
-    Ok(cacheable(answer.as_ref(), served, SUGGEST_MAX_AGE, &headers))
+    Ok(cacheable(
+        answer.as_ref(),
+        served,
+        SUGGEST_MAX_AGE,
+        &headers,
+    ))
 }
 
 /// The JSON body with its ETag and Cache-Control (and its Age when it was
 /// cached here), or 304 when the client has it already.
-fn cacheable(
-    body: &impl Serialize,
-    served: Served,
-    max_age: u32,
-    headers: &HeaderMap,
-) -> Response {
+fn cacheable(body: &impl Serialize, served: Served, max_age: u32, headers: &HeaderMap) -> Response {
     let json = match serde_json::to_vec(body) {
         Ok(json) => json,
         Err(e) => return ApiError::Internal(e.into()).into_response(),

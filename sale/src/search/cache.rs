@@ -348,7 +348,13 @@ mod tests {
         let cache = AnswerCache::<String>::new(CacheConfig::default());
         let calls = Arc::new(AtomicUsize::new(0));
         let get = |now, value: &str| {
-            cache.get_or_compute("q".into(), Some(1), now, answer(&calls, value, 0), String::len)
+            cache.get_or_compute(
+                "q".into(),
+                Some(1),
+                now,
+                answer(&calls, value, 0),
+                String::len,
+            )
         };
         let (first, served) = get(t0(), "one").await.unwrap();
         assert_eq!(served, Served::Miss);
@@ -423,10 +429,19 @@ mod tests {
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         let (value, served) = cache
-            .get_or_compute("q".into(), Some(1), t0(), answer(&calls, "x", 0), String::len)
+            .get_or_compute(
+                "q".into(),
+                Some(1),
+                t0(),
+                answer(&calls, "x", 0),
+                String::len,
+            )
             .await
             .unwrap();
-        assert_eq!((value.as_str(), served), ("shared", Served::Hit(Duration::ZERO)));
+        assert_eq!(
+            (value.as_str(), served),
+            ("shared", Served::Hit(Duration::ZERO))
+        );
         assert_eq!(cache.stats().coalesced, 50);
     }
 
@@ -456,9 +471,19 @@ mod tests {
         let calls = Arc::new(AtomicUsize::new(0));
         for n in 0..50 {
             let at = t0() + chrono::Duration::milliseconds(n);
-            let value = if n % 7 == 0 { "x".repeat(30) } else { "y".into() };
+            let value = if n % 7 == 0 {
+                "x".repeat(30)
+            } else {
+                "y".into()
+            };
             cache
-                .get_or_compute(format!("q{n}"), None, at, answer(&calls, &value, 0), String::len)
+                .get_or_compute(
+                    format!("q{n}"),
+                    None,
+                    at,
+                    answer(&calls, &value, 0),
+                    String::len,
+                )
                 .await
                 .unwrap();
             let stats = cache.stats();
@@ -473,7 +498,13 @@ mod tests {
         assert_eq!(get("q0").await.unwrap().1, Served::Miss);
         // An answer bigger than the whole budget is served, not kept.
         let big = cache
-            .get_or_compute("big".into(), None, at, answer(&calls, &"z".repeat(200), 0), String::len)
+            .get_or_compute(
+                "big".into(),
+                None,
+                at,
+                answer(&calls, &"z".repeat(200), 0),
+                String::len,
+            )
             .await
             .unwrap();
         assert_eq!(big.1, Served::Miss);
@@ -481,7 +512,13 @@ mod tests {
         // Expired entries are dropped as newer ones arrive.
         let much_later = t0() + chrono::Duration::seconds(60);
         cache
-            .get_or_compute("last".into(), None, much_later, answer(&calls, "l", 0), String::len)
+            .get_or_compute(
+                "last".into(),
+                None,
+                much_later,
+                answer(&calls, "l", 0),
+                String::len,
+            )
             .await
             .unwrap();
         assert_eq!(cache.stats().entries, 1);

@@ -240,7 +240,9 @@ pub struct SearchCacheStats {
 
 /// Roughly what an answer holds: its JSON's length.
 fn json_bytes<T: Serialize>(value: &T) -> usize {
-    serde_json::to_vec(value).map(|v| v.len()).unwrap_or(usize::MAX)
+    serde_json::to_vec(value)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX)
 }
 
 impl Search {
