@@ -319,6 +319,7 @@ impl<V: Send + Sync + 'static> AnswerCache<V> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
