@@ -72,3 +72,15 @@ CREATE OR REPLACE VIEW search_source AS
         ) p
         WHERE d.event_id = e.id
     ) sales ON true;
+
+-- The keys of a name, inlinable: a STRICT set-returning function is called
+-- once per name (a bulk load's 160,000 names: 11.5 s for the performers'
+-- keys, 3.2 s inlined). Not STRICT, so the NULL guard is written out (the
+-- same rows as before for every label, NULL included).
+CREATE OR REPLACE FUNCTION search_name_keys(label TEXT) RETURNS SETOF TEXT
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT array_to_string(words[i:], ' ')
+    FROM (SELECT string_to_array(search_norm(label), ' ') AS words) w,
+        generate_series(1, least(cardinality(words), 4)) i
+    WHERE label IS NOT NULL
+$$;
