@@ -165,7 +165,7 @@ impl App {
             (None, true) => Uuid::new_v4().as_bytes().to_vec(),
             (None, false) => anyhow::bail!("set SEARCH_CURSOR_KEY (dev mode makes one up)"),
         };
-        let search = Search::new(
+        let search = Search::with_cache(
             Arc::new(
                 PgEngine::connect(
                     config
@@ -178,6 +178,10 @@ impl App {
             ),
             &cursor_key,
             sale.clock.clone(),
+            crate::search::cache::CacheConfig {
+                entries: config.search_cache_entries,
+                bytes: config.search_cache_mib << 20,
+            },
         );
         let http = HttpState::new(HttpParts {
             sale,

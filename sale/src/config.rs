@@ -106,6 +106,16 @@ pub struct Config {
     #[arg(long, env = "SEARCH_DB_CONNECTIONS", default_value_t = 8)]
     pub search_db_connections: u32,
 
+    /// Most first pages kept by the search's answer cache (for their 10 s
+    /// max-age, dropped at once when the catalog changes); 0 turns it off.
+    #[arg(long, env = "SEARCH_CACHE_ENTRIES", default_value_t = 10_000)]
+    pub search_cache_entries: usize,
+
+    /// Most memory (MiB of JSON) the search's answer cache holds; its
+    /// suggestions get an eighth more.
+    #[arg(long, env = "SEARCH_CACHE_MIB", default_value_t = 64)]
+    pub search_cache_mib: usize,
+
     /// Apply the embedded migrations at start.
     #[arg(long, env = "MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
     pub migrate: bool,
@@ -137,6 +147,8 @@ impl Config {
             search_cursor_key: None,
             search_database_url: None,
             search_db_connections: 8,
+            search_cache_entries: 10_000,
+            search_cache_mib: 64,
             migrate: true,
         }
     }

@@ -8,8 +8,10 @@ use super::names::{Zipf, CITIES};
 use crate::tally::Latencies;
 use rand::rngs::StdRng;
 use rand::Rng;
+use sale::search::cache::Served;
 use sale::search::Search;
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// What the search mix draws from.
@@ -33,6 +35,11 @@ pub fn pick(catalog: &Catalog, rng: &mut StdRng) -> (&'static str, String) {
     };
     let performer = &catalog.performers[catalog.zipf.sample(rng).min(catalog.performers.len() - 1)];
     let city = CITIES[rng.gen_range(0..CITIES.len())];
+    // A fan somewhere in or around the city (up to ~10 km off its centre).
+    let (lat, lon) = (
+        city.3 + rng.gen_range(-0.09..0.09),
+        city.4 + rng.gen_range(-0.14..0.14),
+    );
     match rng.gen_range(0..100) {
         0..=24 => ("popular", format!("q={}", enc(performer))),
         25..=34 => {
@@ -63,16 +70,10 @@ pub fn pick(catalog: &Catalog, rng: &mut StdRng) -> (&'static str, String) {
                 format!("city={}&from={from}&to={to}", enc(city.0)),
             )
         }
-        50..=59 => (
-            "near",
-            format!("near={:.3},{:.3}&radius_km=25", city.3, city.4),
-        ),
+        50..=59 => ("near", format!("near={lat:.5},{lon:.5}&radius_km=25")),
         60..=64 => (
             "near_distance",
-            format!(
-                "near={:.3},{:.3}&radius_km=50&sort=distance",
-                city.3, city.4
-            ),
+            format!("near={lat:.5},{lon:.5}&radius_km=50&sort=distance"),
         ),
         65..=74 => ("big_facets", format!("q={}", enc(city.0))),
         75..=79 => ("deep", format!("q={}", enc(performer))),
@@ -91,9 +92,29 @@ pub enum Target {
     InProcess(Search),
 }
 
+/// How many of each kind were answered from the search's cache.
+#[derive(Default)]
+pub struct CacheTally(Mutex<BTreeMap<&'static str, (u64, u64)>>);
+
+impl CacheTally {
+    fn record(&self, kind: &'static str, hit: bool) {
+        let mut counts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let c = counts.entry(kind).or_default();
+        c.0 += u64::from(hit);
+        c.1 += 1;
+    }
+
+    /// Per kind: (answered from the cache, asked).
+    pub fn report(&self) -> BTreeMap<&'static str, (u64, u64)> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
 impl Target {
-    /// One request; the cursor of the next page when there is one.
-    async fn ask(&self, kind: &str, query: &str) -> anyhow::Result<Option<String>> {
+    /// One request; the cursor of the next page when there is one, and
+    /// whether the answer came from the cache (a hit, or an identical
+    /// search already running).
+    async fn ask(&self, kind: &str, query: &str) -> anyhow::Result<(Option<String>, bool)> {
         let path = if kind == "suggest" {
             "/api/events/suggest"
         } else {
@@ -107,36 +128,52 @@ impl Target {
                     "{} for {query}",
                     response.status()
                 );
+                let hit = response
+                    .headers()
+                    .get("x-search-cache")
+                    .is_some_and(|v| v == "hit" || v == "coalesced");
                 let body: serde_json::Value = response.json().await?;
-                Ok(body["next_cursor"].as_str().map(str::to_string))
+                Ok((body["next_cursor"].as_str().map(str::to_string), hit))
             }
             Target::InProcess(search) => {
+                let cached = |s: Served| matches!(s, Served::Hit(_) | Served::Coalesced);
                 if kind == "suggest" {
-                    search.suggest(Some(query)).await?;
-                    Ok(None)
+                    let (_, served) = search.suggest_served(Some(query)).await?;
+                    Ok((None, cached(served)))
                 } else {
-                    Ok(search.search(Some(query)).await?.next_cursor)
+                    let (answer, served) = search.search_served(Some(query)).await?;
+                    Ok((answer.next_cursor.clone(), cached(served)))
                 }
             }
         }
     }
 }
 
-/// Follows a search to its fifth page; how long that page took.
-async fn deep(target: &Target, query: &str) -> anyhow::Result<Duration> {
-    let mut cursor = target.ask("deep", query).await?;
+/// Follows a search to its fifth page; how long that page took (and
+/// whether it was cached: never, a page after the first is not).
+async fn deep(target: &Target, query: &str) -> anyhow::Result<(Duration, bool)> {
+    let (mut cursor, mut hit) = target.ask("deep", query).await?;
     let mut last = Duration::ZERO;
     for _ in 0..4 {
         let Some(c) = cursor else { break };
         let started = Instant::now();
-        cursor = target.ask("deep", &format!("{query}&cursor={c}")).await?;
+        (cursor, hit) = target.ask("deep", &format!("{query}&cursor={c}")).await?;
         last = started.elapsed();
     }
-    Ok(last)
+    Ok((last, hit))
+}
+
+/// What a run measured.
+pub struct Measured {
+    pub latencies: Arc<Latencies>,
+    pub cache: Arc<CacheTally>,
+    pub failed: u64,
+    pub elapsed: Duration,
 }
 
 /// Searches at `rate` for `seconds` (at most `concurrency` in flight);
-/// the latencies per kind, how many failed, and the elapsed time.
+/// the latencies and cache hits per kind, how many failed, and the elapsed
+/// time.
 pub async fn run(
     target: Arc<Target>,
     catalog: &Catalog,
@@ -144,8 +181,9 @@ pub async fn run(
     rate: f64,
     seconds: u64,
     concurrency: usize,
-) -> (Arc<Latencies>, u64, Duration) {
+) -> Measured {
     let latencies = Arc::new(Latencies::default());
+    let cache = Arc::new(CacheTally::default());
     let errors = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let limit = Arc::new(tokio::sync::Semaphore::new(concurrency));
     let interval = Duration::from_secs_f64(1.0 / rate.max(0.1));
@@ -157,11 +195,12 @@ pub async fn run(
         let due = start + interval.mul_f64(n as f64);
         tokio::time::sleep_until(due).await;
         let (kind, query) = pick(catalog, rng);
-        let (target, latencies, errors, limit) = (
+        let (target, latencies, errors, limit, cache) = (
             target.clone(),
             latencies.clone(),
             errors.clone(),
             limit.clone(),
+            cache.clone(),
         );
         tasks.push(tokio::spawn(async move {
             let Ok(_permit) = limit.acquire().await else {
@@ -170,11 +209,17 @@ pub async fn run(
             let outcome = if kind == "deep" {
                 deep(&target, &query).await
             } else {
-                target.ask(kind, &query).await.map(|_| due.elapsed())
+                target
+                    .ask(kind, &query)
+                    .await
+                    .map(|(_, hit)| (due.elapsed(), hit))
             };
             match outcome {
                 // Deep: the fifth page alone; others: from the planned start.
-                Ok(took) => latencies.record(kind, took, None),
+                Ok((took, hit)) => {
+                    latencies.record(kind, took, None);
+                    cache.record(kind, hit);
+                }
                 Err(e) => {
                     if errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 5 {
                         eprintln!("{kind} failed: {e:#}");
@@ -186,6 +231,10 @@ pub async fn run(
     for task in tasks {
         let _ = task.await;
     }
-    let failed = errors.load(std::sync::atomic::Ordering::Relaxed);
-    (latencies, failed, start.elapsed())
+    Measured {
+        latencies,
+        cache,
+        failed: errors.load(std::sync::atomic::Ordering::Relaxed),
+        elapsed: start.elapsed(),
+    }
 }

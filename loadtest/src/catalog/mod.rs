@@ -23,6 +23,7 @@ mod names;
 use anyhow::Context;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use sale::search::cache::CacheConfig;
 use sale::search::pg::PgEngine;
 use sale::search::Search;
 use sqlx::postgres::PgPoolOptions;
@@ -61,6 +62,10 @@ pub struct Args {
     /// Connections of the in-process search pool.
     #[arg(long, default_value_t = 8)]
     pub search_connections: u32,
+    /// Search in process without the answer cache (every search reaches
+    /// PostgreSQL): the engine's own cost.
+    #[arg(long)]
+    pub no_cache: bool,
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
 }
@@ -130,14 +135,19 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
             reqwest::Client::new(),
             url.trim_end_matches('/').to_string(),
         ),
-        None => mix::Target::InProcess(Search::new(
+        None => mix::Target::InProcess(Search::with_cache(
             Arc::new(PgEngine::connect(&args.database_url, args.search_connections).await?),
             b"loadtest catalog cursor key",
             Arc::new(sale::clock::SystemClock),
+            if args.no_cache {
+                CacheConfig::OFF
+            } else {
+                CacheConfig::default()
+            },
         )),
     });
     let (own, postgres) = (own_cpu(), postgres_cpu(&db).await);
-    let (latencies, failed, elapsed) = mix::run(
+    let measured = mix::run(
         target,
         &catalog,
         &mut rng,
@@ -146,6 +156,7 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
         args.concurrency,
     )
     .await;
+    let (latencies, failed, elapsed) = (measured.latencies, measured.failed, measured.elapsed);
     let (own, postgres) = (own_cpu() - own, postgres_cpu(&db).await - postgres);
     let total = latencies.report().values().map(|r| r.count).sum::<u64>() + failed;
     println!(
@@ -162,12 +173,26 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
             ""
         }
     );
-    println!("| kind | count | p50 ms | p99 ms | max ms |");
-    println!("|---|---:|---:|---:|---:|");
+    let cached = measured.cache.report();
+    let (hits, asked) = cached
+        .values()
+        .fold((0, 0), |(h, a), (hit, ask)| (h + hit, a + ask));
+    println!(
+        "answered from the cache: {hits} of {asked} ({:.1} %){}",
+        hits as f64 * 100.0 / asked.max(1) as f64,
+        if args.no_cache { " (cache off)" } else { "" }
+    );
+    println!("| kind | count | cached % | p50 ms | p99 ms | max ms |");
+    println!("|---|---:|---:|---:|---:|---:|");
     for (kind, r) in latencies.report() {
+        let (hit, ask) = cached.get(kind.as_str()).copied().unwrap_or((0, 0));
         println!(
-            "| {kind} | {} | {:.1} | {:.1} | {:.1} |",
-            r.count, r.p50_ms, r.p99_ms, r.max_ms
+            "| {kind} | {} | {:.0} | {:.1} | {:.1} | {:.1} |",
+            r.count,
+            hit as f64 * 100.0 / ask.max(1) as f64,
+            r.p50_ms,
+            r.p99_ms,
+            r.max_ms
         );
     }
     let sizes: Vec<(String, i64)> = sqlx::query_as(

@@ -1,10 +1,13 @@
 //! Search routes: `GET /api/events` (search) and `GET /api/events/suggest`
 //! (as-you-type). Answers carry an ETag (SHA-256 of the body) and a short
 //! public `max-age`, so a CDN absorbs a rush of identical searches; an
-//! `If-None-Match` that matches gets 304 without the body.
+//! `If-None-Match` that matches gets 304 without the body. An answer from
+//! the service's own cache says how old it is (`Age`, so a CDN keeps it no
+//! longer than `max-age` in all) and `X-Search-Cache: hit`.
 
 use super::error::ApiError;
 use super::HttpState;
+use crate::search::cache::{Served, MAX_AGE_SECS};
 use crate::search::SearchError;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -15,7 +18,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 /// How long a search answer may be reused, in seconds.
-pub const SEARCH_MAX_AGE: u32 = 10;
+pub const SEARCH_MAX_AGE: u32 = MAX_AGE_SECS;
 /// Suggestions change more slowly and are asked more often.
 pub const SUGGEST_MAX_AGE: u32 = 60;
 
@@ -39,8 +42,8 @@ pub async fn search(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let answer = http.search.search(raw.as_deref()).await?;
-    Ok(cacheable(&answer, SEARCH_MAX_AGE, &headers))
+    let (answer, served) = http.search.search_served(raw.as_deref()).await?;
+    Ok(cacheable(answer.as_ref(), served, SEARCH_MAX_AGE, &headers))
 }
 
 /// `GET /api/events/suggest`.
@@ -49,13 +52,18 @@ async fn suggest(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let answer = http.search.suggest(raw.as_deref()).await?;
-    Ok(cacheable(&answer, SUGGEST_MAX_AGE, &headers))
+    let (answer, served) = http.search.suggest_served(raw.as_deref()).await?;
+    Ok(cacheable(
+        answer.as_ref(),
+        served,
+        SUGGEST_MAX_AGE,
+        &headers,
+    ))
 }
 
-/// The JSON body with its ETag and Cache-Control, or 304 when the client
-/// has it already.
-fn cacheable(body: &impl Serialize, max_age: u32, headers: &HeaderMap) -> Response {
+/// The JSON body with its ETag and Cache-Control (and its Age when it was
+/// cached here), or 304 when the client has it already.
+fn cacheable(body: &impl Serialize, served: Served, max_age: u32, headers: &HeaderMap) -> Response {
     let json = match serde_json::to_vec(body) {
         Ok(json) => json,
         Err(e) => return ApiError::Internal(e.into()).into_response(),
@@ -98,5 +106,15 @@ fn cacheable(body: &impl Serialize, max_age: u32, headers: &HeaderMap) -> Respon
         h.insert(header::CACHE_CONTROL, v);
     }
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    let state = match served {
+        Served::Hit(age) => {
+            h.insert(header::AGE, HeaderValue::from(age.as_secs()));
+            "hit"
+        }
+        Served::Coalesced => "coalesced",
+        Served::Miss => "miss",
+        Served::Uncached => "bypass",
+    };
+    h.insert("x-search-cache", HeaderValue::from_static(state));
     response
 }

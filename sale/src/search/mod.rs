@@ -2,6 +2,8 @@
 //!
 //! - [`query`]: the query string, checked (the bad-input matrix), nothing
 //!   else.
+//! - [`cache`]: whole answers kept for their `max-age` (bounded,
+//!   single-flight, dropped at once when the catalog changes).
 //! - [`cursor`]: the opaque, signed keyset cursor.
 //! - [`typo`]: edit distance and candidate corrections, engine-free.
 //! - [`pg`]: the PostgreSQL engine (full text with weighted fields,
@@ -10,17 +12,21 @@
 //!
 //! [`SearchEngine`] is the one seam: a dedicated engine (OpenSearch,
 //! Meilisearch, ...) fed from PostgreSQL can take over behind it. [`Search`]
-//! is what the HTTP layer calls: it parses, decodes the cursor, asks the
-//! engine within a time limit and signs the next cursor.
+//! is what the HTTP layer calls: it parses, decodes the cursor, answers a
+//! first page or a suggestion from the cache when it can, else asks the
+//! engine within a time limit, and signs the next cursor.
 
+pub mod cache;
 pub mod cursor;
 pub mod pg;
 pub mod query;
 pub mod typo;
 
 use crate::clock::Clock;
+use cache::{AnswerCache, CacheConfig, CacheStats, Served};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use futures::future::BoxFuture;
+use futures::FutureExt;
 use query::SearchParams;
 use serde::Serialize;
 use std::sync::Arc;
@@ -187,6 +193,14 @@ pub trait SearchEngine: Send + Sync + 'static {
         text: &'a str,
         limit: u32,
     ) -> BoxFuture<'a, Result<Vec<Suggestion>, SearchError>>;
+
+    /// The catalog's change generation: it moves whenever anything a search
+    /// answer is made of changes (`None`: the engine cannot tell, cached
+    /// answers then only expire by age). Read before each search so a
+    /// cached answer older than a committed change is never served.
+    fn generation(&self) -> BoxFuture<'_, Result<Option<i64>, SearchError>> {
+        async { Ok(None) }.boxed()
+    }
 }
 
 /// `GET /api/events`'s answer.
@@ -211,19 +225,79 @@ pub struct Search {
     engine: Arc<dyn SearchEngine>,
     cursor_key: Arc<[u8]>,
     clock: Arc<dyn Clock>,
+    /// First pages (with their facets): later pages are not kept, a cursor
+    /// is rarely followed twice.
+    pages: Arc<AnswerCache<SearchResponse>>,
+    suggestions: Arc<AnswerCache<SuggestResponse>>,
+}
+
+/// The cache counters of first pages and of suggestions.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SearchCacheStats {
+    pub pages: CacheStats,
+    pub suggestions: CacheStats,
+}
+
+/// Roughly what an answer holds: its JSON's length.
+fn json_bytes<T: Serialize>(value: &T) -> usize {
+    serde_json::to_vec(value)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX)
 }
 
 impl Search {
+    /// Search over an engine, with the default answer cache.
     pub fn new(engine: Arc<dyn SearchEngine>, cursor_key: &[u8], clock: Arc<dyn Clock>) -> Self {
+        Self::with_cache(engine, cursor_key, clock, CacheConfig::default())
+    }
+
+    /// Search with its answer cache bounded by `cache` (for the first pages;
+    /// suggestions get an eighth of the bytes).
+    pub fn with_cache(
+        engine: Arc<dyn SearchEngine>,
+        cursor_key: &[u8],
+        clock: Arc<dyn Clock>,
+        cache: CacheConfig,
+    ) -> Self {
         Self {
             engine,
             cursor_key: cursor_key.into(),
             clock,
+            pages: AnswerCache::new(cache),
+            suggestions: AnswerCache::new(CacheConfig {
+                entries: cache.entries,
+                bytes: cache.bytes / 8,
+            }),
         }
+    }
+
+    pub fn cache_stats(&self) -> SearchCacheStats {
+        SearchCacheStats {
+            pages: self.pages.stats(),
+            suggestions: self.suggestions.stats(),
+        }
+    }
+
+    /// The engine's generation when a cache will be consulted.
+    async fn generation(&self, cache_on: bool) -> Result<Option<i64>, SearchError> {
+        if !cache_on {
+            return Ok(None);
+        }
+        tokio::time::timeout(SEARCH_TIMEOUT, self.engine.generation())
+            .await
+            .map_err(|_| SearchError::Timeout)?
     }
 
     /// Runs the search a raw query string asks for.
     pub async fn search(&self, raw: Option<&str>) -> Result<SearchResponse, SearchError> {
+        Ok(self.search_served(raw).await?.0.as_ref().clone())
+    }
+
+    /// The search a raw query string asks for, and how it was served.
+    pub async fn search_served(
+        &self,
+        raw: Option<&str>,
+    ) -> Result<(Arc<SearchResponse>, Served), SearchError> {
         let mut params = query::parse_search(raw)?;
         let fingerprint = params.fingerprint();
         let after = match params.cursor.take() {
@@ -236,34 +310,76 @@ impl Search {
             now: self.clock.now(),
             params,
         };
-        let answer = tokio::time::timeout(SEARCH_TIMEOUT, self.engine.search(&query))
-            .await
-            .map_err(|_| SearchError::Timeout)??;
-        let limit = query.params.limit as usize;
-        let more = answer.hits.len() > limit;
-        let mut hits = answer.hits;
-        hits.truncate(limit);
-        let next_cursor = if more {
-            hits.last()
-                .map(|(_, after)| cursor::encode(&self.cursor_key, &fingerprint, after))
-        } else {
-            None
+        let run = {
+            let (engine, key) = (self.engine.clone(), self.cursor_key.clone());
+            let (query, fingerprint) = (query.clone(), fingerprint.clone());
+            async move { answer(engine.as_ref(), &key, &fingerprint, &query).await }.boxed()
         };
-        Ok(SearchResponse {
-            events: hits.into_iter().map(|(hit, _)| hit).collect(),
-            facets: answer.facets,
-            next_cursor,
-            corrected: answer.corrected,
-            sort: query.params.sort,
-        })
+        if query.after.is_some() || !self.pages.enabled() {
+            return Ok((Arc::new(run.await?), Served::Uncached));
+        }
+        // The cursors a page carries are bound to the fingerprint, so the
+        // key is the fingerprint (text as given, trimmed) and the limit.
+        let key = format!("{}|{fingerprint}", query.params.limit);
+        let generation = self.generation(true).await?;
+        self.pages
+            .get_or_compute(key, generation, query.now, run, json_bytes)
+            .await
     }
 
     /// Suggestions for what a fan is typing.
     pub async fn suggest(&self, raw: Option<&str>) -> Result<SuggestResponse, SearchError> {
-        let (text, limit) = query::parse_suggest(raw)?;
-        let suggestions = tokio::time::timeout(SEARCH_TIMEOUT, self.engine.suggest(&text, limit))
-            .await
-            .map_err(|_| SearchError::Timeout)??;
-        Ok(SuggestResponse { suggestions })
+        Ok(self.suggest_served(raw).await?.0.as_ref().clone())
     }
+
+    /// Suggestions for what a fan is typing, and how they were served.
+    pub async fn suggest_served(
+        &self,
+        raw: Option<&str>,
+    ) -> Result<(Arc<SuggestResponse>, Served), SearchError> {
+        let (text, limit) = query::parse_suggest(raw)?;
+        let key = format!("{limit}|{text}");
+        let engine = self.engine.clone();
+        let run = async move {
+            let suggestions = tokio::time::timeout(SEARCH_TIMEOUT, engine.suggest(&text, limit))
+                .await
+                .map_err(|_| SearchError::Timeout)??;
+            Ok(SuggestResponse { suggestions })
+        }
+        .boxed();
+        let generation = self.generation(self.suggestions.enabled()).await?;
+        self.suggestions
+            .get_or_compute(key, generation, self.clock.now(), run, json_bytes)
+            .await
+    }
+}
+
+/// One search asked of the engine within the time limit, as the API
+/// answers it (the next cursor signed).
+async fn answer(
+    engine: &dyn SearchEngine,
+    cursor_key: &[u8],
+    fingerprint: &str,
+    query: &EngineQuery,
+) -> Result<SearchResponse, SearchError> {
+    let answer = tokio::time::timeout(SEARCH_TIMEOUT, engine.search(query))
+        .await
+        .map_err(|_| SearchError::Timeout)??;
+    let limit = query.params.limit as usize;
+    let more = answer.hits.len() > limit;
+    let mut hits = answer.hits;
+    hits.truncate(limit);
+    let next_cursor = if more {
+        hits.last()
+            .map(|(_, after)| cursor::encode(cursor_key, fingerprint, after))
+    } else {
+        None
+    };
+    Ok(SearchResponse {
+        events: hits.into_iter().map(|(hit, _)| hit).collect(),
+        facets: answer.facets,
+        next_cursor,
+        corrected: answer.corrected,
+        sort: query.params.sort,
+    })
 }

@@ -46,6 +46,10 @@ pub const CANDIDATES: i64 = FACET_BOUND + 1;
 #[derive(Clone)]
 pub struct PgEngine {
     db: PgPool,
+    /// Two connections of their own for the change generation (read
+    /// before every cached answer is served): a cache hit never waits
+    /// behind the searches holding `db`.
+    generation_db: PgPool,
 }
 
 impl PgEngine {
@@ -60,6 +64,11 @@ impl PgEngine {
         use anyhow::Context;
         use sqlx::Executor;
         let timeout_ms = super::SEARCH_TIMEOUT.as_millis();
+        let generation_db = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(std::time::Duration::from_secs(1))
+            .connect_lazy(url)
+            .context("the search database's URL")?;
         let db = sqlx::postgres::PgPoolOptions::new()
             .max_connections(connections)
             .acquire_timeout(std::time::Duration::from_secs(1))
@@ -78,7 +87,7 @@ impl PgEngine {
             })
             .connect_lazy(url)
             .context("the search database's URL")?;
-        Ok(Self { db })
+        Ok(Self { db, generation_db })
     }
 }
 
@@ -146,5 +155,17 @@ impl SearchEngine for PgEngine {
         limit: u32,
     ) -> BoxFuture<'a, Result<Vec<Suggestion>, SearchError>> {
         self.suggestions(text, limit).boxed()
+    }
+
+    /// `search_generation` (migration 0011): moved by every statement that
+    /// writes the search tables.
+    fn generation(&self) -> BoxFuture<'_, Result<Option<i64>, SearchError>> {
+        async move {
+            let n = sqlx::query_scalar!(r#"SELECT last_value AS "n!" FROM search_generation"#)
+                .fetch_one(&self.generation_db)
+                .await?;
+            Ok(Some(n))
+        }
+        .boxed()
     }
 }
