@@ -172,7 +172,12 @@ fn processes() -> Vec<(u32, u32, String, String)> {
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
             let (open, close) = (stat.find('(')?, stat.rfind(')')?);
             let comm = stat.get(open + 1..close)?.to_string();
-            let ppid = stat.get(close + 1..)?.split_whitespace().nth(1)?.parse().ok()?;
+            let ppid = stat
+                .get(close + 1..)?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
             let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
             Some((pid, ppid, comm, cmdline))

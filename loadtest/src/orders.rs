@@ -178,7 +178,14 @@ pub async fn open_loop(
     // Every request formatted before the clock starts.
     let requests: Arc<Vec<Vec<u8>>> = Arc::new(
         (0..total)
-            .map(|n| order_request(&wire_target, &path, &buyers[n / cap as usize], n as u32 % cap))
+            .map(|n| {
+                order_request(
+                    &wire_target,
+                    &path,
+                    &buyers[n / cap as usize],
+                    n as u32 % cap,
+                )
+            })
             .collect(),
     );
     let pool = Arc::new(wire::Pool::new(wire_target));

@@ -152,8 +152,7 @@ impl Conn {
                 .next()
                 .unwrap_or("")
                 .trim();
-            let size =
-                usize::from_str_radix(size_text, 16).map_err(|_| invalid("chunk size"))?;
+            let size = usize::from_str_radix(size_text, 16).map_err(|_| invalid("chunk size"))?;
             if size > MAX_ANSWER_BYTES {
                 return Err(invalid("chunk too large"));
             }
@@ -284,9 +283,10 @@ mod tests {
         assert_eq!(head.status, 201);
         assert!(matches!(head.body, Body::Length(12)));
         assert!(!head.close);
-        let head =
-            Head::parse(b"HTTP/1.1 503 x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
-                .unwrap();
+        let head = Head::parse(
+            b"HTTP/1.1 503 x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
         assert!(matches!(head.body, Body::Chunked));
         assert!(head.close);
         assert!(Head::parse(b"SPDY 200\r\n\r\n").is_err());
