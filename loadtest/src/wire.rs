@@ -243,13 +243,27 @@ impl Pool {
 
     /// Sends `request` on an idle connection (or a new one), within
     /// `timeout`; the answer's status, or `None` on a timeout.
+    ///
+    /// The server closes a keep-alive connection idle for a few seconds
+    /// (`HEADER_READ_TIMEOUT_MS`), so an idle one taken from the pool may be
+    /// dead: when it fails before a byte of an answer came back, the request
+    /// is sent once more on a new connection. Safe for what this sends:
+    /// every order carries its own `Idempotency-Key`, so a request the
+    /// server did see is answered with the same order, never a second one.
     pub async fn send(&self, request: &[u8], timeout: Duration) -> io::Result<Option<u16>> {
         let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let reused = idle.is_some();
         let mut conn = match idle {
             Some(conn) => conn,
             None => Conn::connect(&self.target).await?,
         };
-        let Ok(answer) = tokio::time::timeout(timeout, conn.send(request)).await else {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut answer = tokio::time::timeout_at(deadline, conn.send(request)).await;
+        if reused && matches!(answer, Ok(Err(_))) && conn.buf.is_empty() {
+            conn = Conn::connect(&self.target).await?;
+            answer = tokio::time::timeout_at(deadline, conn.send(request)).await;
+        }
+        let Ok(answer) = answer else {
             return Ok(None);
         };
         let status = answer?;
@@ -263,6 +277,7 @@ impl Pool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -320,5 +335,35 @@ mod tests {
         assert_eq!(conn.send(&request).await.unwrap(), 201);
         assert_eq!(conn.send(&request).await.unwrap(), 409);
         assert!(conn.buf.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_pooled_connection_the_server_closed_is_replaced_once() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            // First connection: one answer, then closed (as an idle
+            // keep-alive connection is); the second answers again.
+            for _ in 0..2 {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut seen = Vec::new();
+                while !seen.ends_with(b"\r\n\r\n{}") {
+                    let mut chunk = [0u8; 512];
+                    let n = socket.read(&mut chunk).await.unwrap();
+                    seen.extend_from_slice(&chunk[..n]);
+                }
+                socket
+                    .write_all(b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n")
+                    .await
+                    .unwrap();
+            }
+        });
+        let target = Target::parse(&format!("http://{addr}")).unwrap();
+        let request = target.post_json("/x", &[], "{}");
+        let pool = Pool::new(target);
+        let second = Duration::from_secs(5);
+        assert_eq!(pool.send(&request, second).await.unwrap(), Some(201));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(pool.send(&request, second).await.unwrap(), Some(201));
     }
 }
