@@ -78,6 +78,8 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
                 },
                 per_user_cap: 2,
                 sale_pid: args.sale_pid,
+                redis_url: Some(args.redis.clone()),
+                database_url: Some(args.database.clone()),
             };
             let buyers = orders::default_buyers(args.seconds, target.per_user_cap);
             Some(orders::closed_loop(&target, args.concurrency, buyers, run).await?)

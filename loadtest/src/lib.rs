@@ -19,10 +19,13 @@
 //! - [`tokens`]: buyers, each a user with its own admission token (and `loadtest tokens`, for wrk).
 //! - [`tally`]: counts and HDR latency histograms.
 //! - [`procfs`]: a process's memory and CPU time read from `/proc`.
+//! - [`boxcpu`]: the whole machine's CPU per operation, by part (service, generator, Redis, PostgreSQL).
+//! - [`wire`]: a lean HTTP/1.1 keep-alive client for the order path's hot loop.
 //! - [`output`]: a run's figures written as JSON into its `--out` directory.
 
 pub mod baseline;
 pub mod bots;
+pub mod boxcpu;
 pub mod buckets;
 pub mod catalog;
 pub mod connect;
@@ -36,3 +39,4 @@ pub mod seats;
 pub mod sockets;
 pub mod tally;
 pub mod tokens;
+pub mod wire;

@@ -10,10 +10,12 @@
 //! sale process's CPU per acknowledged order over the measured window.
 //! Prints the figures and writes them to `<out>/orders.json`.
 
+use crate::boxcpu::{BoxMeter, BoxUse, Parts};
 use crate::procfs::{CpuMeter, CpuUse};
 use crate::sale_api;
 use crate::tally::{Tally, TallySummary};
 use crate::tokens::{Buyer, Minter};
+use crate::wire;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -68,6 +70,25 @@ pub struct TargetArgs {
     /// machine), giving CPU per acknowledged order.
     #[arg(long)]
     pub sale_pid: Option<u32>,
+    /// The deployment's Redis, to count its CPU per order (the
+    /// `redis-server` serving this URL's port, on this machine).
+    #[arg(long = "count-redis", env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// The deployment's PostgreSQL, to count its CPU per order (the
+    /// postmaster started with this URL's port and its backends).
+    #[arg(long = "count-postgres", env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl TargetArgs {
+    /// What the whole-machine CPU meter counts besides the machine.
+    fn parts(&self) -> Parts {
+        Parts {
+            service: self.sale_pid,
+            redis_url: self.redis_url.clone(),
+            database_url: self.database_url.clone(),
+        }
+    }
 }
 
 /// What a run of orders measured.
@@ -88,6 +109,9 @@ pub struct OrdersResult {
     /// The sale process's CPU over the measured window (with `--sale-pid`).
     pub sale_cpu: Option<CpuUse>,
     pub sale_cpu_per_order_us: Option<f64>,
+    /// The machine's CPU over the window, by part (sale, generator, Redis,
+    /// PostgreSQL), with the load average.
+    pub machine_cpu: BoxUse,
 }
 
 /// Runs `loadtest orders`.
@@ -137,34 +161,47 @@ async fn prepare(
 
 /// Offers `rate` orders per second for `run`, order `n` from buyer
 /// `n / cap` (its `n % cap`-th order), and reports latency from each
-/// order's scheduled send time.
+/// order's scheduled send time. Each order is its own task on a shared
+/// pool of keep-alive connections ([`wire::Pool`]), so a slow answer never
+/// delays the next order's send.
 pub async fn open_loop(
     target: &TargetArgs,
     rate: u32,
     run: Duration,
 ) -> anyhow::Result<OrdersResult> {
     let cap = target.per_user_cap.max(1);
-    let http = sale_api::client(2048)?;
+    let http = sale_api::client(4)?;
     let total = (u64::from(rate.max(1)) * run.as_secs().max(1)) as usize;
     let (drop, buyers) = prepare(target, &http, total.div_ceil(cap as usize)).await?;
-    let buyers = Arc::new(buyers);
+    let wire_target = wire::Target::parse(&target.sale)?;
+    let path = orders_path(&drop);
+    // Every request formatted before the clock starts.
+    let requests: Arc<Vec<Vec<u8>>> = Arc::new(
+        (0..total)
+            .map(|n| {
+                order_request(
+                    &wire_target,
+                    &path,
+                    &buyers[n / cap as usize],
+                    n as u32 % cap,
+                )
+            })
+            .collect(),
+    );
+    let pool = Arc::new(wire::Pool::new(wire_target));
     let tally = Tally::new()?;
-    let url = format!("{}/api/drops/{drop}/orders", target.sale);
     let meter = target.sale_pid.map(CpuMeter::start).transpose()?;
+    let machine = BoxMeter::start(target.parts());
     let started = tokio::time::Instant::now();
     let gap = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
     let mut inflight = Vec::with_capacity(total);
     for n in 0..total {
         let scheduled = started + gap * n as u32;
         tokio::time::sleep_until(scheduled).await;
-        let (http, tally, url, buyers) = (http.clone(), tally.clone(), url.clone(), buyers.clone());
+        let (pool, tally, requests) = (pool.clone(), tally.clone(), requests.clone());
         inflight.push(tokio::spawn(async move {
-            let buyer = &buyers[n / cap as usize];
-            let answer = order(&http, &url, buyer, n as u32 % cap)
-                .timeout(Duration::from_secs(30))
-                .send()
-                .await;
-            tally.record_http(&answer, 201, scheduled.into_std());
+            let answer = pool.send(&requests[n], Duration::from_secs(30)).await;
+            tally.record_status(&answer, 201, scheduled.into_std());
         }));
     }
     for task in inflight {
@@ -173,39 +210,53 @@ pub async fn open_loop(
     let what = format!("orders offered at {rate}/s (open loop)");
     let summary = tally.report(&what, started.elapsed());
     let sale_cpu = meter.map(|m| m.stop()).transpose()?;
+    let machine_cpu = machine.stop();
     let used = BuyersUsed {
         minted: buyers.len(),
         used: buyers.len(),
         ran_out: false,
     };
     Ok(OrdersResult::new(
-        what, drop, target, used, summary, sale_cpu,
+        what,
+        drop,
+        target,
+        used,
+        summary,
+        (sale_cpu, machine_cpu),
     ))
 }
 
 /// `concurrency` workers order as fast as they are answered for `run`:
 /// each takes the next unused buyer and places its `per_user_cap` orders,
-/// one after the other, then the next buyer.
+/// one after the other, then the next buyer. Each worker keeps one
+/// keep-alive connection ([`wire::Conn`]).
 pub async fn closed_loop(
     target: &TargetArgs,
     concurrency: usize,
     buyers: usize,
     run: Duration,
 ) -> anyhow::Result<OrdersResult> {
-    let http = sale_api::client(concurrency)?;
+    let http = sale_api::client(4)?;
     let (drop, buyers) = prepare(target, &http, buyers).await?;
+    let wire_target = wire::Target::parse(&target.sale)?;
+    let path: Arc<str> = orders_path(&drop).into();
     let (buyers, next) = (Arc::new(buyers), Arc::new(AtomicUsize::new(0)));
     let tally = Tally::new()?;
-    let url = format!("{}/api/drops/{drop}/orders", target.sale);
+    let mut conns = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        conns.push(wire::Conn::connect(&wire_target).await?);
+    }
     let meter = target.sale_pid.map(CpuMeter::start).transpose()?;
+    let machine = BoxMeter::start(target.parts());
     let started = Instant::now();
     let deadline = started + run;
     let cap = target.per_user_cap.max(1);
     let mut workers = Vec::with_capacity(concurrency);
-    for _ in 0..concurrency {
-        let (http, tally, url) = (http.clone(), tally.clone(), url.clone());
+    for conn in conns {
+        let (tally, wire_target, path) = (tally.clone(), wire_target.clone(), path.clone());
         let (buyers, next) = (buyers.clone(), next.clone());
         workers.push(tokio::spawn(async move {
+            let mut conn = Some(conn);
             while Instant::now() < deadline {
                 let Some(buyer) = buyers.get(next.fetch_add(1, Ordering::Relaxed)) else {
                     return true; // ran out of buyers
@@ -214,9 +265,10 @@ pub async fn closed_loop(
                     if Instant::now() >= deadline {
                         break;
                     }
+                    let request = order_request(&wire_target, &path, buyer, k);
                     let sent = Instant::now();
-                    let answer = order(&http, &url, buyer, k).send().await;
-                    tally.record_http(&answer, 201, sent);
+                    let answer = send_on(&mut conn, &wire_target, &request).await;
+                    tally.record_status(&answer, 201, sent);
                 }
             }
             false
@@ -229,23 +281,53 @@ pub async fn closed_loop(
     let what = format!("orders ({concurrency} concurrent workers)");
     let summary = tally.report(&what, started.elapsed());
     let sale_cpu = meter.map(|m| m.stop()).transpose()?;
+    let machine_cpu = machine.stop();
     let used = BuyersUsed {
         minted: buyers.len(),
         used: next.load(Ordering::Relaxed).min(buyers.len()),
         ran_out,
     };
     Ok(OrdersResult::new(
-        what, drop, target, used, summary, sale_cpu,
+        what,
+        drop,
+        target,
+        used,
+        summary,
+        (sale_cpu, machine_cpu),
     ))
 }
 
+/// Sends `request` on the worker's connection (connecting again after an
+/// error or a `Connection: close`); the answer's status.
+async fn send_on(
+    conn: &mut Option<wire::Conn>,
+    target: &wire::Target,
+    request: &[u8],
+) -> std::io::Result<Option<u16>> {
+    let mut current = match conn.take() {
+        Some(current) => current,
+        None => wire::Conn::connect(target).await?,
+    };
+    let status = current.send(request).await?;
+    if current.reusable() {
+        *conn = Some(current);
+    }
+    Ok(Some(status))
+}
+
+fn orders_path(drop: &str) -> String {
+    format!("/api/drops/{drop}/orders")
+}
+
 /// Buyer's `k`-th order of one unit, with its own Idempotency-Key.
-fn order(http: &reqwest::Client, url: &str, buyer: &Buyer, k: u32) -> reqwest::RequestBuilder {
-    http.post(url)
-        .bearer_auth(&buyer.token)
-        .header("idempotency-key", buyer.order_key(k))
-        .header("content-type", "application/json")
-        .body(r#"{"quantity":1}"#)
+fn order_request(target: &wire::Target, path: &str, buyer: &Buyer, k: u32) -> Vec<u8> {
+    let authorization = format!("Bearer {}", buyer.token);
+    let key = buyer.order_key(k);
+    target.post_json(
+        path,
+        &[("Authorization", &authorization), ("Idempotency-Key", &key)],
+        r#"{"quantity":1}"#,
+    )
 }
 
 /// How many buyers were minted and used, and whether they ran out.
@@ -263,7 +345,7 @@ impl OrdersResult {
         target: &TargetArgs,
         buyers: BuyersUsed,
         tally: TallySummary,
-        sale_cpu: Option<CpuUse>,
+        (sale_cpu, machine_cpu): (Option<CpuUse>, BoxUse),
     ) -> Self {
         let cap = target.per_user_cap;
         println!(
@@ -280,6 +362,7 @@ impl OrdersResult {
             "{}",
             CpuUse::describe(sale_cpu.as_ref(), "sale", "order", tally.ok, "--sale-pid")
         );
+        println!("{}", machine_cpu.describe("sale", "order", tally.ok));
         Self {
             mode,
             drop,
@@ -290,6 +373,7 @@ impl OrdersResult {
             sale_cpu_per_order_us: sale_cpu.and_then(|c| c.per_unit_us(tally.ok)),
             tally,
             sale_cpu,
+            machine_cpu,
         }
     }
 }

@@ -63,6 +63,26 @@ impl Tally {
         }
     }
 
+    /// One request of the lean client ([`crate::wire`]) sent at
+    /// `started`: its status (`None`: timed out) or the I/O error.
+    pub fn record_status(
+        &self,
+        answer: &std::io::Result<Option<u16>>,
+        expected: u16,
+        started: Instant,
+    ) {
+        let failure = match answer {
+            Ok(Some(status)) if *status == expected => None,
+            Ok(Some(status)) => Some(status.to_string()),
+            Ok(None) => Some("timeout".to_string()),
+            Err(_) => Some("send".to_string()),
+        };
+        self.record(failure.is_none(), started);
+        if let (Some(failure), Ok(mut failures)) = (failure, self.failures.lock()) {
+            *failures.entry(failure).or_default() += 1;
+        }
+    }
+
     /// One request, sent at `started`, answered now.
     pub fn record(&self, ok: bool, started: Instant) {
         let counter = if ok { &self.ok } else { &self.failed };

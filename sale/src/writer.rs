@@ -169,7 +169,9 @@ async fn run_worker(
                 }) => {
                     for job in batch.drain(..) {
                         let outcome = match recorded.remove(&job.order.id) {
-                            Some(row) => WriteOutcome::Recorded(Box::new(row)),
+                            Some(updated_at) => {
+                                WriteOutcome::Recorded(Box::new(job.order.into_row(updated_at)))
+                            }
                             None if over_cap.contains(&job.order.id) => WriteOutcome::OverCap,
                             None => WriteOutcome::DuplicateKey,
                         };
@@ -247,12 +249,40 @@ impl BatchError {
     }
 }
 
-/// What a committed batch holds: the rows inserted, and the orders left
-/// out because they would put their user over the cap (the rest left out
-/// were duplicate keys).
+/// What a committed batch holds: the orders inserted (with the
+/// `updated_at` PostgreSQL gave them: everything else in the row is what
+/// was sent, so only that comes back), and the orders left out because
+/// they would put their user over the cap (the rest left out were
+/// duplicate keys).
 struct Committed {
-    recorded: HashMap<Uuid, OrderRow>,
+    recorded: HashMap<Uuid, DateTime<Utc>>,
     over_cap: HashSet<Uuid>,
+}
+
+impl NewOrder {
+    /// The row PostgreSQL recorded for this order (as the insert writes
+    /// it: pending, the total from the unit price, no payment, no hold;
+    /// times at PostgreSQL's microsecond precision, truncated as sqlx
+    /// sends them).
+    fn into_row(self, updated_at: DateTime<Utc>) -> OrderRow {
+        use chrono::SubsecRound;
+        OrderRow {
+            id: self.id,
+            total_cents: self.unit_price_cents * i64::from(self.quantity),
+            drop_id: self.drop_id,
+            user_id: self.user_id,
+            quantity: self.quantity,
+            unit_price_cents: self.unit_price_cents,
+            currency: self.currency,
+            status: "pending".into(),
+            created_at: self.created_at.trunc_subsecs(6),
+            expires_at: self.expires_at.trunc_subsecs(6),
+            updated_at,
+            paid_at: None,
+            idempotency_key: self.idempotency_key,
+            hold_id: None,
+        }
+    }
 }
 
 /// Writes one batch in one transaction.
@@ -312,8 +342,7 @@ async fn commit_batch(
         }
 
         let column = |f: fn(&NewOrder) -> String| orders.iter().map(|o| f(o)).collect::<Vec<_>>();
-        let inserted: Vec<OrderRow> = sqlx::query_as!(
-            OrderRow,
+        let inserted = sqlx::query!(
             "INSERT INTO orders (id, drop_id, user_id, quantity, unit_price_cents, total_cents, \
                currency, status, idempotency_key, admission_jti, created_at, expires_at) \
              SELECT id, drop_id, user_id, quantity, unit_price_cents, \
@@ -330,8 +359,7 @@ async fn commit_batch(
                    AND o.status IN ('pending', 'paid')), 0) \
                <= (SELECT d.per_user_cap FROM drops d WHERE d.id = b.drop_id) \
              ON CONFLICT (drop_id, user_id, idempotency_key) DO NOTHING \
-             RETURNING id, drop_id, user_id, quantity, unit_price_cents, total_cents, currency, \
-               status, created_at, expires_at, updated_at, paid_at, idempotency_key, hold_id",
+             RETURNING id, updated_at",
             &orders.iter().map(|o| o.id).collect::<Vec<_>>(),
             &column(|o| o.drop_id.clone()),
             &column(|o| o.user_id.clone()),
@@ -416,7 +444,10 @@ async fn commit_batch(
             .await
             .map_err(|e| BatchError::Write(WriteError::Unknown(e.to_string())))?;
         Ok(Committed {
-            recorded: inserted.into_iter().map(|row| (row.id, row)).collect(),
+            recorded: inserted
+                .into_iter()
+                .map(|row| (row.id, row.updated_at))
+                .collect(),
             over_cap,
         })
     };

@@ -134,13 +134,14 @@ impl StockGate {
             order_id,
             idempotency_key,
         } = *call;
+        let tag = idempotency_tag(user, idempotency_key);
         let reply: Vec<String> = bounded(
             RESERVE
                 .prepare_invoke()
                 .key(slot.drop())
                 .key(slot.held())
                 .key(slot.reservations())
-                .key(slot.idempotency(user, idempotency_key))
+                .key(slot.idempotency_by_tag(&tag))
                 .key(side.shopping())
                 .key(side.revoked_users())
                 .key(side.revoked_tokens())
@@ -149,7 +150,7 @@ impl StockGate {
                 .arg(now_ms)
                 .arg(order_id.to_string())
                 .arg(IDEMPOTENCY_TTL_SECS)
-                .arg(idempotency_tag(user, idempotency_key))
+                .arg(&tag)
                 .arg(jti)
                 .invoke_async(&mut self.redis.clone()),
         )
