@@ -102,6 +102,11 @@ impl Sale {
         }
     }
 
+    /// How many seated sales this process loaded from PostgreSQL.
+    pub fn seated_sale_loads(&self) -> u64 {
+        self.seated.loads()
+    }
+
     /// Expires every order due now (what the sweeper does each tick).
     pub async fn sweep_expired(&self) -> anyhow::Result<usize> {
         self.expiry().sweep().await

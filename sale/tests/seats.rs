@@ -38,6 +38,27 @@ async fn redis_owners(app: &TestApp, drop: &str) -> HashMap<String, String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cold_seated_sale_is_loaded_once_however_many_fans_arrive_at_once() {
+    let app = TestApp::spawn().await;
+    app.seated_sale("herd").await;
+    let before = app.sale.seated_sale_loads();
+    let loads: Vec<_> = (0..200)
+        .map(|_| {
+            let sale = app.sale.clone();
+            tokio::spawn(async move { sale.seated_sale("herd").await.map(|s| s.drop_id.clone()) })
+        })
+        .collect();
+    for load in loads {
+        assert_eq!(load.await.unwrap().unwrap(), "herd");
+    }
+    assert_eq!(
+        app.sale.seated_sale_loads() - before,
+        1,
+        "200 fans at once on a cold process read PostgreSQL once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn five_hundred_fans_race_for_the_same_twenty_seats() {
     let app = TestApp::spawn().await;
     app.seated_sale("race").await;

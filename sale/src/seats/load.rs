@@ -18,6 +18,11 @@ impl Sale {
         if !crate::drops::valid_drop_id(drop_id) {
             return Err(HoldError::UnknownDrop);
         }
+        let _turn = self.seated.load_turn(drop_id).await;
+        if let Some(sale) = self.seated.cached(drop_id) {
+            return Ok(sale);
+        }
+        self.seated.count_load();
         let drop = drops::get(&self.db, drop_id)
             .await?
             .ok_or(HoldError::UnknownDrop)?;

@@ -163,14 +163,44 @@ impl MapCache {
     }
 }
 
+/// How many loads of different drops may run at once (striped turns).
+const LOAD_TURNS: usize = 32;
+
 /// Seated sales loaded in this process, by drop id.
 #[derive(Default, Clone)]
 pub struct SeatedSales {
     sales: Arc<Mutex<HashMap<String, Arc<SeatedSale>>>>,
     pub maps: MapCache,
+    /// One load at a time per drop (striped by the drop id's hash, so a
+    /// flood of made-up ids costs no memory): a rush's first requests on a
+    /// cold process wait for one load instead of each reading the drop, the
+    /// event and the map from PostgreSQL (500 at once emptied the pool).
+    turns: Arc<[tokio::sync::Mutex<()>; LOAD_TURNS]>,
+    loads: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl SeatedSales {
+    /// Waits for this drop's turn to load; look in the cache again after.
+    pub(crate) async fn load_turn(&self, drop_id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        drop_id.hash(&mut hasher);
+        self.turns[(hasher.finish() % LOAD_TURNS as u64) as usize]
+            .lock()
+            .await
+    }
+
+    /// Counts a load from PostgreSQL.
+    pub(crate) fn count_load(&self) {
+        self.loads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many seated sales this process loaded from PostgreSQL.
+    pub fn loads(&self) -> u64 {
+        self.loads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub(crate) fn cached(&self, drop_id: &str) -> Option<Arc<SeatedSale>> {
         let sales = self.sales.lock().unwrap_or_else(|e| e.into_inner());
         sales.get(drop_id).cloned()
