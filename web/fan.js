@@ -216,9 +216,10 @@ async function proofOfWork() {
 }
 
 async function connect() {
-  // A CAPTCHA first, when this deployment asks for one: the join waits
-  // for the fan to pass it, and takes the token (it is spent once).
-  if (settings.captcha && !captchaToken) { askCaptcha(null); return; }
+  // A CAPTCHA first, when this deployment and this drop ask for one: the
+  // join waits for the fan to pass it, and takes the token (it is spent
+  // once).
+  if (settings.captcha && settings.captchaOn && !captchaToken) { askCaptcha(null); return; }
   const captcha = captchaToken;
   captchaToken = null;
   let solution = null;
@@ -310,7 +311,7 @@ function submitCode(event) {
   connect();
 }
 
-// ---- the CAPTCHA (when the deployment asks for one) ----
+// ---- the CAPTCHA (when the deployment and the drop ask for one) ----
 //
 // In dev mode's sandbox a labelled checkbox stands in for the widget and
 // makes a token the sandbox verifier passes; otherwise the provider's
@@ -320,6 +321,9 @@ function submitCode(event) {
 const captchaWidget = { rendered: false, id: null };
 
 function askCaptcha(reason) {
+  // Refused for want of one: the operator turned the drop's CAPTCHA on
+  // after this page loaded; later joins ask first.
+  settings.captchaOn = true;
   stopPolling();
   offline("");
   show("captcha");
