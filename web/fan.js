@@ -186,7 +186,7 @@ function onStatus(next) {
 
 // Proof of work before joining: the queue may ask this browser to solve a
 // challenge (a few hundred thousand SHA-256 hashes, in a Web Worker so the
-// page stays responsive). A solution joins once, so each join asks anew.
+// page stays responsive; WebAssembly SIMD where the browser has it). A solution joins once, so each join asks anew.
 // The browser test reads the timings from here.
 const pow = { runs: [] };
 window.lineupPow = pow;
@@ -205,7 +205,7 @@ async function proofOfWork() {
       worker.postMessage({ salt: body.salt, challenge: body.challenge, maxnumber: body.maxnumber });
     });
     if (result.number === null || result.number === undefined) return null;
-    pow.runs.push({ ms: performance.now() - started, hashes: result.number + 1, maxnumber: body.maxnumber });
+    pow.runs.push({ ms: performance.now() - started, hashes: result.number + 1, maxnumber: body.maxnumber, engine: result.engine });
     return btoa(JSON.stringify({
       algorithm: body.algorithm, challenge: body.challenge, number: result.number,
       salt: body.salt, signature: body.signature,

@@ -5,6 +5,8 @@
 //! sniffing, no referrer. The page gets its settings (the sale service's
 //! URL, dev mode, the CAPTCHA widget's and whether this drop asks for it)
 //! as a JSON data block in the HTML.
+//! `'wasm-unsafe-eval'` lets the proof-of-work worker compile the
+//! WebAssembly it writes (no JavaScript `eval`: that stays refused).
 //! With a CAPTCHA widget script (`CAPTCHA_SCRIPT_URL`), the policy also
 //! allows its origin for scripts, frames, styles and connections (what
 //! Turnstile's widget needs).
@@ -36,7 +38,7 @@ fn csp(sale_origin: &str, widget: &str) -> String {
         widget => widget.to_string(),
     };
     format!(
-        "default-src 'self'; script-src 'self' {widget}; style-src 'self' {widget}; img-src 'self' data:; \
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' {widget}; style-src 'self' {widget}; img-src 'self' data:; \
          connect-src 'self' ws: wss: {sale_origin} {widget}; worker-src 'self' blob:; \
          frame-src {frames}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
     )
