@@ -247,7 +247,9 @@ fn verifier_client(
             builder = builder.add_root_certificate(root);
         }
     }
-    builder.build().context("the CAPTCHA verifier's HTTP client")
+    builder
+        .build()
+        .context("the CAPTCHA verifier's HTTP client")
 }
 
 impl Inner {

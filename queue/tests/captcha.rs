@@ -352,7 +352,14 @@ async fn the_captcha_is_switched_per_drop_on_every_node() {
     }
     // A token sent to a drop that does not ask is not spent.
     assert_eq!(
-        join(&nodes[0], &deployment, "calm", "carol", Some("sandbox-pass-k1")).await,
+        join(
+            &nodes[0],
+            &deployment,
+            "calm",
+            "carol",
+            Some("sandbox-pass-k1")
+        )
+        .await,
         (200, String::new())
     );
     // Never set: on.
@@ -361,7 +368,14 @@ async fn the_captcha_is_switched_per_drop_on_every_node() {
         (403, "captcha_required".into())
     );
     assert_eq!(
-        join(&nodes[1], &deployment, "hot", "carol", Some("sandbox-pass-k1")).await,
+        join(
+            &nodes[1],
+            &deployment,
+            "hot",
+            "carol",
+            Some("sandbox-pass-k1")
+        )
+        .await,
         (200, String::new())
     );
     let page = |node: &Node, drop: &str| {
@@ -503,7 +517,10 @@ async fn a_verifier_over_https_is_asked_once_its_certificate_is_trusted() {
         join(&untrusting, &deployment, "tls", "alice", Some("ok-1")).await,
         (503, "captcha_unavailable".into())
     );
-    assert!(seen.lock().unwrap().is_empty(), "the secret went to an untrusted server");
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "the secret went to an untrusted server"
+    );
     untrusting.stop();
 
     let node = Node::start(&deployment, |config| {

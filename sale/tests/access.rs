@@ -171,7 +171,10 @@ async fn an_operator_switches_the_captcha_and_proof_of_work_per_drop() {
         (&json!("code"), &json!(false), &json!(false)),
         "{body}"
     );
-    for bad in [json!({"captcha": "no"}), json!({"captcha": null, "bots": 1})] {
+    for bad in [
+        json!({"captcha": "no"}),
+        json!({"captcha": null, "bots": 1}),
+    ] {
         let (status, answer) = call(&app, Method::PUT, path, bad).await;
         assert!((400..500).contains(&status), "{status} {answer}");
         assert!(answer["error"].is_string(), "{answer}");

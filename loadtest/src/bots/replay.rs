@@ -3,7 +3,7 @@
 //! account and another drop, and (d) skippers, who join with no solution
 //! or a guessed one. Each try that joined is counted (must be 0).
 
-use super::Run;
+use super::{Fan, Run};
 use queue::pow::{encode, Challenge, Solution};
 use std::time::Duration;
 
