@@ -154,10 +154,12 @@ function openDashboard(id) {
 
 async function loadAccess(id) {
   const form = $("access-form");
-  formSay(form, "", "");
+  // Only this form's own messages: the page's notice (a drop just
+  // created) stays.
+  for (const message of form.querySelectorAll(".form-message")) message.textContent = "";
   const { status, body } = await api(`/api/drops/${encodeURIComponent(id)}/access`).catch(() => ({ status: 0, body: null }));
   if (current !== id) return;
-  if (status !== 200) { formSay(form, "The drop's join settings could not be loaded; reload the dashboard."); return; }
+  if (status !== 200) { form.querySelector(".form-message.error").textContent = "The drop's join settings could not be loaded; reload the dashboard."; return; }
   $("access-mode").value = body.mode;
   $("access-pow").checked = body.proof_of_work;
   $("access-captcha").checked = body.captcha;

@@ -305,9 +305,9 @@ await step("the operator turns a drop's CAPTCHA off in the console: its fans joi
   await ops.goto(`${SALE}/ops`);
   await ops.locator(`button[data-drop="${drop}"]`).click();
   await ops.getByRole("heading", { name: `Dashboard: ${drop}` }).waitFor();
-  const captcha = ops.getByLabel(/^CAPTCHA/);
+  const captcha = ops.getByRole("checkbox", { name: /CAPTCHA \(when/ });
   await ops.waitForFunction(() => document.getElementById("access-captcha").checked);
-  assert.equal(await ops.getByLabel(/^Proof of work/).isChecked(), true);
+  assert.equal(await ops.getByRole("checkbox", { name: /Proof of work/ }).isChecked(), true);
   // From the keyboard: the box, then the button.
   await captcha.focus();
   await captcha.press("Space");
