@@ -186,7 +186,7 @@ function onStatus(next) {
 
 // Proof of work before joining: the queue may ask this browser to solve a
 // challenge (a few hundred thousand SHA-256 hashes, in a Web Worker so the
-// page stays responsive). A solution joins once, so each join asks anew.
+// page stays responsive; WebAssembly SIMD where the browser has it). A solution joins once, so each join asks anew.
 // The browser test reads the timings from here.
 const pow = { runs: [] };
 window.lineupPow = pow;
@@ -205,7 +205,7 @@ async function proofOfWork() {
       worker.postMessage({ salt: body.salt, challenge: body.challenge, maxnumber: body.maxnumber });
     });
     if (result.number === null || result.number === undefined) return null;
-    pow.runs.push({ ms: performance.now() - started, hashes: result.number + 1, maxnumber: body.maxnumber });
+    pow.runs.push({ ms: performance.now() - started, hashes: result.number + 1, maxnumber: body.maxnumber, engine: result.engine });
     return btoa(JSON.stringify({
       algorithm: body.algorithm, challenge: body.challenge, number: result.number,
       salt: body.salt, signature: body.signature,
@@ -216,9 +216,10 @@ async function proofOfWork() {
 }
 
 async function connect() {
-  // A CAPTCHA first, when this deployment asks for one: the join waits
-  // for the fan to pass it, and takes the token (it is spent once).
-  if (settings.captcha && !captchaToken) { askCaptcha(null); return; }
+  // A CAPTCHA first, when this deployment and this drop ask for one: the
+  // join waits for the fan to pass it, and takes the token (it is spent
+  // once).
+  if (settings.captcha && settings.captchaOn && !captchaToken) { askCaptcha(null); return; }
   const captcha = captchaToken;
   captchaToken = null;
   let solution = null;
@@ -310,7 +311,7 @@ function submitCode(event) {
   connect();
 }
 
-// ---- the CAPTCHA (when the deployment asks for one) ----
+// ---- the CAPTCHA (when the deployment and the drop ask for one) ----
 //
 // In dev mode's sandbox a labelled checkbox stands in for the widget and
 // makes a token the sandbox verifier passes; otherwise the provider's
@@ -320,6 +321,9 @@ function submitCode(event) {
 const captchaWidget = { rendered: false, id: null };
 
 function askCaptcha(reason) {
+  // Refused for want of one: the operator turned the drop's CAPTCHA on
+  // after this page loaded; later joins ask first.
+  settings.captchaOn = true;
   stopPolling();
   offline("");
   show("captcha");

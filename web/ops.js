@@ -1,5 +1,6 @@
 // The operator console: sign in with the operator key, list, create and
-// control drops, create venues (with a seat map), events and seated sales,
+// control drops (who may join, proof of work and CAPTCHA per drop), create
+// venues (with a seat map), events and seated sales,
 // edit events and venues (each edit made from the version loaded),
 // and watch one drop's live numbers (a seated sale's live seat map too).
 // Plain JavaScript.
@@ -145,7 +146,40 @@ function openDashboard(id) {
   if (timer) clearInterval(timer);
   timer = setInterval(refresh, 2000);
   refresh();
+  loadAccess(id);
   openLive(drops[id]);
+}
+
+// ---- who may join a drop, and its checks on joining ----
+
+async function loadAccess(id) {
+  const form = $("access-form");
+  // Only this form's own messages: the page's notice (a drop just
+  // created) stays.
+  for (const message of form.querySelectorAll(".form-message")) message.textContent = "";
+  const { status, body } = await api(`/api/drops/${encodeURIComponent(id)}/access`).catch(() => ({ status: 0, body: null }));
+  if (current !== id) return;
+  if (status !== 200) { form.querySelector(".form-message.error").textContent = "The drop's join settings could not be loaded; reload the dashboard."; return; }
+  $("access-mode").value = body.mode;
+  $("access-pow").checked = body.proof_of_work;
+  $("access-captcha").checked = body.captcha;
+}
+
+async function saveAccess(event) {
+  event.preventDefault();
+  const form = $("access-form");
+  const id = current;
+  if (!id) return;
+  const body = { mode: $("access-mode").value, proof_of_work: $("access-pow").checked, captcha: $("access-captcha").checked };
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  const { status, body: answer } = await api(`/api/drops/${encodeURIComponent(id)}/access`, {
+    method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
+  }).catch(() => ({ status: 0, body: null }));
+  button.disabled = false;
+  if (status !== 200) { formSay(form, `The join settings of ${id} were not saved: ${sentence(answer && answer.message)}`); return; }
+  const on = (flag) => (flag ? "on" : "off");
+  formSay(form, "", `Saved for ${id}: proof of work ${on(answer.proof_of_work)}, CAPTCHA ${on(answer.captcha)}; every queue node applies it within a second.`);
 }
 
 async function change(body, done) {
@@ -540,5 +574,6 @@ $("stock-form").addEventListener("submit", (event) => {
   event.preventDefault();
   change({ add_stock: Number($("add-stock").value) }, "Stock added.");
 });
+$("access-form").addEventListener("submit", saveAccess);
 $("signout").addEventListener("click", () => { sessionStorage.removeItem("lineup.operator"); location.reload(); });
 if (key) signIn();

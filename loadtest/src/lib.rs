@@ -11,7 +11,8 @@
 //!   `rush::fairness`, `rush::invariants`, `rush::thresholds`, `rush::report`, `rush::plot`.
 //! - [`seats`]: `loadtest seats`, a seated sale under a crowd (or hold decisions at a rate), its invariants;
 //!   its parts: `seats::setup`, `seats::fans`, `seats::viewers`, `seats::bench`, `seats::check`.
-//! - [`bots`]: `loadtest bots`, humans and bot farms against one line with proof of work: bots' share, CPU per admission, humans' extra wait, replays.
+//! - [`bots`]: `loadtest bots`, humans and bot farms against one line with proof of work: bots' share, CPU per admission, humans' extra wait, replays;
+//!   its parts: `bots::join`, `bots::replay`.
 //! - [`catalog`]: `loadtest catalog`, a million events loaded with COPY, then searched at a rate (p50/p99 per kind, index sizes).
 //! - [`idle`]: idle fans by the million, joined through the queue's own join script straight against Redis.
 //! - [`connect`]: fans' WebSockets and HTTP clients, spread over loopback source addresses.

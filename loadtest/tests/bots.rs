@@ -37,6 +37,7 @@ async fn bots_pay_for_their_places_and_replays_never_join() {
         admit_per_sec: 20,
         seconds: 40,
         solver_threads: 2,
+        plain_bot_solver: false,
         poll_ms: 700,
         no_baseline: false,
         out: std::env::temp_dir(),
@@ -59,6 +60,10 @@ async fn bots_pay_for_their_places_and_replays_never_join() {
     assert!(!mixed.bots_admitted_by_kind.contains_key("skipper"));
     // The farm's /24 asks for challenges fast: its difficulty rose.
     assert!(mixed.max_difficulty_seen > 2_000, "{mixed:?}");
+    // The spread farm, each account in a /24 of its own, paid the base.
+    let asked = &mixed.mean_maxnumber_by_kind;
+    assert_eq!(asked["spread"], 2_000, "{mixed:?}");
+    assert!(asked["farm"] > asked["spread"], "{mixed:?}");
     assert!(mixed.cpu_s_per_human_admission.unwrap() > 0.0);
     assert!(mixed.cpu_s_per_bot_admission.unwrap() > 0.0);
     assert!(result.human_extra_wait_s.is_some());

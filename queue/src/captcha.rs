@@ -4,7 +4,8 @@
 //! (`POST` form `secret`, `response`, `remoteip`; answer JSON
 //! `{"success": bool, ...}`), and spends so it joins once.
 //!
-//! - Off unless `CAPTCHA_VERIFY_URL` is set. `sandbox` (dev mode only) is a
+//! - Off unless `CAPTCHA_VERIFY_URL` is set (https through rustls with
+//!   the public web roots compiled in, plus `CAPTCHA_CA_FILE`'s). `sandbox` (dev mode only) is a
 //!   verifier in the process, after the providers' test keys: a token that
 //!   starts with `sandbox-pass` passes, any other fails.
 //! - Bounded: at most `CAPTCHA_MAX_CONCURRENT` verifications in flight on a
@@ -48,6 +49,8 @@ pub struct CaptchaSettings {
     pub site_key: Option<String>,
     /// The widget's script, loaded by the fan page.
     pub script_url: Option<String>,
+    /// Extra roots (PEM) the verifier's https certificate may chain to.
+    pub ca_file: Option<std::path::PathBuf>,
     pub timeout: Duration,
     pub max_concurrent: usize,
 }
@@ -122,14 +125,9 @@ impl Captcha {
             anyhow::ensure!(dev, "CAPTCHA_VERIFY_URL=sandbox is for dev mode only");
             Verifier::Sandbox
         } else {
-            // This build's HTTP client has no TLS (the workspace's reqwest
-            // is built without it): an https verifier would refuse every
-            // join, so it is refused here, at start.
             anyhow::ensure!(
-                url.starts_with("http://"),
-                "CAPTCHA_VERIFY_URL must be an http:// URL or `sandbox` (this build has no TLS: \
-                 reach an https verifier through a local TLS-originating proxy, or build \
-                 reqwest with its rustls-tls feature)"
+                url.starts_with("https://") || url.starts_with("http://"),
+                "CAPTCHA_VERIFY_URL must be an https:// (or http://) URL, or `sandbox`"
             );
             let secret = settings
                 .secret
@@ -138,11 +136,7 @@ impl Captcha {
                 .ok_or_else(|| anyhow::anyhow!("CAPTCHA_VERIFY_URL needs CAPTCHA_SECRET"))?;
             let timeout = settings.timeout.max(Duration::from_millis(50));
             Verifier::Remote {
-                client: reqwest::Client::builder()
-                    .timeout(timeout)
-                    .connect_timeout(timeout)
-                    .redirect(reqwest::redirect::Policy::none())
-                    .build()?,
+                client: verifier_client(timeout, settings.ca_file.as_deref())?,
                 url: url.to_string(),
                 secret,
                 slots: Semaphore::new(settings.max_concurrent.max(1)),
@@ -224,6 +218,38 @@ impl Captcha {
             }
         }
     }
+}
+
+/// The HTTP client for the verifier: https through rustls with the public
+/// web roots compiled in (webpki-roots), plus the roots in `ca_file`; no
+/// redirects followed; every call bounded by `timeout`.
+fn verifier_client(
+    timeout: Duration,
+    ca_file: Option<&std::path::Path>,
+) -> anyhow::Result<reqwest::Client> {
+    use anyhow::Context;
+    let mut builder = reqwest::Client::builder()
+        .use_rustls_tls()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none());
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path)
+            .with_context(|| format!("CAPTCHA_CA_FILE {} unreadable", path.display()))?;
+        let roots = reqwest::Certificate::from_pem_bundle(&pem)
+            .with_context(|| format!("CAPTCHA_CA_FILE {}: not PEM certificates", path.display()))?;
+        anyhow::ensure!(
+            !roots.is_empty(),
+            "CAPTCHA_CA_FILE {} holds no certificate",
+            path.display()
+        );
+        for root in roots {
+            builder = builder.add_root_certificate(root);
+        }
+    }
+    builder
+        .build()
+        .context("the CAPTCHA verifier's HTTP client")
 }
 
 impl Inner {

@@ -119,6 +119,12 @@ pub struct Config {
     #[arg(long, env = "CAPTCHA_SCRIPT_URL")]
     pub captcha_script_url: Option<String>,
 
+    /// Extra root certificates (a PEM file) the verifier's https
+    /// certificate may chain to, besides the public web roots compiled in
+    /// (a verifier behind a private CA; the tests' self-signed one).
+    #[arg(long, env = "CAPTCHA_CA_FILE")]
+    pub captcha_ca_file: Option<PathBuf>,
+
     /// Longest a join waits for the verifier, milliseconds; past it the
     /// join is refused (fail closed).
     #[arg(long, env = "CAPTCHA_TIMEOUT_MS", default_value_t = 3000)]
@@ -169,6 +175,7 @@ impl Config {
             captcha_secret: None,
             captcha_site_key: None,
             captcha_script_url: None,
+            captcha_ca_file: None,
             captcha_timeout_ms: 3000,
             captcha_max_concurrent: 64,
             pump_tick_ms: 100,
@@ -189,6 +196,7 @@ impl Config {
             secret: self.captcha_secret.clone(),
             site_key: self.captcha_site_key.clone(),
             script_url: self.captcha_script_url.clone(),
+            ca_file: self.captcha_ca_file.clone(),
             timeout: std::time::Duration::from_millis(self.captcha_timeout_ms),
             max_concurrent: self.captcha_max_concurrent,
         }

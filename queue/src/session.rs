@@ -373,6 +373,7 @@ mod tests {
                 earliest_pending_expiry: None,
                 access: "open".into(),
                 proof_of_work: true,
+                captcha: true,
             },
             line: LineSnapshot {
                 progress: Progress {

@@ -222,6 +222,7 @@ mod tests {
                     .then(|| DateTime::from_timestamp(4_000_000_000, 0).unwrap_or_default()),
                 access: "open".into(),
                 proof_of_work: true,
+                captcha: true,
             },
             line: LineSnapshot {
                 waiting: 500,

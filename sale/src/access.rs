@@ -12,7 +12,7 @@
 
 use crate::domain::Sale;
 use crate::drops::DropError;
-use crate::store::access;
+use crate::store::access::{self, AccessChange, AccessSettings};
 use admission::contract::access_code_hash;
 use runtime::redis::bounded;
 use serde::{Deserialize, Serialize};
@@ -49,32 +49,37 @@ fn new_code() -> String {
 
 impl Sale {
     /// Sets who may join a drop's line (`open`, `code` or `list`) and
-    /// whether joining needs proof of work; `None` keeps the setting.
+    /// whether joining needs proof of work and a CAPTCHA; `None` keeps the
+    /// setting. Queue nodes pick it up at once (announced) or within their
+    /// next settings refresh (a second).
     pub async fn set_access_mode(
         &self,
         drop_id: &str,
-        mode: Option<&str>,
-        proof_of_work: Option<bool>,
-    ) -> Result<(String, bool), DropError> {
-        if mode.is_some_and(|m| !["open", "code", "list"].contains(&m)) {
+        change: AccessChange<'_>,
+    ) -> Result<AccessSettings, DropError> {
+        if change
+            .mode
+            .is_some_and(|m| !["open", "code", "list"].contains(&m))
+        {
             return Err(DropError::Invalid(
                 "mode must be open, code (an access code or the list) or list".into(),
             ));
         }
         self.find(drop_id).await?;
-        let set = access::set_mode(&self.db, drop_id, mode, proof_of_work).await?;
+        let set = access::set_mode(&self.db, drop_id, &change).await?;
         self.announce(drop_id).await;
         tracing::info!(
             drop = drop_id,
-            mode = set.0,
-            proof_of_work = set.1,
+            mode = set.mode,
+            proof_of_work = set.proof_of_work,
+            captcha = set.captcha,
             "drop access set"
         );
         Ok(set)
     }
 
-    /// A drop's access mode and proof-of-work switch.
-    pub async fn access_mode(&self, drop_id: &str) -> Result<(String, bool), DropError> {
+    /// A drop's access mode and its proof-of-work and CAPTCHA switches.
+    pub async fn access_mode(&self, drop_id: &str) -> Result<AccessSettings, DropError> {
         self.find(drop_id).await?;
         Ok(access::mode(&self.db, drop_id).await?)
     }

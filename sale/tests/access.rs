@@ -132,3 +132,60 @@ async fn an_operator_makes_a_drop_invite_only() {
         .unwrap();
     assert_eq!(response.status(), 403, "only an operator");
 }
+
+/// The per-drop switches: proof of work and CAPTCHA each on until turned
+/// off, set apart from each other and from the mode; a bad value is
+/// refused and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_operator_switches_the_captcha_and_proof_of_work_per_drop() {
+    use reqwest::Method;
+    let app = TestApp::spawn().await;
+    app.create_drop("calm", 10).await;
+    let path = "/api/drops/calm/access";
+
+    let (status, body) = call(&app, Method::GET, path, Value::Null).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["mode"], &body["proof_of_work"], &body["captcha"]),
+        (&json!("open"), &json!(true), &json!(true)),
+        "{body}"
+    );
+    let (status, body) = call(&app, Method::PUT, path, json!({"captcha": false})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["mode"], &body["proof_of_work"], &body["captcha"]),
+        (&json!("open"), &json!(true), &json!(false)),
+        "{body}"
+    );
+    // Another switch keeps this one.
+    let (status, body) = call(
+        &app,
+        Method::PUT,
+        path,
+        json!({"proof_of_work": false, "mode": "code"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["mode"], &body["proof_of_work"], &body["captcha"]),
+        (&json!("code"), &json!(false), &json!(false)),
+        "{body}"
+    );
+    for bad in [
+        json!({"captcha": "no"}),
+        json!({"captcha": null, "bots": 1}),
+    ] {
+        let (status, answer) = call(&app, Method::PUT, path, bad).await;
+        assert!((400..500).contains(&status), "{status} {answer}");
+        assert!(answer["error"].is_string(), "{answer}");
+    }
+    let stored: (String, bool, bool) = sqlx::query_as(
+        "SELECT mode, proof_of_work, captcha FROM drop_access WHERE drop_id = 'calm'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(stored, ("code".into(), false, false));
+    let (status, body) = call(&app, Method::PUT, path, json!({"captcha": true})).await;
+    assert_eq!((status, &body["captcha"]), (200, &json!(true)), "{body}");
+}

@@ -177,7 +177,9 @@ await step("a fan joins before opening, is admitted, buys 2, pays, and is refuse
   await fan.getByRole("heading", { name: "The line opens in" }).waitFor();
   const runs = await fan.evaluate(() => window.lineupPow.runs);
   assert.ok(runs.length >= 1, "the page solved a challenge");
-  console.log(`  proof of work in Chromium: ${runs.map((r) => `${Math.round(r.ms)} ms for ${r.hashes} hashes (maxnumber ${r.maxnumber})`).join("; ")}`);
+  console.log(`  proof of work in Chromium: ${runs.map((r) => `${Math.round(r.ms)} ms for ${r.hashes} hashes (maxnumber ${r.maxnumber}, ${r.engine})`).join("; ")}`);
+  // The page's policy lets the worker compile its WebAssembly.
+  assert.equal(runs[0].engine, "wasm-simd", JSON.stringify(runs));
   await fan.getByText("Places are drawn at random").waitFor();
   await fan.waitForFunction(() => /^\d\d:\d\d$/.test(document.getElementById("countdown").textContent));
   await shoot(fan, "fan-prequeue");
@@ -290,6 +292,64 @@ await step("a CAPTCHA before joining: the sandbox check, ticked with the keyboar
   await box.press("Space");
   await fan.getByRole("heading", { name: /It's your turn!|You are in line/ }).waitFor();
   await fan.context().close();
+});
+
+await step("the operator turns a drop's CAPTCHA off in the console: its fans join without the check", async () => {
+  const drop = `browser-k-${stamp}`;
+  const created = await sale("/api/drops", {
+    method: "POST",
+    body: JSON.stringify({ id: drop, name: "No check", stock: 5, price_cents: 1000, currency: "EUR",
+      opens_at: isoIn(-60), admission_rate_per_sec: 5 }),
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  await ops.goto(`${SALE}/ops`);
+  await ops.locator(`button[data-drop="${drop}"]`).click();
+  await ops.getByRole("heading", { name: `Dashboard: ${drop}` }).waitFor();
+  const captcha = ops.getByRole("checkbox", { name: /CAPTCHA \(when/ });
+  await ops.waitForFunction(() => document.getElementById("access-captcha").checked);
+  assert.equal(await ops.getByRole("checkbox", { name: /Proof of work/ }).isChecked(), true);
+  // From the keyboard: the box, then the button.
+  await captcha.focus();
+  await captcha.press("Space");
+  await ops.getByRole("button", { name: "Save who may join" }).press("Enter");
+  await ops.getByText(`Saved for ${drop}: proof of work on, CAPTCHA off`).waitFor();
+  await accessible(ops, "ops dashboard join settings");
+  const stored = await sale(`/api/drops/${drop}/access`);
+  assert.equal(stored.body.captcha, false, JSON.stringify(stored.body));
+  // The queue node with the sandbox CAPTCHA picks it up within a second.
+  await new Promise((r) => setTimeout(r, 1500));
+  const fan = await fanPage("hana", drop, { viewport: PHONE }, process.env.CAPTCHA_QUEUE_URL);
+  await fan.getByRole("heading", { name: /It's your turn!|You are in line/ }).waitFor();
+  assert.equal(await fan.locator("#captcha").isHidden(), true);
+  await fan.context().close();
+});
+
+await step("proof of work: hashes per second in Chromium, WebAssembly SIMD and plain JavaScript", async () => {
+  // The fan page, not signed in (nobody joins): its policy, its worker.
+  const context = await browser.newContext({ viewport: DESKTOP });
+  const page = await context.newPage();
+  watchErrors(page, "pow timing");
+  await page.goto(`${QUEUE}/drops/${dropA}`);
+  await page.getByLabel("Your name").waitFor();
+  const { createHash } = await import("node:crypto");
+  const salt = `0123456789abcdef01234567?drop=${dropA}&user=0123456789abcdef01234567&expires=1764745120&max=3000000`;
+  const number = 2000000;
+  const challenge = createHash("sha256").update(`${salt}${number}`).digest("hex");
+  const timings = [];
+  for (const plain of [false, true, false, true]) {
+    const run = await page.evaluate(({ salt, challenge, plain }) => new Promise((resolve) => {
+      const worker = new Worker("/web/pow-worker.js");
+      const started = performance.now();
+      worker.onmessage = (event) => { worker.terminate(); resolve({ ...event.data, wall: performance.now() - started }); };
+      worker.postMessage({ salt, challenge, maxnumber: 3000000, plain });
+    }), { salt, challenge, plain });
+    assert.equal(run.number, number, JSON.stringify(run));
+    timings.push({ engine: run.engine, ms: Math.round(run.wall), mhs: Number(((number + 1) / run.wall / 1000).toFixed(2)) });
+  }
+  const load = loadavg().map((l) => l.toFixed(2)).join(" ");
+  console.log(`  proof of work, ${number + 1} hashes in Chromium (load ${load}): ${timings.map((t) => `${t.engine} ${t.ms} ms = ${t.mhs} MH/s`).join("; ")}`);
+  writeFileSync(`${ARTIFACTS}pow-timing.json`, JSON.stringify({ hashes: number + 1, load, timings }, null, 2));
+  await context.close();
 });
 
 await step("the operator watches the dashboard move while a small load runs", async () => {

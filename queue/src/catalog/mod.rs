@@ -339,7 +339,8 @@ pub async fn load_settings(db: &sqlx::PgPool, ids: &[String]) -> sqlx::Result<Ve
                  WHERE h.drop_id = d.id AND h.order_id IS NULL AND h.released_at IS NULL
                    AND h.expires_at > now())) AS earliest_pending_expiry,
              COALESCE(a.mode, 'open') AS "access!",
-             COALESCE(a.proof_of_work, true) AS "proof_of_work!"
+             COALESCE(a.proof_of_work, true) AS "proof_of_work!",
+             COALESCE(a.captcha, true) AS "captcha!"
            FROM drops d LEFT JOIN drop_access a ON a.drop_id = d.id
            WHERE d.id = ANY($1)"#,
         ids

@@ -25,6 +25,9 @@ pub struct DropSettings {
     /// Joins need a solved challenge (when this node asks for proof of
     /// work at all, see `crate::pow`); the operator may exempt a drop.
     pub proof_of_work: bool,
+    /// Joins need a CAPTCHA token (when this deployment has a verifier at
+    /// all, see `crate::captcha`); the operator may turn it off per drop.
+    pub captcha: bool,
 }
 
 /// Everything a status is computed from.

@@ -209,7 +209,8 @@ impl Proofs {
 
 /// Checks what a join must show before it may take a place: the proof of
 /// work first (no I/O to verify), then the CAPTCHA (a call to its
-/// verifier). Each is spent once.
+/// verifier), each when the node and the drop ask for it. Each is spent
+/// once.
 pub async fn check_entry(
     http: &HttpState,
     state: &crate::catalog::DropState,
@@ -218,6 +219,11 @@ pub async fn check_entry(
     client: IpAddr,
 ) -> Result<(), QueueError> {
     check_pow(http, state, user, proofs.pow.as_deref()).await?;
+    if !state.settings.captcha {
+        // The operator turned the CAPTCHA off for this drop: a token sent
+        // anyway is neither verified nor spent.
+        return Ok(());
+    }
     http.captcha
         .check(&state.settings.id, proofs.captcha.as_deref(), client)
         .await

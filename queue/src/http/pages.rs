@@ -3,7 +3,10 @@
 //! allows scripts and styles from this origin only and API calls to this
 //! origin (and its WebSocket) and the sale service, no framing, no MIME
 //! sniffing, no referrer. The page gets its settings (the sale service's
-//! URL, dev mode, the CAPTCHA widget's) as a JSON data block in the HTML.
+//! URL, dev mode, the CAPTCHA widget's and whether this drop asks for it)
+//! as a JSON data block in the HTML.
+//! `'wasm-unsafe-eval'` lets the proof-of-work worker compile the
+//! WebAssembly it writes (no JavaScript `eval`: that stays refused).
 //! With a CAPTCHA widget script (`CAPTCHA_SCRIPT_URL`), the policy also
 //! allows its origin for scripts, frames, styles and connections (what
 //! Turnstile's widget needs).
@@ -35,7 +38,7 @@ fn csp(sale_origin: &str, widget: &str) -> String {
         widget => widget.to_string(),
     };
     format!(
-        "default-src 'self'; script-src 'self' {widget}; style-src 'self' {widget}; img-src 'self' data:; \
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' {widget}; style-src 'self' {widget}; img-src 'self' data:; \
          connect-src 'self' ws: wss: {sale_origin} {widget}; worker-src 'self' blob:; \
          frame-src {frames}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
     )
@@ -74,11 +77,23 @@ fn headers(http: &HttpState) -> [(header::HeaderName, String); 4] {
 
 /// `GET /drops/{id}`: the fan's page for a drop (the drop id is read from
 /// the URL by the script).
-async fn fan_page(State(http): State<HttpState>, Path(_drop): Path<String>) -> Response {
+async fn fan_page(State(http): State<HttpState>, Path(drop): Path<String>) -> Response {
+    // Whether this drop asks for the CAPTCHA as the page loads (a drop not
+    // found, or not loadable now: asked, and the join says otherwise). The
+    // widget's settings come along whenever the deployment has one, so a
+    // switch turned on after the page loaded is met when the join is
+    // refused with `captcha_required`.
+    let captcha_on = http.captcha.required()
+        && http
+            .room
+            .drop_state(&drop)
+            .await
+            .map_or(true, |state| state.settings.captcha);
     let settings = serde_json::json!({
         "saleUrl": http.limits.sale_url.trim_end_matches('/'),
         "dev": http.dev_issuer.is_some(),
         "captcha": http.captcha.page_settings(),
+        "captchaOn": captcha_on,
     });
     // `<` escaped so the JSON cannot close the script element.
     let settings = settings.to_string().replace('<', "\\u003c");

@@ -5,6 +5,7 @@ use super::auth::Operator;
 use super::error::ApiError;
 use super::HttpState;
 use crate::access::{CodesMade, MakeCodes};
+use crate::store::access::{AccessChange, AccessSettings};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -25,6 +26,7 @@ pub fn router() -> Router<HttpState> {
 struct Mode {
     mode: Option<String>,
     proof_of_work: Option<bool>,
+    captcha: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -38,27 +40,30 @@ async fn show(
     _: Operator,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (mode, pow) = http.sale.access_mode(&id).await?;
-    Ok(Json(
-        json!({"drop": id, "mode": mode, "proof_of_work": pow}),
-    ))
+    let set = http.sale.access_mode(&id).await?;
+    Ok(Json(access_json(&id, &set)))
 }
 
 /// `PUT /api/drops/{id}/access {"mode": "open" | "code" | "list",
-/// "proof_of_work": bool}` (either may be left out).
+/// "proof_of_work": bool, "captcha": bool}` (any may be left out).
 async fn set_mode(
     State(http): State<HttpState>,
     _: Operator,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Mode>,
 ) -> Result<Json<Value>, ApiError> {
-    let (mode, pow) = http
-        .sale
-        .set_access_mode(&id, body.mode.as_deref(), body.proof_of_work)
-        .await?;
-    Ok(Json(
-        json!({"drop": id, "mode": mode, "proof_of_work": pow}),
-    ))
+    let change = AccessChange {
+        mode: body.mode.as_deref(),
+        proof_of_work: body.proof_of_work,
+        captcha: body.captcha,
+    };
+    let set = http.sale.set_access_mode(&id, change).await?;
+    Ok(Json(access_json(&id, &set)))
+}
+
+fn access_json(id: &str, set: &AccessSettings) -> Value {
+    json!({"drop": id, "mode": set.mode, "proof_of_work": set.proof_of_work,
+           "captcha": set.captcha})
 }
 
 /// `POST /api/drops/{id}/access/codes {"count" | "codes", "max_uses"}`.

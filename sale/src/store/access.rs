@@ -3,39 +3,70 @@
 
 use sqlx::PgPool;
 
-/// Sets a drop's access mode (`open`, `code` or `list`) and whether its
-/// joins need proof of work; `None` keeps what is set. Returns both.
+/// A drop's line settings: who may join (`open`, `code` or `list`) and
+/// whether its joins need proof of work and a CAPTCHA (each when the queue
+/// asks for one at all).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AccessSettings {
+    pub mode: String,
+    pub proof_of_work: bool,
+    pub captcha: bool,
+}
+
+impl Default for AccessSettings {
+    /// A drop never set: open, proof of work and CAPTCHA on.
+    fn default() -> Self {
+        Self {
+            mode: "open".into(),
+            proof_of_work: true,
+            captcha: true,
+        }
+    }
+}
+
+/// What an operator changes; `None` keeps what is set.
+#[derive(Debug, Clone, Default)]
+pub struct AccessChange<'a> {
+    pub mode: Option<&'a str>,
+    pub proof_of_work: Option<bool>,
+    pub captcha: Option<bool>,
+}
+
+/// Sets a drop's access mode and its proof-of-work and CAPTCHA switches;
+/// what is left out keeps its value. Returns the settings.
 pub async fn set_mode(
     db: &PgPool,
     drop_id: &str,
-    mode: Option<&str>,
-    proof_of_work: Option<bool>,
-) -> sqlx::Result<(String, bool)> {
-    let row = sqlx::query!(
-        "INSERT INTO drop_access (drop_id, mode, proof_of_work) \
-         VALUES ($1, COALESCE($2, 'open'), COALESCE($3, true)) \
+    change: &AccessChange<'_>,
+) -> sqlx::Result<AccessSettings> {
+    sqlx::query_as!(
+        AccessSettings,
+        "INSERT INTO drop_access (drop_id, mode, proof_of_work, captcha) \
+         VALUES ($1, COALESCE($2, 'open'), COALESCE($3, true), COALESCE($4, true)) \
          ON CONFLICT (drop_id) DO UPDATE SET \
            mode = COALESCE($2, drop_access.mode), \
-           proof_of_work = COALESCE($3, drop_access.proof_of_work), updated_at = now() \
-         RETURNING mode, proof_of_work",
+           proof_of_work = COALESCE($3, drop_access.proof_of_work), \
+           captcha = COALESCE($4, drop_access.captcha), updated_at = now() \
+         RETURNING mode, proof_of_work, captcha",
         drop_id,
-        mode,
-        proof_of_work
+        change.mode,
+        change.proof_of_work,
+        change.captcha
     )
     .fetch_one(db)
-    .await?;
-    Ok((row.mode, row.proof_of_work))
+    .await
 }
 
-/// A drop's access mode and proof-of-work switch (`open`, on: when never set).
-pub async fn mode(db: &PgPool, drop_id: &str) -> sqlx::Result<(String, bool)> {
-    let row = sqlx::query!(
-        "SELECT mode, proof_of_work FROM drop_access WHERE drop_id = $1",
+/// A drop's access settings (the defaults when never set).
+pub async fn mode(db: &PgPool, drop_id: &str) -> sqlx::Result<AccessSettings> {
+    let row = sqlx::query_as!(
+        AccessSettings,
+        "SELECT mode, proof_of_work, captcha FROM drop_access WHERE drop_id = $1",
         drop_id
     )
     .fetch_optional(db)
     .await?;
-    Ok(row.map_or(("open".into(), true), |r| (r.mode, r.proof_of_work)))
+    Ok(row.unwrap_or_default())
 }
 
 /// Adds codes (by hash) allowing `max_uses` each; returns the hashes that

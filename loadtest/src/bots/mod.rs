@@ -3,19 +3,23 @@
 //!
 //! - **humans**, each from an address (and /24) of its own, solve the
 //!   proof of work "at browser speed": the number is found natively, then
-//!   the fan sleeps until `hashes / --browser-mhs` has passed (0.45 MH/s
-//!   is what the fan page measured in Chromium); that time is counted as
-//!   the human's CPU.
+//!   the fan sleeps until `hashes / --browser-mhs` has passed; that time
+//!   is counted as the human's CPU (the default is the fan page's
+//!   WebAssembly SIMD solver as measured in Chromium, README "Bot
+//!   defence").
 //! - **(a) a farm**: many accounts behind few addresses in one /24;
-//! - **(b) a spread farm**: accounts each behind an address of its own;
+//! - **(b) a spread farm**: accounts each behind an address in a /24 of
+//!   its own (up to 4,000);
 //! - **(c) replayers**: bots that, once in line, send their spent solution
 //!   again (for themselves and for a second account) and, once admitted,
 //!   offer their admission token for another account and another drop;
 //! - **(d) skippers**: joins with no solution or an unsolved one.
 //!
 //! Bots solve natively on `--solver-threads` threads (humans do not wait
-//! for those); a bot's CPU is its time spent solving (HTTP costs are left
-//! out on both sides). Addresses
+//! for those) with the tuned solver a farm would run
+//! (`queue::pow::solve_fast`: the salt hashed once, SHA-NI where the CPU
+//! has it; `--plain-bot-solver` for the plain one); a bot's CPU is its
+//! time spent solving (HTTP costs are left out on both sides). Addresses
 //! travel in `X-Forwarded-For`, so the queue must trust this machine as a
 //! proxy (`TRUSTED_PROXIES=127.0.0.1`). Everyone polls until admitted; a
 //! phase ends when every human is admitted and every replayer has
@@ -26,13 +30,17 @@
 //! admission and per human admission, the humans' extra wait, and the
 //! replays and skips that joined (must be 0; the run fails otherwise).
 //!
-//! Over 400 lines (about 560): one scenario's flags, its report and its
-//! five actors, which share one `Run` and one `Tally`; split by actor, each
-//! file would carry those types' plumbing for a few dozen lines of its own.
+//! The parts: this file (flags, the cast, the phases, the report),
+//! `join` (asking, solving, joining, waiting to be admitted) and `replay`
+//! (replayers and skippers).
+
+mod join;
+mod replay;
 
 use crate::sale_api;
 use admission::identity::DevIssuer;
-use queue::pow::{encode, solve, Challenge, Solution};
+use join::{enter, wait};
+use replay::{replay_admission, replay_solution, skip};
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -60,7 +68,7 @@ pub struct Args {
     /// (a) How many addresses (one /24) the farm's accounts share.
     #[arg(long, default_value_t = 4)]
     pub farm_addresses: usize,
-    /// (b) Accounts each behind an address of its own.
+    /// (b) Accounts each behind an address in a /24 of its own.
     #[arg(long, default_value_t = 100)]
     pub spread_accounts: usize,
     /// (c) Token and solution replayers.
@@ -69,8 +77,10 @@ pub struct Args {
     /// (d) Bots that skip the proof of work.
     #[arg(long, default_value_t = 20)]
     pub skippers: usize,
-    /// A human's browser speed, million SHA-256 hashes per second.
-    #[arg(long, default_value_t = 0.45)]
+    /// A human's browser speed, million SHA-256 hashes per second (the fan
+    /// page's WebAssembly SIMD worker in Chromium on the 2-core
+    /// development machine: 4.5-5.7).
+    #[arg(long, default_value_t = 5.0)]
     pub browser_mhs: f64,
     /// The drop's admission rate, fans per second.
     #[arg(long, default_value_t = 20)]
@@ -81,6 +91,10 @@ pub struct Args {
     /// Threads the bots hash on (a human's solving does not wait for them).
     #[arg(long, default_value_t = 2)]
     pub solver_threads: usize,
+    /// Bots solve with the plain solver (a hex string per try) instead of
+    /// the tuned one a farm would run.
+    #[arg(long)]
+    pub plain_bot_solver: bool,
     /// How often a fan in line polls its status, milliseconds.
     #[arg(long, default_value_t = 700)]
     pub poll_ms: u64,
@@ -122,6 +136,8 @@ pub struct Phase {
     pub human_wait_p90_s: Option<f64>,
     pub challenges: usize,
     pub max_difficulty_seen: u64,
+    /// The mean difficulty (`maxnumber`) each kind of fan was asked.
+    pub mean_maxnumber_by_kind: std::collections::BTreeMap<String, u64>,
     pub rate_limited: usize,
     pub replays_tried: usize,
     pub replays_joined: usize,
@@ -145,6 +161,8 @@ struct Tally {
     bot_cpu: f64,
     challenges: usize,
     max_difficulty: u64,
+    /// Per kind: the sum of the difficulties asked, and how many.
+    asked: std::collections::BTreeMap<String, (u64, u64)>,
     rate_limited: usize,
     replays_tried: usize,
     replays_joined: usize,
@@ -240,7 +258,12 @@ async fn phase(args: &Args, drop: &str, bots: bool) -> anyhow::Result<Phase> {
             ));
         }
         for n in 0..args.spread_accounts {
-            cast.push((Kind::Spread, format!("198.19.{}.{}", n / 250, 1 + n % 250)));
+            // Each behind an address in a /24 of its own (residential
+            // proxies): the per-network difficulty never sees two of them.
+            cast.push((
+                Kind::Spread,
+                format!("172.{}.{}.9", 16 + (n / 250) % 16, n % 250),
+            ));
         }
         for n in 0..args.replayers {
             cast.push((Kind::Replayer, format!("203.0.113.{}", 1 + n % 250)));
@@ -315,6 +338,11 @@ fn report(run: &Run, seconds: f64) -> Phase {
             .copied(),
         challenges: tally.challenges,
         max_difficulty_seen: tally.max_difficulty,
+        mean_maxnumber_by_kind: tally
+            .asked
+            .iter()
+            .map(|(kind, (sum, n))| (kind.clone(), sum / (*n).max(1)))
+            .collect(),
         rate_limited: tally.rate_limited,
         replays_tried: tally.replays_tried,
         replays_joined: tally.replays_joined,
@@ -363,206 +391,4 @@ impl Run {
     fn over(&self) -> bool {
         Instant::now() >= self.deadline
     }
-}
-
-/// Asks for a challenge, solves it (natively; a human then waits out its
-/// browser's time), joins; retries what the queue asks to retry. The
-/// solution it joined with (None: none was asked), or None at the deadline.
-async fn enter(run: &Run, fan: &Fan) -> Option<Option<String>> {
-    while !run.over() {
-        let asked = run
-            .http
-            .get(format!(
-                "{}/api/drops/{}/queue/challenge",
-                run.args.queue, run.drop
-            ))
-            .bearer_auth(&fan.token)
-            .header("x-forwarded-for", &fan.address)
-            .send()
-            .await;
-        let body: serde_json::Value = match asked {
-            Ok(response) if response.status() == 200 => response.json().await.unwrap_or_default(),
-            Ok(response) if response.status() == 429 => {
-                run.tally().rate_limited += 1;
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                continue;
-            }
-            _ => {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                continue;
-            }
-        };
-        let solution = match body["required"].as_bool() {
-            Some(true) => Some(solved(run, fan, body).await?),
-            _ => None,
-        };
-        let joined = run
-            .post_join(fan, &fan.token, solution.as_deref())
-            .send()
-            .await;
-        match joined.map(|r| r.status().as_u16()) {
-            Ok(200) => return Some(solution),
-            Ok(429) => {
-                run.tally().rate_limited += 1;
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            _ => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
-    None
-}
-
-/// Finds a challenge's number on a solver thread; counts the CPU.
-async fn solved(run: &Run, fan: &Fan, body: serde_json::Value) -> Option<String> {
-    let challenge: Challenge = serde_json::from_value(body).ok()?;
-    {
-        let mut tally = run.tally();
-        tally.challenges += 1;
-        tally.max_difficulty = tally.max_difficulty.max(challenge.maxnumber);
-    }
-    // Bots queue for the farm's solver threads; a human solves on their
-    // own device, so does not wait for them.
-    let slot = match fan.kind {
-        Kind::Human => None,
-        _ => Some(run.solvers.acquire().await.ok()?),
-    };
-    let (solution, spent) = tokio::task::spawn_blocking(move || {
-        let started = Instant::now();
-        (solve(&challenge), started.elapsed())
-    })
-    .await
-    .ok()?;
-    drop(slot);
-    let solution: Solution = solution?;
-    if fan.kind == Kind::Human {
-        // The browser's time for the same hashes, waited out.
-        let browser = (solution.number + 1) as f64 / (run.args.browser_mhs * 1e6);
-        run.tally().human_cpu += browser;
-        if let Some(left) = Duration::try_from_secs_f64(browser)
-            .ok()
-            .and_then(|b| b.checked_sub(spent))
-        {
-            tokio::time::sleep(left).await;
-        }
-    } else {
-        run.tally().bot_cpu += spent.as_secs_f64();
-    }
-    Some(encode(&solution))
-}
-
-/// Polls until admitted; the admission token, or None at the deadline.
-async fn wait(run: &Run, fan: &Fan) -> Option<String> {
-    let url = format!("{}/api/drops/{}/queue", run.args.queue, run.drop);
-    while !run.over() {
-        tokio::time::sleep(Duration::from_millis(run.args.poll_ms)).await;
-        let polled = run
-            .http
-            .get(&url)
-            .bearer_auth(&fan.token)
-            .header("x-forwarded-for", &fan.address)
-            .send()
-            .await;
-        let Ok(response) = polled else { continue };
-        if response.status() == 429 {
-            run.tally().rate_limited += 1;
-            continue;
-        }
-        let body: serde_json::Value = response.json().await.unwrap_or_default();
-        if body["state"] == "admitted" {
-            let at = run.started.elapsed().as_secs_f64();
-            run.tally().admitted.push((fan.kind, at));
-            return body["admission_token"].as_str().map(str::to_string);
-        }
-    }
-    None
-}
-
-/// (c) The spent solution sent again: for the same account, and for a
-/// second account (the solution is bound to the first).
-async fn replay_solution(run: &Run, fan: &Fan, solution: Option<&str>) {
-    let Some(solution) = solution else { return };
-    let second = match run.issuer.issue(&format!("{}-twin", fan.user), false, 3600) {
-        Ok(token) => token,
-        Err(_) => return,
-    };
-    for token in [fan.token.as_str(), second.as_str()] {
-        let status = run.post_join(fan, token, Some(solution)).send().await;
-        let mut tally = run.tally();
-        tally.replays_tried += 1;
-        if matches!(status.map(|r| r.status().as_u16()), Ok(200)) {
-            tally.replays_joined += 1;
-        }
-    }
-}
-
-/// (c) An admission token offered for another account and at another
-/// drop: an order placed with it would be a replay that joined.
-async fn replay_admission(run: &Run, admission: &str) {
-    let Ok(stranger) = run.issuer.issue("stranger", false, 3600) else {
-        return;
-    };
-    for (drop, user) in [
-        (&run.drop, Some(stranger.as_str())),
-        (&run.other_drop, None),
-    ] {
-        let mut request = run
-            .http
-            .post(format!("{}/api/drops/{drop}/orders", run.args.sale))
-            .bearer_auth(admission)
-            .header("idempotency-key", uuid::Uuid::new_v4().to_string())
-            .json(&serde_json::json!({"quantity": 1}));
-        if let Some(user) = user {
-            request = request.header("x-user-token", user);
-        }
-        let status = request.send().await.map(|r| r.status().as_u16());
-        let mut tally = run.tally();
-        tally.replays_tried += 1;
-        if matches!(status, Ok(200 | 201)) {
-            tally.replays_joined += 1;
-        }
-    }
-}
-
-/// (d) Joins with no solution, then with an unsolved one, every half
-/// second until the deadline.
-async fn skip(run: &Run, fan: &Fan) -> anyhow::Result<()> {
-    while !run.over() {
-        let body: serde_json::Value = match run
-            .http
-            .get(format!(
-                "{}/api/drops/{}/queue/challenge",
-                run.args.queue, run.drop
-            ))
-            .bearer_auth(&fan.token)
-            .header("x-forwarded-for", &fan.address)
-            .send()
-            .await
-        {
-            Ok(response) => response.json().await.unwrap_or_default(),
-            Err(_) => serde_json::Value::Null,
-        };
-        if body["required"] == false {
-            return Ok(()); // nothing to skip: joins of this drop need no proof
-        }
-        let challenge: Option<Challenge> = serde_json::from_value(body).ok();
-        let guess = challenge.map(|c| {
-            encode(&Solution {
-                algorithm: c.algorithm,
-                challenge: c.challenge,
-                number: rand::random::<u64>() % c.maxnumber.max(1),
-                salt: c.salt,
-                signature: c.signature,
-            })
-        });
-        for pow in [None, guess.as_deref()] {
-            let status = run.post_join(fan, &fan.token, pow).send().await;
-            let mut tally = run.tally();
-            tally.skips_tried += 1;
-            if matches!(status.map(|r| r.status().as_u16()), Ok(200)) {
-                tally.skips_joined += 1;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    Ok(())
 }

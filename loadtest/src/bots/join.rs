@@ -1,0 +1,130 @@
+//! A fan's way in: ask for a challenge, solve it (a bot natively, a human
+//! natively and then waiting out its browser's time), join, then poll
+//! until admitted.
+
+use super::{Fan, Kind, Run};
+use queue::pow::{encode, solve, solve_fast, Challenge, Solution};
+use std::time::{Duration, Instant};
+
+/// Asks for a challenge, solves it (natively; a human then waits out its
+/// browser's time), joins; retries what the queue asks to retry. The
+/// solution it joined with (None: none was asked), or None at the deadline.
+pub(super) async fn enter(run: &Run, fan: &Fan) -> Option<Option<String>> {
+    while !run.over() {
+        let asked = run
+            .http
+            .get(format!(
+                "{}/api/drops/{}/queue/challenge",
+                run.args.queue, run.drop
+            ))
+            .bearer_auth(&fan.token)
+            .header("x-forwarded-for", &fan.address)
+            .send()
+            .await;
+        let body: serde_json::Value = match asked {
+            Ok(response) if response.status() == 200 => response.json().await.unwrap_or_default(),
+            Ok(response) if response.status() == 429 => {
+                run.tally().rate_limited += 1;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+            _ => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        let solution = match body["required"].as_bool() {
+            Some(true) => Some(solved(run, fan, body).await?),
+            _ => None,
+        };
+        let joined = run
+            .post_join(fan, &fan.token, solution.as_deref())
+            .send()
+            .await;
+        match joined.map(|r| r.status().as_u16()) {
+            Ok(200) => return Some(solution),
+            Ok(429) => {
+                run.tally().rate_limited += 1;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    None
+}
+
+/// Finds a challenge's number on a solver thread; counts the CPU.
+async fn solved(run: &Run, fan: &Fan, body: serde_json::Value) -> Option<String> {
+    let challenge: Challenge = serde_json::from_value(body).ok()?;
+    {
+        let mut tally = run.tally();
+        tally.challenges += 1;
+        tally.max_difficulty = tally.max_difficulty.max(challenge.maxnumber);
+        let asked = tally
+            .asked
+            .entry(format!("{:?}", fan.kind).to_lowercase())
+            .or_default();
+        asked.0 += challenge.maxnumber;
+        asked.1 += 1;
+    }
+    // Bots queue for the farm's solver threads; a human solves on their
+    // own device, so does not wait for them.
+    let slot = match fan.kind {
+        Kind::Human => None,
+        _ => Some(run.solvers.acquire().await.ok()?),
+    };
+    let plain = run.args.plain_bot_solver && fan.kind != Kind::Human;
+    let (solution, spent) = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let solution = match plain {
+            true => solve(&challenge),
+            false => solve_fast(&challenge),
+        };
+        (solution, started.elapsed())
+    })
+    .await
+    .ok()?;
+    drop(slot);
+    let solution: Solution = solution?;
+    if fan.kind == Kind::Human {
+        // The browser's time for the same hashes, waited out.
+        let browser = (solution.number + 1) as f64 / (run.args.browser_mhs * 1e6);
+        run.tally().human_cpu += browser;
+        if let Some(left) = Duration::try_from_secs_f64(browser)
+            .ok()
+            .and_then(|b| b.checked_sub(spent))
+        {
+            tokio::time::sleep(left).await;
+        }
+    } else {
+        run.tally().bot_cpu += spent.as_secs_f64();
+    }
+    Some(encode(&solution))
+}
+
+/// Polls until admitted; the admission token, or None at the deadline.
+pub(super) async fn wait(run: &Run, fan: &Fan) -> Option<String> {
+    let url = format!("{}/api/drops/{}/queue", run.args.queue, run.drop);
+    while !run.over() {
+        tokio::time::sleep(Duration::from_millis(run.args.poll_ms)).await;
+        let polled = run
+            .http
+            .get(&url)
+            .bearer_auth(&fan.token)
+            .header("x-forwarded-for", &fan.address)
+            .send()
+            .await;
+        let Ok(response) = polled else { continue };
+        if response.status() == 429 {
+            run.tally().rate_limited += 1;
+            continue;
+        }
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        if body["state"] == "admitted" {
+            let at = run.started.elapsed().as_secs_f64();
+            run.tally().admitted.push((fan.kind, at));
+            return body["admission_token"].as_str().map(str::to_string);
+        }
+    }
+    None
+}
