@@ -22,6 +22,8 @@
 //! of the drop and of the client's address on this node (see [`Heat`]),
 //! up to 64 times the base. The fan sees none of it beyond "checking your
 //! browser". A drop can be exempted (`proof_of_work: false`).
+//!
+//! Inside: `solve` (the client's side: solving, encoding), `tests`.
 
 use crate::spent::spend_once;
 use admission::contract::DropKeys;
@@ -34,6 +36,12 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+mod solve;
+#[cfg(test)]
+mod tests;
+
+pub use solve::{encode, solve, solve_fast};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -353,183 +361,4 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
         .collect()
-}
-
-/// Solves a challenge by brute force (tests, the load generator's honest
-/// solvers): the number, and how many hashes it took.
-pub fn solve(challenge: &Challenge) -> Option<Solution> {
-    (0..=challenge.maxnumber)
-        .find(|n| challenge_of(&challenge.salt, *n) == challenge.challenge)
-        .map(|number| Solution {
-            algorithm: challenge.algorithm.clone(),
-            challenge: challenge.challenge.clone(),
-            number,
-            salt: challenge.salt.clone(),
-            signature: challenge.signature.clone(),
-        })
-}
-
-/// Solves a challenge as a tuned native solver does (what a bot farm
-/// runs, and the load generator's solvers): the salt is hashed once (its
-/// whole blocks compressed, the SHA-256 state kept), each try clones that
-/// state and hashes only the number's digits, written without a string,
-/// and compares bytes, not hex. With SHA-NI (`sha2` uses it when the CPU
-/// has it) several times faster than [`solve`]; the figures are in README
-/// ("Bot defence").
-pub fn solve_fast(challenge: &Challenge) -> Option<Solution> {
-    let target = decode_hex(&challenge.challenge)?;
-    let salted = Sha256::new_with_prefix(challenge.salt.as_bytes());
-    let mut digits = [0u8; 20];
-    let number = (0..=challenge.maxnumber).find(|n| {
-        let mut at = digits.len();
-        let mut rest = *n;
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (rest % 10) as u8;
-            rest /= 10;
-            if rest == 0 {
-                break;
-            }
-        }
-        let mut digest = salted.clone();
-        digest.update(&digits[at..]);
-        digest.finalize()[..] == target[..]
-    })?;
-    Some(Solution {
-        algorithm: challenge.algorithm.clone(),
-        challenge: challenge.challenge.clone(),
-        number,
-        salt: challenge.salt.clone(),
-        signature: challenge.signature.clone(),
-    })
-}
-
-/// A solution as the client sends it (base64 JSON).
-pub fn encode(solution: &Solution) -> String {
-    base64::engine::general_purpose::STANDARD
-        .encode(serde_json::to_vec(solution).unwrap_or_default())
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    fn challenger() -> Challenger {
-        Challenger::new(
-            b"test-pow-key-0123456789abcdef0123",
-            1_000,
-            Duration::from_secs(60),
-        )
-    }
-
-    #[test]
-    fn the_tuned_solver_finds_what_the_plain_one_does() {
-        // Base 0: the easy challenges below verify too.
-        let pow = Challenger::new(
-            b"test-pow-key-0123456789abcdef0123",
-            0,
-            Duration::from_secs(60),
-        );
-        for max in [0, 9, 10, 99, 1_000, 20_000] {
-            let challenge = pow.challenge("a-drop-with-a-rather-long-name", "bob", max, 1);
-            let plain = solve(&challenge).unwrap();
-            let tuned = solve_fast(&challenge).unwrap();
-            assert_eq!(tuned.number, plain.number);
-            assert!(pow
-                .verify(&encode(&tuned), "a-drop-with-a-rather-long-name", "bob", 1)
-                .is_ok());
-        }
-    }
-
-    #[test]
-    fn salt_params_parse() {
-        let p = salt_params("ab?drop=d&user=u&expires=9&max=5").unwrap();
-        assert_eq!(
-            (p.drop.as_str(), p.user.as_str(), p.expires, p.max),
-            ("d", "u", 9, 5)
-        );
-        assert!(salt_params("no-query").is_none());
-        assert!(salt_params("x?expires=soon").is_none());
-    }
-
-    #[test]
-    fn a_solved_challenge_verifies_and_every_bad_one_is_named() {
-        let pow = challenger();
-        let now = 1_000_000;
-        let challenge = pow.challenge("d1", "alice", 1_000, now);
-        let solution = solve(&challenge).unwrap();
-        let good = encode(&solution);
-        assert!(pow.verify(&good, "d1", "alice", now).is_ok());
-        assert_eq!(
-            pow.verify("", "d1", "alice", now).unwrap_err(),
-            PowError::Missing
-        );
-        assert_eq!(
-            pow.verify("!!", "d1", "alice", now).unwrap_err(),
-            PowError::Malformed
-        );
-        assert_eq!(
-            pow.verify(&good, "d2", "alice", now).unwrap_err(),
-            PowError::OtherDrop
-        );
-        assert_eq!(
-            pow.verify(&good, "d1", "bob", now).unwrap_err(),
-            PowError::OtherDrop
-        );
-        assert_eq!(
-            pow.verify(&good, "d1", "alice", now + 61).unwrap_err(),
-            PowError::Expired
-        );
-        let mut wrong = solution.clone();
-        wrong.number = (wrong.number + 1) % 1_001;
-        assert_eq!(
-            pow.verify(&encode(&wrong), "d1", "alice", now).unwrap_err(),
-            PowError::Unsolved
-        );
-        // A challenge signed with another key, or one made easier.
-        let other = Challenger::new(
-            b"another-key-0123456789abcdef01234",
-            1_000,
-            Duration::from_secs(60),
-        );
-        let forged = solve(&other.challenge("d1", "alice", 1_000, now)).unwrap();
-        assert_eq!(
-            pow.verify(&encode(&forged), "d1", "alice", now)
-                .unwrap_err(),
-            PowError::Forged
-        );
-        let easy = solve(&pow.challenge("d1", "alice", 10, now)).unwrap();
-        assert_eq!(
-            pow.verify(&encode(&easy), "d1", "alice", now).unwrap_err(),
-            PowError::WrongDifficulty
-        );
-    }
-
-    /// Verification cost, printed (`cargo test -p queue --release --lib pow
-    /// -- --nocapture`); bounded loosely here so a slow debug build passes.
-    #[test]
-    fn verifying_takes_microseconds() {
-        let pow = challenger();
-        let solution = encode(&solve(&pow.challenge("d1", "alice", 1_000, 1)).unwrap());
-        let n = 20_000;
-        let started = Instant::now();
-        for _ in 0..n {
-            assert!(pow.verify(&solution, "d1", "alice", 1).is_ok());
-        }
-        let each = started.elapsed() / n;
-        println!("pow verify: {each:?} each ({n} runs)");
-        // What a native solver pays: hashes per second on one core.
-        let hard = pow.challenge("d1", "alice", 300_000, 1);
-        let started = Instant::now();
-        let found = solve(&hard).unwrap();
-        let rate = (found.number + 1) as f64 / started.elapsed().as_secs_f64();
-        println!("pow native solve: {:.2} MH/s", rate / 1e6);
-        let started = Instant::now();
-        let tuned = solve_fast(&hard).unwrap();
-        let rate = (tuned.number + 1) as f64 / started.elapsed().as_secs_f64();
-        println!("pow native solve, tuned (midstate): {:.2} MH/s", rate / 1e6);
-        assert_eq!(tuned.number, found.number);
-        assert!(each < Duration::from_millis(1));
-    }
 }
