@@ -11,16 +11,7 @@ use std::time::{Duration, Instant};
 /// solution it joined with (None: none was asked), or None at the deadline.
 pub(super) async fn enter(run: &Run, fan: &Fan) -> Option<Option<String>> {
     while !run.over() {
-        let asked = run
-            .http
-            .get(format!(
-                "{}/api/drops/{}/queue/challenge",
-                run.args.queue, run.drop
-            ))
-            .bearer_auth(&fan.token)
-            .header("x-forwarded-for", &fan.address)
-            .send()
-            .await;
+        let asked = run.ask_challenge(fan).await;
         let body: serde_json::Value = match asked {
             Ok(response) if response.status() == 200 => response.json().await.unwrap_or_default(),
             Ok(response) if response.status() == 429 => {

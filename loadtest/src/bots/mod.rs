@@ -372,6 +372,19 @@ async fn play(run: Arc<Run>, fan: Fan) -> anyhow::Result<()> {
 }
 
 impl Run {
+    /// Asks the queue for a join challenge as `fan`, from its address.
+    async fn ask_challenge(&self, fan: &Fan) -> reqwest::Result<reqwest::Response> {
+        self.http
+            .get(format!(
+                "{}/api/drops/{}/queue/challenge",
+                self.args.queue, self.drop
+            ))
+            .bearer_auth(&fan.token)
+            .header("x-forwarded-for", &fan.address)
+            .send()
+            .await
+    }
+
     fn post_join(&self, fan: &Fan, token: &str, pow: Option<&str>) -> reqwest::RequestBuilder {
         let request = self
             .http

@@ -57,17 +57,7 @@ pub(super) async fn replay_admission(run: &Run, admission: &str) {
 /// second until the deadline.
 pub(super) async fn skip(run: &Run, fan: &Fan) -> anyhow::Result<()> {
     while !run.over() {
-        let body: serde_json::Value = match run
-            .http
-            .get(format!(
-                "{}/api/drops/{}/queue/challenge",
-                run.args.queue, run.drop
-            ))
-            .bearer_auth(&fan.token)
-            .header("x-forwarded-for", &fan.address)
-            .send()
-            .await
-        {
+        let body: serde_json::Value = match run.ask_challenge(fan).await {
             Ok(response) => response.json().await.unwrap_or_default(),
             Err(_) => serde_json::Value::Null,
         };
