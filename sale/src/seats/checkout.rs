@@ -43,20 +43,21 @@ impl Sale {
         }
         let order_id = Uuid::now_v7();
         let now = self.clock.now();
-        let order = || {
+        // `revert`: turn an ordered hold back to held (PostgreSQL refused it).
+        let order = |revert: bool| {
             self.seat_gate.order(
                 &request.drop_id,
                 request.hold_id,
                 &request.user,
                 now.timestamp_millis(),
                 order_id,
-                false,
+                revert,
             )
         };
-        let mut ordered = order().await?;
+        let mut ordered = order(false).await?;
         if ordered == Ordered::NotLoaded {
             self.ensure_loaded(&request.drop_id).await?;
-            ordered = order().await?;
+            ordered = order(false).await?;
         }
         let epoch = match ordered {
             Ordered::Ordered { epoch, .. } => epoch,
@@ -97,31 +98,21 @@ impl Sale {
             expires_at: now + chrono::Duration::seconds(i64::from(sale.order_timeout_secs)),
             epoch,
         };
-        let revert = || {
-            self.seat_gate.order(
-                &request.drop_id,
-                request.hold_id,
-                &request.user,
-                now.timestamp_millis(),
-                order_id,
-                true,
-            )
-        };
         match holds::record_order(&self.db, &new).await {
             Ok(HoldOrder::Recorded(row)) => {
                 metrics::counter!("sale_orders_placed_total").increment(1);
                 Ok(Placed::Created(row))
             }
             Ok(HoldOrder::Existing(row)) => {
-                revert().await?;
+                order(true).await?;
                 Ok(Placed::Existing(row))
             }
             Ok(HoldOrder::NotLive) => {
-                revert().await?;
+                order(true).await?;
                 Err(OrderError::Hold(HoldRefusal::Lapsed))
             }
             Ok(HoldOrder::Refused(why)) => {
-                revert().await?;
+                order(true).await?;
                 tracing::warn!(%order_id, why, "seated order refused by PostgreSQL");
                 Err(OrderError::Unavailable(
                     "the order could not be recorded; try again shortly".into(),
@@ -134,7 +125,7 @@ impl Sale {
                 ))
             }
             Err(error) => {
-                revert().await?;
+                order(true).await?;
                 Err(error.into())
             }
         }
