@@ -77,17 +77,24 @@ function sha256(bytes, length) {
   }
 }
 
-function solve(salt, challenge, maxnumber) {
+// What both engines start from: the target digest as words, the salt's
+// bytes, how many whole 64-byte blocks it has, and the midstate (those
+// blocks hashed once).
+function start(salt, challenge) {
   const target = new Int32Array(8);
   for (let i = 0; i < 8; i += 1) target[i] = parseInt(challenge.slice(i * 8, i * 8 + 8), 16) | 0;
   const prefix = new TextEncoder().encode(salt);
-  // The midstate: the salt's whole blocks, hashed once.
   const whole = prefix.length >> 6;
   const mid = new Int32Array(IV);
   for (let blk = 0; blk < whole; blk += 1) {
     load(prefix, blk * 64);
     compress(mid, mid);
   }
+  return { target, prefix, whole, mid };
+}
+
+function solve(salt, challenge, maxnumber) {
+  const { target, prefix, whole, mid } = start(salt, challenge);
   // The tail: the rest of the salt, then the digits, then the padding.
   const tail = new Uint8Array(128);
   const rest = prefix.length - whole * 64;
@@ -248,15 +255,7 @@ function solveSimd(salt, challenge, maxnumber) {
   const engine = simdSolver();
   if (!engine) return undefined;
   const { compress: run, mem } = engine;
-  const target = new Int32Array(8);
-  for (let i = 0; i < 8; i += 1) target[i] = parseInt(challenge.slice(i * 8, i * 8 + 8), 16) | 0;
-  const prefix = new TextEncoder().encode(salt);
-  const whole = prefix.length >> 6;
-  const mid = new Int32Array(IV);
-  for (let blk = 0; blk < whole; blk += 1) {
-    load(prefix, blk * 64);
-    compress(mid, mid);
-  }
+  const { target, prefix, whole, mid } = start(salt, challenge);
   const rest = prefix.length - whole * 64;
   const tails = [0, 1, 2, 3].map(() => { const t = new Uint8Array(128); t.set(prefix.subarray(whole * 64)); return t; });
   const digits = new Uint8Array(20);
