@@ -19,6 +19,7 @@
 //!   for everything the framework answers by itself (404, 405, bad paths).
 //! - [`shutdown`]: the signal that stops a service, and the token its
 //!   background tasks watch.
+//! - [`monotonic_ms`]: milliseconds on the process's monotonic clock.
 
 pub mod client_ip;
 pub mod deadline;
@@ -33,3 +34,14 @@ pub mod shutdown;
 pub mod telemetry;
 
 pub use settings::{HttpLimits, ServiceSettings};
+
+/// Milliseconds since this process first asked, on the monotonic clock:
+/// for housekeeping (negative caches, eviction, idle boards) that must run
+/// on real time, never on a drop clock that tests move by hand.
+pub fn monotonic_ms() -> i64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as i64
+}

@@ -98,7 +98,9 @@ impl Catalog {
         drop_id: &str,
     ) -> Result<Option<watch::Receiver<Arc<DropState>>>, CatalogError> {
         if let Some(entry) = self.entry(drop_id) {
-            entry.used_ms.store(monotonic_ms(), Ordering::Relaxed);
+            entry
+                .used_ms
+                .store(runtime::monotonic_ms(), Ordering::Relaxed);
             return Ok(Some(entry.tx.subscribe()));
         }
         if self.known_unknown(drop_id) {
@@ -124,7 +126,7 @@ impl Catalog {
             }))
             .0,
             joined_since: std::sync::atomic::AtomicBool::new(false),
-            used_ms: AtomicI64::new(monotonic_ms()),
+            used_ms: AtomicI64::new(runtime::monotonic_ms()),
             history: Mutex::new(VecDeque::from([(
                 self.inner.clock.now_ms(),
                 line.progress.admitted,
@@ -192,11 +194,11 @@ impl Catalog {
         let unknown = self.inner.unknown.lock().unwrap_or_else(|e| e.into_inner());
         unknown
             .get(drop_id)
-            .is_some_and(|until| *until > monotonic_ms())
+            .is_some_and(|until| *until > runtime::monotonic_ms())
     }
 
     fn remember_unknown(&self, drop_id: &str) {
-        let now = monotonic_ms();
+        let now = runtime::monotonic_ms();
         let mut unknown = self.inner.unknown.lock().unwrap_or_else(|e| e.into_inner());
         if unknown.len() >= MAX_UNKNOWN {
             unknown.retain(|_, until| *until > now);
@@ -288,7 +290,7 @@ impl Catalog {
     /// Forgets drops nobody here asked about lately, that nobody here
     /// watches, and whose line is empty (or which are closed).
     pub fn evict_idle(&self) -> usize {
-        let now = monotonic_ms();
+        let now = runtime::monotonic_ms();
         let mut drops = self.inner.drops.write().unwrap_or_else(|e| e.into_inner());
         let before = drops.len();
         drops.retain(|_, entry| {
@@ -301,17 +303,6 @@ impl Catalog {
         metrics::gauge!("queue_catalog_drops").set(drops.len() as f64);
         before - drops.len()
     }
-}
-
-/// Milliseconds on the monotonic clock: the catalog's own housekeeping
-/// (negative cache, eviction) runs on real time, not the drop clock tests
-/// move by hand.
-fn monotonic_ms() -> i64 {
-    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    START
-        .get_or_init(std::time::Instant::now)
-        .elapsed()
-        .as_millis() as i64
 }
 
 /// Admissions per second between the oldest and newest of the last `n`

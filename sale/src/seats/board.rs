@@ -89,14 +89,6 @@ pub struct Board {
     used_ms: AtomicI64,
 }
 
-fn monotonic_ms() -> i64 {
-    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    START
-        .get_or_init(std::time::Instant::now)
-        .elapsed()
-        .as_millis() as i64
-}
-
 /// Parses a log entry's changes: `"<index>:<state>,..."`.
 fn parse_changes(text: &str) -> Vec<(u32, u8)> {
     text.split(',')
@@ -139,12 +131,13 @@ impl Board {
                 recent: VecDeque::new(),
             }),
             events: broadcast::channel(1024).0,
-            used_ms: AtomicI64::new(monotonic_ms()),
+            used_ms: AtomicI64::new(runtime::monotonic_ms()),
         }
     }
 
     fn touch(&self) {
-        self.used_ms.store(monotonic_ms(), Ordering::Relaxed);
+        self.used_ms
+            .store(runtime::monotonic_ms(), Ordering::Relaxed);
     }
 
     /// The version and every seat's state, one character per seat in
@@ -295,7 +288,7 @@ impl Board {
 
     fn idle(&self) -> bool {
         self.events.receiver_count() == 0
-            && monotonic_ms() - self.used_ms.load(Ordering::Relaxed) > IDLE_MS
+            && runtime::monotonic_ms() - self.used_ms.load(Ordering::Relaxed) > IDLE_MS
     }
 }
 
