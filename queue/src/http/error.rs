@@ -88,8 +88,9 @@ impl From<RoomError> for QueueError {
             RoomError::Revoked => Self::Revoked,
             RoomError::AccessRequired => Self::AccessRequired,
             RoomError::Access(crate::access::AccessError::UsedUp) => Self::AccessCodeUsedUp,
-            RoomError::Access(_) => Self::InvalidAccessCode,
-            RoomError::Unavailable(cause) => {
+            RoomError::Access(crate::access::AccessError::UnknownCode) => Self::InvalidAccessCode,
+            RoomError::Access(crate::access::AccessError::Unavailable(cause))
+            | RoomError::Unavailable(cause) => {
                 tracing::warn!(%cause, "queue unavailable");
                 Self::Unavailable
             }
@@ -130,5 +131,30 @@ impl runtime::error::ApiFailure for QueueError {
 impl IntoResponse for QueueError {
     fn into_response(self) -> Response {
         runtime::error::render(&self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::AccessError;
+
+    #[test]
+    fn a_store_in_trouble_is_unavailable_never_a_bad_code() {
+        let status = |error: RoomError| QueueError::from(error).parts();
+        assert_eq!(
+            status(RoomError::Access(AccessError::Unavailable(
+                "redis down".into()
+            ))),
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+        );
+        assert_eq!(
+            status(RoomError::Access(AccessError::UnknownCode)),
+            (StatusCode::FORBIDDEN, "invalid_access_code")
+        );
+        assert_eq!(
+            status(RoomError::Access(AccessError::UsedUp)),
+            (StatusCode::CONFLICT, "access_code_used_up")
+        );
     }
 }

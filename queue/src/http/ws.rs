@@ -265,24 +265,15 @@ async fn run(
     }
     let place = match http.room.join(&state, &user, extras.code.as_deref()).await {
         Ok(place) => place,
-        Err(RoomError::Revoked) => {
-            let _ = socket.send(close(4403, "revoked")).await;
-            return;
-        }
-        Err(RoomError::AccessRequired) => {
-            let _ = socket.send(close(4403, "access_required")).await;
-            return;
-        }
-        Err(RoomError::Access(crate::access::AccessError::UsedUp)) => {
-            let _ = socket.send(close(4403, "access_code_used_up")).await;
-            return;
-        }
-        Err(RoomError::Access(_)) => {
-            let _ = socket.send(close(4403, "invalid_access_code")).await;
-            return;
-        }
-        Err(_) => {
-            let _ = socket.send(close(1011, "unavailable")).await;
+        Err(refused) => {
+            // The same codes as the HTTP join; the store's trouble is 1011.
+            let (status, code) = QueueError::from(refused).parts();
+            let closing = if status.is_server_error() {
+                close(1011, "unavailable")
+            } else {
+                close(4403, code)
+            };
+            let _ = socket.send(closing).await;
             return;
         }
     };
