@@ -190,9 +190,8 @@ pub async fn open_loop(
     );
     let pool = Arc::new(wire::Pool::new(wire_target));
     let tally = Tally::new()?;
-    let meter = target.sale_pid.map(CpuMeter::start).transpose()?;
-    let machine = BoxMeter::start(target.parts());
-    let started = tokio::time::Instant::now();
+    let window = Window::open(target)?;
+    let started = tokio::time::Instant::from_std(window.started);
     let gap = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
     let mut inflight = Vec::with_capacity(total);
     for n in 0..total {
@@ -207,23 +206,13 @@ pub async fn open_loop(
     for task in inflight {
         task.await?;
     }
-    let what = format!("orders offered at {rate}/s (open loop)");
-    let summary = tally.report(&what, started.elapsed());
-    let sale_cpu = meter.map(|m| m.stop()).transpose()?;
-    let machine_cpu = machine.stop();
     let used = BuyersUsed {
         minted: buyers.len(),
         used: buyers.len(),
         ran_out: false,
     };
-    Ok(OrdersResult::new(
-        what,
-        drop,
-        target,
-        used,
-        summary,
-        (sale_cpu, machine_cpu),
-    ))
+    let what = format!("orders offered at {rate}/s (open loop)");
+    window.close(what, drop, target, used, &tally)
 }
 
 /// `concurrency` workers order as fast as they are answered for `run`:
@@ -246,10 +235,8 @@ pub async fn closed_loop(
     for _ in 0..concurrency {
         conns.push(wire::Conn::connect(&wire_target).await?);
     }
-    let meter = target.sale_pid.map(CpuMeter::start).transpose()?;
-    let machine = BoxMeter::start(target.parts());
-    let started = Instant::now();
-    let deadline = started + run;
+    let window = Window::open(target)?;
+    let deadline = window.started + run;
     let cap = target.per_user_cap.max(1);
     let mut workers = Vec::with_capacity(concurrency);
     for conn in conns {
@@ -278,23 +265,53 @@ pub async fn closed_loop(
     for worker in workers {
         ran_out |= worker.await?;
     }
-    let what = format!("orders ({concurrency} concurrent workers)");
-    let summary = tally.report(&what, started.elapsed());
-    let sale_cpu = meter.map(|m| m.stop()).transpose()?;
-    let machine_cpu = machine.stop();
     let used = BuyersUsed {
         minted: buyers.len(),
         used: next.load(Ordering::Relaxed).min(buyers.len()),
         ran_out,
     };
-    Ok(OrdersResult::new(
-        what,
-        drop,
-        target,
-        used,
-        summary,
-        (sale_cpu, machine_cpu),
-    ))
+    let what = format!("orders ({concurrency} concurrent workers)");
+    window.close(what, drop, target, used, &tally)
+}
+
+/// The measured window of a run: when it started, and the sale's and the
+/// whole machine's CPU meters running since.
+struct Window {
+    started: Instant,
+    sale: Option<CpuMeter>,
+    machine: BoxMeter,
+}
+
+impl Window {
+    fn open(target: &TargetArgs) -> anyhow::Result<Self> {
+        Ok(Self {
+            sale: target.sale_pid.map(CpuMeter::start).transpose()?,
+            machine: BoxMeter::start(target.parts()),
+            started: Instant::now(),
+        })
+    }
+
+    /// Closes the window and reports the run.
+    fn close(
+        self,
+        what: String,
+        drop: String,
+        target: &TargetArgs,
+        buyers: BuyersUsed,
+        tally: &Tally,
+    ) -> anyhow::Result<OrdersResult> {
+        let summary = tally.report(&what, self.started.elapsed());
+        let sale_cpu = self.sale.map(|m| m.stop()).transpose()?;
+        let machine_cpu = self.machine.stop();
+        Ok(OrdersResult::new(
+            what,
+            drop,
+            target,
+            buyers,
+            summary,
+            (sale_cpu, machine_cpu),
+        ))
+    }
 }
 
 /// Sends `request` on the worker's connection (connecting again after an
