@@ -255,8 +255,8 @@ fn verifier_client(
 impl Inner {
     async fn spend(&self, drop: &str, token: &str) -> Result<(), CaptchaError> {
         let digest = Sha256::digest(token.as_bytes());
-        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-        let key = DropKeys::new(&self.prefix, drop).key(&format!("captcha:{hex}"));
+        let tag = hex::encode(&digest[..16]);
+        let key = DropKeys::new(&self.prefix, drop).key(&format!("captcha:{tag}"));
         let first = spend_once(&self.redis, key, TOKEN_TTL)
             .await
             .map_err(|error| {

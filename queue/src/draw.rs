@@ -35,10 +35,7 @@ pub fn draw_order(seed: &str, users: &[String]) -> Vec<String> {
 
 /// The published commitment to a seed.
 pub fn seed_hash(seed: &str) -> String {
-    Sha256::digest(seed.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(seed.as_bytes()))
 }
 
 #[cfg(test)]

@@ -84,11 +84,7 @@ impl StatusMaker {
     pub fn admission(&self, drop: &str, user: &str, at_ms: i64) -> anyhow::Result<Admission> {
         let iat = u64::try_from(at_ms / 1000).unwrap_or(0);
         let exp = iat + self.admission_ttl.as_secs();
-        let jti: String = Sha256::digest(format!("{drop}\0{user}\0{at_ms}"))
-            .iter()
-            .take(16)
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let jti = hex::encode(&Sha256::digest(format!("{drop}\0{user}\0{at_ms}"))[..16]);
         let claims = AdmissionClaims {
             sub: user.to_string(),
             drop: drop.to_string(),

@@ -93,10 +93,7 @@ impl MapUpload {
 
 fn stored(map: &SeatMap) -> NewMap {
     let json = map.to_json();
-    let sha256 = Sha256::digest(json.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let sha256 = hex::encode(Sha256::digest(json.as_bytes()));
     NewMap {
         json,
         sha256,

@@ -106,10 +106,7 @@ impl DropKeys {
 /// sensitive), so a leaked dump gives no usable code.
 pub fn access_code_hash(code: &str) -> String {
     use sha2::{Digest, Sha256};
-    Sha256::digest(code.trim().to_uppercase().as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(code.trim().to_uppercase().as_bytes()))
 }
 
 #[cfg(test)]

@@ -110,24 +110,14 @@ impl PowError {
 
 /// The user as the salt names them: a short hash (ids may hold any text).
 fn user_tag(user: &str) -> String {
-    hex(&Sha256::digest(user.as_bytes())[..12])
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    out
+    hex::encode(&Sha256::digest(user.as_bytes())[..12])
 }
 
 fn challenge_of(salt: &str, number: u64) -> String {
     let mut digest = Sha256::new();
     digest.update(salt.as_bytes());
     digest.update(number.to_string().as_bytes());
-    hex(&digest.finalize())
+    hex::encode(digest.finalize())
 }
 
 /// Recent joins per drop and per address on this node, over 10 s windows.
@@ -247,7 +237,7 @@ impl Challenger {
             HmacSha256::new_from_slice(b"-").unwrap_or_else(|_| unreachable!())
         });
         mac.update(challenge.as_bytes());
-        hex(&mac.finalize().into_bytes())
+        hex::encode(mac.finalize().into_bytes())
     }
 
     /// A new challenge for `user` joining `drop`, at `maxnumber`.
@@ -258,7 +248,7 @@ impl Challenger {
         let expires = now_s + self.ttl.as_secs();
         let salt = format!(
             "{}?drop={drop}&user={}&expires={expires}&max={maxnumber}",
-            hex(&nonce),
+            hex::encode(nonce),
             user_tag(user)
         );
         let number = rng.gen_range(0..=maxnumber);
@@ -353,12 +343,9 @@ fn salt_params(salt: &str) -> Option<SaltParams> {
     Some(params)
 }
 
+/// Hex of at most 64 bytes (a digest is 32).
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || text.len() > 128 {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
+    (text.len() <= 128)
+        .then(|| hex::decode(text).ok())
+        .flatten()
 }

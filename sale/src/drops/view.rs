@@ -64,10 +64,7 @@ impl DropView {
             remaining,
             draw_seed_sha256: {
                 use sha2::{Digest, Sha256};
-                Sha256::digest(drop.draw_seed.as_bytes())
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect()
+                hex::encode(Sha256::digest(drop.draw_seed.as_bytes()))
             },
             id: drop.id,
             name: drop.name,

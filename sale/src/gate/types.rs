@@ -56,14 +56,7 @@ pub fn idempotency_tag(user: &str, key: &str) -> String {
     digest.update(user.as_bytes());
     digest.update([0]);
     digest.update(key.as_bytes());
-    // Written digit by digit into one string: this runs for every order.
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut tag = String::with_capacity(32);
-    for byte in digest.finalize().iter().take(16) {
-        tag.push(char::from(HEX[usize::from(byte >> 4)]));
-        tag.push(char::from(HEX[usize::from(byte & 0x0f)]));
-    }
-    tag
+    hex::encode(&digest.finalize()[..16])
 }
 
 /// One entry of a drop's reservations hash.

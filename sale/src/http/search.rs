@@ -69,13 +69,7 @@ fn cacheable(body: &impl Serialize, served: Served, max_age: u32, headers: &Head
         Err(e) => return ApiError::Internal(e.into()).into_response(),
     };
     let digest = Sha256::digest(&json);
-    let etag = format!(
-        "\"{}\"",
-        digest[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
+    let etag = format!("\"{}\"", hex::encode(&digest[..16]));
     let cache = format!("public, max-age={max_age}");
     let matches = headers
         .get_all(header::IF_NONE_MATCH)

@@ -28,10 +28,7 @@ struct Payload {
 }
 
 fn fingerprint(search: &str) -> String {
-    Sha256::digest(search.as_bytes())[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(&Sha256::digest(search.as_bytes())[..8])
 }
 
 fn mac(key: &[u8], body: &[u8]) -> Hmac<Sha256> {
