@@ -19,18 +19,15 @@ use admission::token::AdmissionSigner;
 use anyhow::Context;
 use runtime::limiter::KeyedLimiter;
 use runtime::serve::Server;
+use runtime::service::Service;
 use runtime::shutdown::CancellationToken;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
 pub struct App {
-    server: Server,
+    service: Service,
     http: HttpState,
-    stop: CancellationToken,
-    metrics_token: Option<String>,
-    background: Vec<JoinHandle<()>>,
     pump: Option<Pump>,
 }
 
@@ -185,17 +182,14 @@ impl App {
         });
         let server = Server::bind(config.listen, settings.http.clone()).await?;
         Ok(Self {
-            server,
+            service: Service::new(server, stop, settings.metrics_token.clone(), background),
             http,
-            stop,
-            metrics_token: settings.metrics_token.clone(),
-            background,
             pump,
         })
     }
 
     pub fn port(&self) -> u16 {
-        self.server.local_addr().port()
+        self.service.port()
     }
 
     /// The waiting room, for tests and tools running next to the service.
@@ -209,31 +203,16 @@ impl App {
         self.pump.take()
     }
 
-    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.run_until(runtime::shutdown::signal()).await
-    }
-
     /// Serves until `stop` completes, then shuts down in order (see the
     /// module's doc).
     pub async fn run_until(
         self,
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let Self {
-            server,
-            http,
-            stop: token,
-            metrics_token,
-            background,
-            ..
-        } = self;
-        let ready = readiness(http.room.clone());
-        server
-            .serve_with_ops(http::router(http), ready, metrics_token, stop, token)
+        let ready = readiness(self.http.room.clone());
+        self.service
+            .run(http::router(self.http), ready, stop)
             .await?;
-        for task in background {
-            let _ = task.await;
-        }
         tracing::info!("queue service stopped");
         Ok(())
     }
@@ -241,11 +220,8 @@ impl App {
 
 /// Ready when Redis answers.
 fn readiness(room: WaitingRoom) -> runtime::ops::ReadinessCheck {
-    Arc::new(move || {
-        let room = room.clone();
-        Box::pin(async move {
-            let redis = room.lines.snapshot("readyz-probe", 0).await.is_ok();
-            vec![("redis", redis)]
-        })
+    runtime::ops::readiness(room, |room| async move {
+        let redis = room.lines.snapshot("readyz-probe", 0).await.is_ok();
+        vec![("redis", redis)]
     })
 }

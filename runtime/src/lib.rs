@@ -9,6 +9,8 @@
 //!   every call.
 //! - [`serve`]: HTTP serving with header, body and idle timeouts, a cap on
 //!   connections per process, and graceful shutdown.
+//! - [`service`]: a bound service with its background tasks, run until
+//!   stopped; [`service_main!`], each binary's `main`.
 //! - [`deadline`]: a total deadline on each request body.
 //! - [`dev`]: dev login (dev mode only).
 //! - [`limiter`]: rate limits per user or address, pruned as they go.
@@ -29,6 +31,7 @@ pub mod limiter;
 pub mod ops;
 pub mod redis;
 pub mod serve;
+pub mod service;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;

@@ -15,6 +15,16 @@ use std::sync::Arc;
 pub type ReadinessCheck =
     Arc<dyn Fn() -> BoxFuture<'static, Vec<(&'static str, bool)>> + Send + Sync>;
 
+/// A readiness check that runs `check` on a clone of `state` each time.
+pub fn readiness<S, F, Fut>(state: S, check: F) -> ReadinessCheck
+where
+    S: Clone + Send + Sync + 'static,
+    F: Fn(S) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Vec<(&'static str, bool)>> + Send + 'static,
+{
+    Arc::new(move || Box::pin(check(state.clone())))
+}
+
 #[derive(Clone)]
 struct Ops {
     ready: ReadinessCheck,

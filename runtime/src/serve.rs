@@ -79,22 +79,6 @@ impl Server {
         self.max_connections
     }
 
-    /// Serves `router` and the ops routes ([`crate::ops::router`]) until
-    /// `stop` completes (then cancels `shutdown`) or `shutdown` is
-    /// cancelled some other way, then drains: how each service runs.
-    pub async fn serve_with_ops(
-        self,
-        router: Router,
-        ready: crate::ops::ReadinessCheck,
-        metrics_token: Option<String>,
-        stop: impl std::future::Future<Output = ()> + Send + 'static,
-        shutdown: CancellationToken,
-    ) -> anyhow::Result<()> {
-        crate::shutdown::cancel_when(stop, &shutdown);
-        let router = router.merge(crate::ops::router(ready, metrics_token));
-        self.serve(router, shutdown).await
-    }
-
     /// Serves `router` until `shutdown` is cancelled, then drains.
     pub async fn serve(self, router: Router, shutdown: CancellationToken) -> anyhow::Result<()> {
         let body_deadline = self.limits.body_read_timeout();

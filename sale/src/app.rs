@@ -22,6 +22,7 @@ use admission::token::AdmissionVerifier;
 use anyhow::Context;
 use runtime::limiter::KeyedLimiter;
 use runtime::serve::Server;
+use runtime::service::Service;
 use runtime::shutdown::CancellationToken;
 use sqlx::postgres::PgPoolOptions;
 use std::sync::Arc;
@@ -34,12 +35,9 @@ const FINISH_ORDERS_WITHIN: Duration = Duration::from_secs(10);
 
 /// A built service, bound and ready to run.
 pub struct App {
-    server: Server,
+    service: Service,
     http: HttpState,
-    stop: CancellationToken,
-    metrics_token: Option<String>,
     writers: Vec<JoinHandle<()>>,
-    background: Vec<JoinHandle<()>>,
 }
 
 impl App {
@@ -195,27 +193,19 @@ impl App {
             fan_page_url: config.fan_page_url.as_str().into(),
         });
         Ok(Self {
-            server,
+            service: Service::new(server, stop, settings.metrics_token.clone(), background),
             http,
-            stop,
-            metrics_token: config.service.metrics_token.clone(),
             writers,
-            background,
         })
     }
 
     pub fn port(&self) -> u16 {
-        self.server.local_addr().port()
+        self.service.port()
     }
 
     /// The domain, for tests and tools running next to the service.
     pub fn sale(&self) -> &Sale {
         &self.http.sale
-    }
-
-    /// Serves until SIGINT or SIGTERM, then shuts down in order.
-    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.run_until(runtime::shutdown::signal()).await
     }
 
     /// Serves until `stop` completes, then shuts down in order (see the
@@ -225,27 +215,13 @@ impl App {
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let Self {
-            server,
+            service,
             http,
-            stop: token,
-            metrics_token,
             writers,
-            background,
         } = self;
         let sale = http.sale.clone();
         let ready = readiness(sale.clone());
-        server
-            .serve_with_ops(
-                http::router(http),
-                ready,
-                metrics_token,
-                stop,
-                token.clone(),
-            )
-            .await?;
-        for task in background {
-            let _ = task.await;
-        }
+        service.run(http::router(http), ready, stop).await?;
         sale.finish_in_flight(FINISH_ORDERS_WITHIN).await;
         // The last handles to the writer go with the domain: the writers
         // finish their queue and stop.
@@ -260,12 +236,9 @@ impl App {
 
 /// Ready when both PostgreSQL and Redis answer.
 fn readiness(sale: Sale) -> runtime::ops::ReadinessCheck {
-    Arc::new(move || {
-        let sale = sale.clone();
-        Box::pin(async move {
-            let db = sqlx::query("SELECT 1").execute(&sale.db).await.is_ok();
-            let redis = sale.gate.counters("readyz-probe").await.is_ok();
-            vec![("postgres", db), ("redis", redis)]
-        })
+    runtime::ops::readiness(sale, |sale| async move {
+        let db = sqlx::query("SELECT 1").execute(&sale.db).await.is_ok();
+        let redis = sale.gate.counters("readyz-probe").await.is_ok();
+        vec![("postgres", db), ("redis", redis)]
     })
 }

@@ -1,12 +1,3 @@
 //! `sale`: runs the sale service (see `sale --help` for settings).
 
-use clap::Parser;
-use sale::{App, Config};
-
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let config = Config::parse();
-    runtime::telemetry::init_tracing(config.service.log_json);
-    let app = App::build(config).await?;
-    app.run_until_stopped().await
-}
+runtime::service_main!(sale::App, sale::Config);
