@@ -2,6 +2,7 @@
 //! as `{"error": "<code>", "message": "<text>"}` (rendered by
 //! `runtime::error`); the waiting room's errors map onto these here.
 
+use crate::access::AccessError;
 use crate::room::RoomError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -10,20 +11,13 @@ use axum::response::{IntoResponse, Response};
 pub enum QueueError {
     #[error("{0}")]
     InvalidToken(String),
-    #[error("unknown drop")]
-    UnknownDrop,
     #[error("no such page or endpoint")]
     NotFound,
-    #[error("you are not in this drop's line; join first")]
-    NotInLine,
-    #[error("your access to this sale was revoked by its operator")]
-    Revoked,
-    #[error("this line is invite-only: an access code (or an invitation) is required")]
-    AccessRequired,
-    #[error("this access code is not valid for this drop")]
-    InvalidAccessCode,
-    #[error("this access code has been used as often as it may be")]
-    AccessCodeUsedUp,
+    /// The waiting room refused (unknown drop, not in line, revoked, an
+    /// access code missing, unknown or used up), in the room's own words;
+    /// its trouble maps to [`Self::Unavailable`] and [`Self::Internal`].
+    #[error(transparent)]
+    Room(RoomError),
     #[error("{0}")]
     Pow(crate::pow::PowError),
     #[error("{0}")]
@@ -46,10 +40,8 @@ impl QueueError {
     pub fn parts(&self) -> (StatusCode, &'static str) {
         match self {
             Self::InvalidToken(_) => (StatusCode::UNAUTHORIZED, "invalid_token"),
-            Self::UnknownDrop => (StatusCode::NOT_FOUND, "unknown_drop"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
-            Self::NotInLine => (StatusCode::NOT_FOUND, "not_in_line"),
-            Self::Revoked => (StatusCode::FORBIDDEN, "revoked"),
+            Self::Room(refused) => room_parts(refused),
             Self::Pow(why) => (
                 match why {
                     crate::pow::PowError::Malformed => StatusCode::BAD_REQUEST,
@@ -67,9 +59,6 @@ impl QueueError {
                 },
                 why.code(),
             ),
-            Self::AccessRequired => (StatusCode::FORBIDDEN, "access_required"),
-            Self::InvalidAccessCode => (StatusCode::FORBIDDEN, "invalid_access_code"),
-            Self::AccessCodeUsedUp => (StatusCode::CONFLICT, "access_code_used_up"),
             Self::BadOrigin => (StatusCode::FORBIDDEN, "bad_origin"),
             Self::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::TryAgain => (StatusCode::SERVICE_UNAVAILABLE, "try_again"),
@@ -80,21 +69,34 @@ impl QueueError {
     }
 }
 
+/// The status and code of a room's refusal.
+fn room_parts(refused: &RoomError) -> (StatusCode, &'static str) {
+    match refused {
+        RoomError::UnknownDrop => (StatusCode::NOT_FOUND, "unknown_drop"),
+        RoomError::NotInLine => (StatusCode::NOT_FOUND, "not_in_line"),
+        RoomError::Revoked => (StatusCode::FORBIDDEN, "revoked"),
+        RoomError::AccessRequired => (StatusCode::FORBIDDEN, "access_required"),
+        RoomError::Access(AccessError::UnknownCode) => {
+            (StatusCode::FORBIDDEN, "invalid_access_code")
+        }
+        RoomError::Access(AccessError::UsedUp) => (StatusCode::CONFLICT, "access_code_used_up"),
+        // Never kept as a refusal (see `From<RoomError>`); total all the same.
+        RoomError::Access(AccessError::Unavailable(_)) | RoomError::Unavailable(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+        }
+        RoomError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+    }
+}
+
 impl From<RoomError> for QueueError {
     fn from(error: RoomError) -> Self {
         match error {
-            RoomError::UnknownDrop => Self::UnknownDrop,
-            RoomError::NotInLine => Self::NotInLine,
-            RoomError::Revoked => Self::Revoked,
-            RoomError::AccessRequired => Self::AccessRequired,
-            RoomError::Access(crate::access::AccessError::UsedUp) => Self::AccessCodeUsedUp,
-            RoomError::Access(crate::access::AccessError::UnknownCode) => Self::InvalidAccessCode,
-            RoomError::Access(crate::access::AccessError::Unavailable(cause))
-            | RoomError::Unavailable(cause) => {
+            RoomError::Access(AccessError::Unavailable(cause)) | RoomError::Unavailable(cause) => {
                 tracing::warn!(%cause, "queue unavailable");
                 Self::Unavailable
             }
             RoomError::Internal(cause) => Self::Internal(cause),
+            refused => Self::Room(refused),
         }
     }
 }
@@ -137,7 +139,6 @@ impl IntoResponse for QueueError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::access::AccessError;
 
     #[test]
     fn a_store_in_trouble_is_unavailable_never_a_bad_code() {
