@@ -20,32 +20,17 @@ use tokio_util::task::TaskTracker;
 #[derive(Clone)]
 pub struct Sale(Arc<SaleHandles>);
 
-/// What a [`Sale`] holds, reached through it by `Deref`.
+/// What a [`Sale`] holds, reached through it by `Deref`: the parts it was
+/// made of (reached through `Deref` again) and what it keeps for itself.
 pub struct SaleHandles {
-    pub db: sqlx::PgPool,
-    pub gate: StockGate,
-    pub writer: OrderWriter,
-    /// Group commit of the holds of seated sales.
-    pub hold_writer: crate::seats::writer::HoldWriter,
-    pub clock: Arc<dyn Clock>,
-    pub payments: Arc<dyn PaymentProvider>,
-    /// The seat scripts of seated sales.
-    pub seat_gate: SeatGate,
+    parts: SaleParts,
     /// Seated sales and their maps, loaded in this process.
     pub(crate) seated: SeatedSales,
-    /// Live seat states of the seated sales watched in this process.
-    pub boards: Boards,
-    /// The secret provider events are signed with.
-    pub(crate) webhook_secret: Arc<[u8]>,
     /// Work that must run to its end whatever the caller does (an order
     /// once reserved); shutdown waits for it.
     pub(crate) tasks: TaskTracker,
     /// Drops this process is rebuilding into Redis right now.
     pub(crate) rebuilding: Arc<Mutex<HashSet<String>>>,
-    /// Upper bound of one order write.
-    pub(crate) write_timeout: Duration,
-    /// How long an admitted fan counts as an active shopper.
-    pub(crate) admission_ttl: Duration,
 }
 
 impl std::ops::Deref for Sale {
@@ -53,6 +38,14 @@ impl std::ops::Deref for Sale {
 
     fn deref(&self) -> &SaleHandles {
         &self.0
+    }
+}
+
+impl std::ops::Deref for SaleHandles {
+    type Target = SaleParts;
+
+    fn deref(&self) -> &SaleParts {
+        &self.parts
     }
 }
 
@@ -65,30 +58,25 @@ pub struct SaleParts {
     pub hold_writer: crate::seats::writer::HoldWriter,
     pub clock: Arc<dyn Clock>,
     pub payments: Arc<dyn PaymentProvider>,
+    /// The seat scripts of seated sales.
     pub seat_gate: SeatGate,
+    /// Live seat states of the seated sales watched in this process.
     pub boards: Boards,
+    /// The secret provider events are signed with.
     pub webhook_secret: Arc<[u8]>,
+    /// Upper bound of one order write.
     pub write_timeout: Duration,
+    /// How long an admitted fan counts as an active shopper.
     pub admission_ttl: Duration,
 }
 
 impl Sale {
     pub fn new(parts: SaleParts) -> Self {
         Self(Arc::new(SaleHandles {
-            db: parts.db,
-            gate: parts.gate,
-            writer: parts.writer,
-            hold_writer: parts.hold_writer,
-            clock: parts.clock,
-            payments: parts.payments,
-            seat_gate: parts.seat_gate,
+            parts,
             seated: SeatedSales::default(),
-            boards: parts.boards,
-            webhook_secret: parts.webhook_secret,
             tasks: TaskTracker::new(),
             rebuilding: Arc::default(),
-            write_timeout: parts.write_timeout,
-            admission_ttl: parts.admission_ttl,
         }))
     }
 
