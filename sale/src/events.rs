@@ -2,8 +2,9 @@
 
 use crate::domain::Sale;
 use crate::drops::{valid_drop_id, valid_name, DropView};
-use crate::store::events::{self, Changed, EventFields, EventRow};
+use crate::store::events::{self, EventFields, EventRow};
 use crate::store::venues::VenueRow;
+use crate::store::Changed;
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -159,7 +160,7 @@ impl Sale {
             Changed::Done(row) => Ok(*row),
             Changed::Unknown => Err(EventError::Unknown),
             Changed::Stale { current } => Err(EventError::Stale(current)),
-            Changed::VenueLocked => Err(EventError::VenueLocked),
+            Changed::Locked => Err(EventError::VenueLocked),
         }
     }
 

@@ -8,7 +8,8 @@ use crate::domain::Sale;
 use crate::drops::{valid_drop_id, valid_name};
 use crate::seating::pretix::{self, ImportOptions};
 use crate::seating::SeatMap;
-use crate::store::venues::{self, Changed, NewMap, NewVenue, StoredMap, VenueFields, VenueRow};
+use crate::store::venues::{self, NewMap, NewVenue, StoredMap, VenueFields, VenueRow};
+use crate::store::Changed;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -48,20 +49,6 @@ pub struct CreateVenue {
     pub lon: f64,
     #[serde(flatten)]
     pub map: MapUpload,
-}
-
-/// `PATCH /api/venues/{id}`'s body: every field optional (the seat map
-/// changes by `PUT /api/venues/{id}/map`).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VenueChange {
-    pub name: Option<String>,
-    pub city: Option<String>,
-    pub country: Option<String>,
-    pub address: Option<String>,
-    pub timezone: Option<String>,
-    pub lat: Option<f64>,
-    pub lon: Option<f64>,
 }
 
 /// A seat map upload: ours, or a pretix seating plan (at most one).
@@ -115,7 +102,7 @@ impl Sale {
             valid_drop_id(&body.id),
             "id must be 1-64 lowercase letters, digits or dashes",
         )?;
-        let fields = VenueChange {
+        let fields = VenueFields {
             name: Some(body.name),
             city: Some(body.city),
             country: Some(body.country),
@@ -147,7 +134,7 @@ impl Sale {
     pub async fn change_venue(
         &self,
         id: &str,
-        body: VenueChange,
+        body: VenueFields,
         expected: Option<i64>,
     ) -> Result<VenueRow, VenueError> {
         let fields = self.checked(body).await?;
@@ -158,12 +145,12 @@ impl Sale {
             Changed::Done(row) => Ok(row),
             Changed::Unknown => Err(VenueError::Unknown),
             Changed::Stale { current } => Err(VenueError::Stale(current)),
-            Changed::TimezoneLocked => Err(VenueError::TimezoneLocked),
+            Changed::Locked => Err(VenueError::TimezoneLocked),
         }
     }
 
     /// The fields given, checked and trimmed.
-    async fn checked(&self, body: VenueChange) -> Result<VenueFields, VenueError> {
+    async fn checked(&self, body: VenueFields) -> Result<VenueFields, VenueError> {
         for (field, value, max) in [("name", &body.name, 200), ("city", &body.city, 100)] {
             if let Some(value) = value {
                 check(

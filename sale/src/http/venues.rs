@@ -7,8 +7,9 @@
 use super::auth::Operator;
 use super::error::ApiError;
 use super::{versions, HttpState};
+use crate::store::venues::VenueFields;
 use crate::store::venues::VenueRow;
-use crate::venues::{CreateVenue, MapUpload, VenueChange};
+use crate::venues::{CreateVenue, MapUpload};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -48,7 +49,7 @@ async fn change(
     _: Operator,
     Path(id): Path<String>,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<VenueChange>,
+    ApiJson(body): ApiJson<VenueFields>,
 ) -> Result<Response, ApiError> {
     let expected = versions::if_match(&headers)?;
     let row = http.sale.change_venue(&id, body, expected).await?;

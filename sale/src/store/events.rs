@@ -1,5 +1,6 @@
 //! Events in PostgreSQL: create, change, read, and the sales of an event.
 
+use super::Changed;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
@@ -57,19 +58,6 @@ pub async fn insert(db: &PgPool, id: &str, event: &EventFields) -> sqlx::Result<
     .await
 }
 
-/// What a change came to.
-#[derive(Debug)]
-pub enum Changed {
-    Done(Box<EventRow>),
-    Unknown,
-    /// The event is at another version than the change was made from.
-    Stale {
-        current: i64,
-    },
-    /// The change would move an event that has sales to another venue.
-    VenueLocked,
-}
-
 /// Applies a change made from version `expected` (any version: `None`).
 /// The event's row is locked first, so two changes are decided one after
 /// the other, and a sale created meanwhile (its foreign key waits for the
@@ -79,7 +67,7 @@ pub async fn update(
     id: &str,
     change: &EventFields,
     expected: Option<i64>,
-) -> sqlx::Result<Changed> {
+) -> sqlx::Result<Changed<Box<EventRow>>> {
     let mut tx = db.begin().await?;
     let Some(now) = sqlx::query!(
         r#"SELECT version, venue_id,
@@ -92,13 +80,9 @@ pub async fn update(
     else {
         return Ok(Changed::Unknown);
     };
-    if expected.is_some_and(|v| v != now.version) {
-        return Ok(Changed::Stale {
-            current: now.version,
-        });
-    }
-    if now.has_sales && change.venue_id.as_ref().is_some_and(|v| *v != now.venue_id) {
-        return Ok(Changed::VenueLocked);
+    let moves_venue = change.venue_id.as_ref().is_some_and(|v| *v != now.venue_id);
+    if let Some(refused) = Changed::refusal(expected, now.version, now.has_sales && moves_venue) {
+        return Ok(refused);
     }
     let row = sqlx::query_as!(
         EventRow,

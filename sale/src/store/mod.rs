@@ -28,4 +28,34 @@ pub mod revocations;
 pub mod venues;
 
 pub use drops::{DropChange, DropRow, NewDrop};
+
+/// What an edit of an event or a venue, made from a version, came to.
+#[derive(Debug)]
+pub enum Changed<Row> {
+    Done(Row),
+    Unknown,
+    /// The row is at another version than the edit was made from.
+    Stale {
+        current: i64,
+    },
+    /// The edit would move what sales fix: an event's venue, or the time
+    /// zone of a venue whose events have sales (the local times of tickets
+    /// already sold would move).
+    Locked,
+}
+
+impl<Row> Changed<Row> {
+    /// The refusal of an edit made from version `expected` (any: `None`)
+    /// of a row locked at version `current`, where `locked` says the edit
+    /// touches what sales fix; `None`: go ahead.
+    fn refusal(expected: Option<i64>, current: i64, locked: bool) -> Option<Self> {
+        if expected.is_some_and(|v| v != current) {
+            Some(Self::Stale { current })
+        } else if locked {
+            Some(Self::Locked)
+        } else {
+            None
+        }
+    }
+}
 pub use orders::{OrderRow, ReleasedOrder, StatusTotals};

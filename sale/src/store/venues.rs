@@ -1,6 +1,7 @@
 //! Venues and their seat maps in PostgreSQL. A map version is immutable;
 //! a new upload is a new version.
 
+use super::Changed;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
@@ -131,8 +132,12 @@ async fn get_in(tx: &mut sqlx::PgConnection, id: &str) -> sqlx::Result<Option<Ve
     .await
 }
 
-/// A change of a venue's place or names (`None`: unchanged).
-#[derive(Debug, Clone, Default)]
+/// A change of a venue's place or names (`None`: unchanged); also
+/// `PATCH /api/venues/{id}`'s body (the seat map changes by
+/// `PUT /api/venues/{id}/map`), checked by `Sale::change_venue` before it
+/// gets here.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct VenueFields {
     pub name: Option<String>,
     pub city: Option<String>,
@@ -143,20 +148,6 @@ pub struct VenueFields {
     pub lon: Option<f64>,
 }
 
-/// What a change came to.
-#[derive(Debug)]
-pub enum Changed {
-    Done(VenueRow),
-    Unknown,
-    /// The venue is at another version than the change was made from.
-    Stale {
-        current: i64,
-    },
-    /// The change would move the time zone of a venue whose events have
-    /// sales (the local times of tickets already sold would move).
-    TimezoneLocked,
-}
-
 /// Applies a change made from version `expected` (any: `None`), with the
 /// venue's row locked so two changes are decided one after the other.
 pub async fn update(
@@ -164,7 +155,7 @@ pub async fn update(
     id: &str,
     change: &VenueFields,
     expected: Option<i64>,
-) -> sqlx::Result<Changed> {
+) -> sqlx::Result<Changed<VenueRow>> {
     let mut tx = db.begin().await?;
     let Some(now) = sqlx::query!(
         r#"SELECT version, timezone,
@@ -178,13 +169,9 @@ pub async fn update(
     else {
         return Ok(Changed::Unknown);
     };
-    if expected.is_some_and(|v| v != now.version) {
-        return Ok(Changed::Stale {
-            current: now.version,
-        });
-    }
-    if now.has_sales && change.timezone.as_ref().is_some_and(|t| *t != now.timezone) {
-        return Ok(Changed::TimezoneLocked);
+    let moves_zone = change.timezone.as_ref().is_some_and(|t| *t != now.timezone);
+    if let Some(refused) = Changed::refusal(expected, now.version, now.has_sales && moves_zone) {
+        return Ok(refused);
     }
     sqlx::query!(
         "UPDATE venues SET name = COALESCE($2, name), city = COALESCE($3, city), \
