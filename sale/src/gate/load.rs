@@ -50,15 +50,9 @@ impl StockGate {
             .key(slot.reservations())
             .key(slot.lent())
             .key(slot.credited())
-            .arg(mode)
-            .arg(part.stock)
-            .arg(drop.state.as_str())
-            .arg(drop.opens_at_ms)
-            .arg(drop.cap)
-            .arg(drop.price_cents)
-            .arg(&drop.currency)
-            .arg(drop.timeout_secs)
-            .arg(drop.version)
+            .arg(mode);
+        drop.arg_terms(part.stock, &mut invocation);
+        invocation
             .arg(part.sold)
             .arg(drop.epoch)
             .arg(if drop.seated { "1" } else { "0" })

@@ -147,6 +147,23 @@ pub struct DropGateState {
     pub buckets: u32,
 }
 
+impl DropGateState {
+    /// The drop's terms as both load scripts take them, in this order after
+    /// the stock they load: state, opening (ms), per-user cap, price,
+    /// currency, order timeout (s), settings version.
+    pub(crate) fn arg_terms(&self, stock: i64, invocation: &mut redis::ScriptInvocation<'_>) {
+        invocation
+            .arg(stock)
+            .arg(self.state.as_str())
+            .arg(self.opens_at_ms)
+            .arg(self.cap)
+            .arg(self.price_cents)
+            .arg(&self.currency)
+            .arg(self.timeout_secs)
+            .arg(self.version);
+    }
+}
+
 /// What one slot gets of a drop's load: its stock share, the units its
 /// orders hold (rebuild), its net borrowed units, and (on the drop's own
 /// hash) the drop's bucket count.

@@ -349,18 +349,9 @@ impl SeatGate {
     ) -> redis::RedisResult<bool> {
         let keys = self.keys(drop_id);
         let mut invocation = keys.invocation(&LOAD, "none");
-        invocation
-            .arg(drop.epoch)
-            .arg(drop.stock)
-            .arg(drop.state.as_str())
-            .arg(drop.opens_at_ms)
-            .arg(drop.cap)
-            .arg(drop.price_cents)
-            .arg(&drop.currency)
-            .arg(drop.timeout_secs)
-            .arg(drop.version)
-            .arg(drop.hold_ms)
-            .arg(LOG_LENGTH);
+        invocation.arg(drop.epoch);
+        drop.arg_terms(drop.stock, &mut invocation);
+        invocation.arg(drop.hold_ms).arg(LOG_LENGTH);
         for hold in holds {
             let seats: Vec<String> = hold.seats.iter().map(u32::to_string).collect();
             invocation
