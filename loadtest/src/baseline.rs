@@ -121,24 +121,8 @@ pub async fn lua(
     let prefix = format!("baseline-{}", uuid::Uuid::new_v4().simple());
     let gate = sale::gate::StockGate::new(manager, &prefix);
     let drop = "baseline";
-    gate.create(
-        drop,
-        &sale::gate::DropGateState {
-            stock: 1_000_000_000_000,
-            state: admission::contract::DropState::Open,
-            opens_at_ms: 0,
-            cap: 2,
-            price_cents: 100,
-            currency: "EUR".into(),
-            timeout_secs: 3600,
-            version: 1,
-            epoch: 0,
-            seated: false,
-            hold_ms: 0,
-            buckets: 1,
-        },
-    )
-    .await?;
+    gate.create(drop, &crate::buckets::open_drop(1_000_000_000_000, 1))
+        .await?;
     let tally = Tally::new()?;
     let deadline = Instant::now() + run;
     let started = Instant::now();

@@ -95,6 +95,25 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
     crate::output::write_json(&args.out, "buckets.json", &runs)
 }
 
+/// A drop straight in the gate, with no PostgreSQL behind it, open now
+/// (cap 2, 1.00 EUR, one hour to pay): what the gate-only runs sell.
+pub fn open_drop(stock: i64, buckets: u32) -> DropGateState {
+    DropGateState {
+        stock,
+        state: admission::contract::DropState::Open,
+        opens_at_ms: 0,
+        cap: 2,
+        price_cents: 100,
+        currency: "EUR".into(),
+        timeout_secs: 3600,
+        version: 1,
+        epoch: 1,
+        seated: false,
+        hold_ms: 0,
+        buckets,
+    }
+}
+
 fn fmt_us(us: Option<f64>) -> String {
     us.map_or("n/a".into(), |us| format!("{us:.1} µs"))
 }
@@ -103,24 +122,7 @@ async fn one(redis: &runtime::redis::Redis, args: &Args, k: u32) -> anyhow::Resu
     let prefix = format!("buckets-{}", uuid::Uuid::new_v4().simple());
     let gate = StockGate::new(redis.clone(), &prefix);
     let drop = "hot";
-    gate.create(
-        drop,
-        &DropGateState {
-            stock: args.stock,
-            state: admission::contract::DropState::Open,
-            opens_at_ms: 0,
-            cap: 2,
-            price_cents: 100,
-            currency: "EUR".into(),
-            timeout_secs: 3600,
-            version: 1,
-            epoch: 1,
-            seated: false,
-            hold_ms: 0,
-            buckets: k,
-        },
-    )
-    .await?;
+    gate.create(drop, &open_drop(args.stock, k)).await?;
     let tally = Tally::new()?;
     let (sold_out, moving) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let done = Arc::new(AtomicBool::new(false));

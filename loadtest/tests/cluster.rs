@@ -109,20 +109,7 @@ async fn a_bucketed_drop_sells_exactly_its_stock_across_slots(
 ) {
     use sale::gate::{Refusal, Reservation};
     let gate = sale::gate::StockGate::new(redis.clone(), prefix);
-    let state = sale::gate::DropGateState {
-        stock: 40,
-        state: admission::contract::DropState::Open,
-        opens_at_ms: 0,
-        cap: 2,
-        price_cents: 100,
-        currency: "EUR".into(),
-        timeout_secs: 3600,
-        version: 1,
-        epoch: 1,
-        seated: false,
-        hold_ms: 0,
-        buckets: 4,
-    };
+    let state = loadtest::buckets::open_drop(40, 4);
     gate.create("bucketed", &state).await.unwrap();
     let buyers = (0..60).map(|n| {
         let gate = gate.clone();
@@ -168,20 +155,7 @@ async fn scripts_flushed_by_a_failover_are_loaded_again(
     prefix: &str,
 ) {
     let gate = sale::gate::StockGate::new(redis.clone(), prefix);
-    let state = sale::gate::DropGateState {
-        stock: 10,
-        state: admission::contract::DropState::Open,
-        opens_at_ms: 0,
-        cap: 2,
-        price_cents: 100,
-        currency: "EUR".into(),
-        timeout_secs: 3600,
-        version: 1,
-        epoch: 0,
-        seated: false,
-        hold_ms: 0,
-        buckets: 1,
-    };
+    let state = loadtest::buckets::open_drop(10, 1);
     for drop in ["flushed-a", "flushed-b", "flushed-c", "flushed-d"] {
         gate.create(drop, &state).await.unwrap();
         let flushed = redis

@@ -11,17 +11,21 @@ use common::{redis_url, stack, OPERATOR_KEY, USER_SECRET};
 
 fn args(stack: &common::Stack) -> loadtest::seats::Args {
     loadtest::seats::Args {
-        sale: stack.sale.clone(),
-        queue: stack.queue.clone(),
-        operator_key: OPERATOR_KEY.into(),
-        user_secret: USER_SECRET.into(),
+        services: loadtest::deployment::Services {
+            sale: stack.sale.clone(),
+            queue: stack.queue.clone(),
+            operator_key: OPERATOR_KEY.into(),
+            user_secret: USER_SECRET.into(),
+        },
         keys: loadtest::tokens::MintKeys {
             key: stack.key.clone(),
             mac_key: Some(common::MAC_KEY.into()),
         },
-        database: stack.database.clone(),
-        redis: redis_url(),
-        redis_prefix: stack.prefix.clone(),
+        stores: loadtest::deployment::Stores {
+            database: stack.database.clone(),
+            redis: redis_url(),
+            redis_prefix: stack.prefix.clone(),
+        },
         seats: 1_200,
         fans: 500,
         arrival_secs: 3,

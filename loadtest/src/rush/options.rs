@@ -76,27 +76,10 @@ pub struct RushOptions {
 /// Settings of a rush (and of a soak, which sets fans and ramp itself).
 #[derive(clap::Args, Clone)]
 pub struct RushArgs {
-    /// The queue service's base URL.
-    #[arg(long, env = "QUEUE_URL", default_value = "http://127.0.0.1:8080")]
-    pub queue: String,
-    /// The sale service's base URL.
-    #[arg(long, env = "SALE_URL", default_value = "http://127.0.0.1:8081")]
-    pub sale: String,
-    /// Operator API key (creates the drop).
-    #[arg(long, env = "OPERATOR_API_KEY")]
-    pub operator_key: String,
-    /// The user-token secret both services trust (USER_JWT_SECRET).
-    #[arg(long, env = "USER_JWT_SECRET")]
-    pub user_secret: String,
-    /// PostgreSQL URL of the deployment (invariant checks).
-    #[arg(long, env = "DATABASE_URL")]
-    pub database: String,
-    /// Redis URL of the deployment.
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
-    pub redis: String,
-    /// Redis key prefix of the deployment (REDIS_PREFIX of the services).
-    #[arg(long, env = "REDIS_PREFIX", default_value = "lineup")]
-    pub redis_prefix: String,
+    #[command(flatten)]
+    pub services: crate::deployment::Services,
+    #[command(flatten)]
+    pub stores: crate::deployment::Stores,
     /// How many live fans (each a task holding a WebSocket or polling).
     #[arg(long, default_value_t = 2000)]
     pub fans: usize,
@@ -202,13 +185,13 @@ impl RushArgs {
             other => anyhow::bail!("--curve must be ramp or spike, not {other:?}"),
         };
         Ok(RushOptions {
-            queue_url: self.queue.clone(),
-            sale_url: self.sale.clone(),
-            operator_key: self.operator_key.clone(),
-            user_secret: self.user_secret.clone(),
-            database_url: self.database.clone(),
-            redis_url: self.redis.clone(),
-            redis_prefix: self.redis_prefix.clone(),
+            queue_url: self.services.queue.clone(),
+            sale_url: self.services.sale.clone(),
+            operator_key: self.services.operator_key.clone(),
+            user_secret: self.services.user_secret.clone(),
+            database_url: self.stores.database.clone(),
+            redis_url: self.stores.redis.clone(),
+            redis_prefix: self.stores.redis_prefix.clone(),
             fans: self.fans,
             idle_fans: self.idle_fans,
             websocket_share: self.websocket_share,

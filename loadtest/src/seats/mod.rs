@@ -35,25 +35,13 @@ use std::time::{Duration, Instant};
 /// `loadtest seats` flags.
 #[derive(clap::Args, Clone)]
 pub struct Args {
-    #[arg(long, env = "SALE_URL", default_value = "http://127.0.0.1:8081")]
-    pub sale: String,
-    #[arg(long, env = "QUEUE_URL", default_value = "http://127.0.0.1:8080")]
-    pub queue: String,
-    #[arg(long, env = "OPERATOR_API_KEY")]
-    pub operator_key: String,
-    /// The user-token secret the queue trusts (fans sign in with it).
-    #[arg(long, env = "USER_JWT_SECRET")]
-    pub user_secret: String,
+    #[command(flatten)]
+    pub services: crate::deployment::Services,
     /// The keys the probe and `--bench` mint admission tokens with.
     #[command(flatten)]
     pub keys: crate::tokens::MintKeys,
-    /// PostgreSQL of the deployment (the invariants).
-    #[arg(long, env = "DATABASE_URL")]
-    pub database: String,
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
-    pub redis: String,
-    #[arg(long, env = "REDIS_PREFIX", default_value = "lineup")]
-    pub redis_prefix: String,
+    #[command(flatten)]
+    pub stores: crate::deployment::Stores,
     /// Seats of the generated stadium.
     #[arg(long, default_value_t = 50_000)]
     pub seats: usize,
@@ -166,8 +154,8 @@ pub async fn main(args: Args) -> anyhow::Result<bool> {
     let sale = Arc::new(
         setup::create(
             &http,
-            &args.sale,
-            &args.operator_key,
+            &args.services.sale,
+            &args.services.operator_key,
             &setup::SaleShape {
                 seats: args.seats,
                 cap: if args.bench { 2 } else { args.cap },
@@ -189,7 +177,7 @@ pub async fn main(args: Args) -> anyhow::Result<bool> {
     let watch = viewers::Watch::new(latencies.clone());
     let clients = crate::connect::http_clients(args.source_addresses)?;
     let viewer_tasks = watch
-        .open_viewers(&args.sale, &sale.drop, args.viewers, &clients)
+        .open_viewers(&args.services.sale, &sale.drop, args.viewers, &clients)
         .await;
     let (crowd, decisions, sell_out) = if args.bench {
         let buyers = minter.buyers(&sale.drop, "bench", args.seats)?;
@@ -198,27 +186,35 @@ pub async fn main(args: Args) -> anyhow::Result<bool> {
             concurrency: args.concurrency,
             seconds: args.seconds,
         };
-        let decisions = bench::run(&http, &args.sale, &sale, buyers, load, latencies.clone()).await;
+        let decisions = bench::run(
+            &http,
+            &args.services.sale,
+            &sale,
+            buyers,
+            load,
+            latencies.clone(),
+        )
+        .await;
         (None, Some(decisions), (None, None))
     } else {
         tokio::time::sleep(Duration::from_secs(opens_in as u64)).await;
         let opened = Instant::now();
         let probe = tokio::spawn(watch.clone().probe(
-            args.sale.clone(),
+            args.services.sale.clone(),
             sale.clone(),
             minter.clone(),
             deadline.min(opened + Duration::from_secs(args.arrival_secs + 30)),
         ));
         let monitor = tokio::spawn(watch_sell_out(
             http.clone(),
-            format!("{}/api/drops/{}/seats", args.sale, sale.drop),
+            format!("{}/api/drops/{}/seats", args.services.sale, sale.drop),
             opened,
             deadline,
         ));
         let crowd = fans::Crowd::new(
-            &args.sale,
-            &args.queue,
-            &args.user_secret,
+            &args.services.sale,
+            &args.services.queue,
+            &args.services.user_secret,
             sale.clone(),
             fans::Behaviour {
                 fans: args.fans,
@@ -247,9 +243,9 @@ pub async fn main(args: Args) -> anyhow::Result<bool> {
         viewer.abort();
     }
     let invariants = check::check(
-        &args.database,
-        &args.redis,
-        &args.redis_prefix,
+        &args.stores.database,
+        &args.stores.redis,
+        &args.stores.redis_prefix,
         &sale,
         if args.bench { 2 } else { args.cap },
     )
