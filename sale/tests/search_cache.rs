@@ -2,7 +2,8 @@
 //! and ETag and says its age; a change committed before a search is seen
 //! by it (the generation); without a change an answer lives exactly its
 //! max-age (a manual clock); identical searches at once are one query;
-//! later pages bypass it.
+//! a page reached from a first page is computed (not looked up) with the
+//! pages after it, which are then served from the cache, until a change.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -166,5 +167,82 @@ async fn identical_searches_at_once_are_one_query() {
         assert_eq!((a.0, &a.1, &a.2), (200, &answers[0].1, &answers[0].2));
         assert!(["miss", "coalesced", "hit"].contains(&a.3.as_str()));
     }
+    app.stop().await;
+}
+
+/// Follows the cursors from a first page: the ids of every page, and how
+/// each page after the first was served.
+async fn follow(app: &TestApp, query: &str, first: &[u8]) -> (Vec<String>, Vec<String>) {
+    let mut got = ids(first);
+    let mut served = Vec::new();
+    let mut body: Value = serde_json::from_slice(first).unwrap();
+    while let Some(cursor) = body["next_cursor"].as_str().map(str::to_string) {
+        assert!(served.len() < 100, "runaway paging");
+        let (status, page, _, cache, _) =
+            fetch(app, "/api/events", &format!("{query}&cursor={cursor}")).await;
+        assert_eq!(status, 200);
+        got.extend(ids(&page));
+        served.push(cache);
+        body = serde_json::from_slice(&page).unwrap();
+    }
+    (got, served)
+}
+
+#[tokio::test]
+async fn a_later_page_reads_the_next_ones_ahead_and_a_change_is_still_seen() {
+    let app = TestApp::spawn().await;
+    fx::load(&app.db).await;
+    for query in [
+        "limit=2",
+        "q=berlin&limit=1",
+        "near=51.0,10.0&radius_km=500&sort=distance&limit=2",
+    ] {
+        // What the pages must add up to: the whole answer in one page.
+        let whole = query
+            .replace("limit=2", "limit=50")
+            .replace("limit=1", "limit=50");
+        let (_, body, _, _, _) = fetch(&app, "/api/events", &whole).await;
+        let all = ids(&body);
+        assert!(all.len() >= 6, "{query}: {all:?}");
+        let (_, first, _, _, _) = fetch(&app, "/api/events", query).await;
+        let (got, served) = follow(&app, query, &first).await;
+        // The same hits in the same order (all of them when they fit in
+        // one page of 50).
+        assert!(got.len() >= all.len(), "{query}: {got:?}");
+        assert_eq!(got[..all.len()], all[..], "{query}");
+        if all.len() < 50 {
+            assert_eq!(got.len(), all.len(), "{query}");
+        }
+        // Page 2 is computed with pages 3 to 5; page 6 with 7 to 9; ...
+        for (n, cache) in served.iter().enumerate() {
+            let expect = if n % 4 == 0 { "bypass" } else { "hit" };
+            assert_eq!(cache, expect, "{query}: page {}", n + 2);
+        }
+    }
+    // A change between page 2 and page 3: page 3 is computed again, and
+    // has it.
+    let (_, first, _, _, _) = fetch(&app, "/api/events", "limit=2").await;
+    let first: Value = serde_json::from_slice(&first).unwrap();
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let (_, second, _, cache, _) =
+        fetch(&app, "/api/events", &format!("limit=2&cursor={cursor}")).await;
+    assert_eq!(cache, "bypass");
+    let second: Value = serde_json::from_slice(&second).unwrap();
+    let last = second["events"][1]["id"].as_str().unwrap();
+    sqlx::query(
+        "INSERT INTO events (id, name, performers, venue_id, starts_at, genre) \
+         SELECT 'inserted', 'Inserted Show', '{Nobody}', venue_id, \
+           starts_at + interval '1 second', genre FROM events WHERE id = $1",
+    )
+    .bind(last)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let cursor = second["next_cursor"].as_str().unwrap();
+    let (_, third, _, cache, _) =
+        fetch(&app, "/api/events", &format!("limit=2&cursor={cursor}")).await;
+    assert_eq!(cache, "bypass", "not the page read before the insert");
+    let (rest, _) = follow(&app, "limit=2", &third).await;
+    assert!(rest.contains(&"inserted".to_string()), "{rest:?}");
     app.stop().await;
 }

@@ -142,7 +142,7 @@ impl Target {
                     Ok((None, cached(served)))
                 } else {
                     let (answer, served) = search.search_served(Some(query)).await?;
-                    Ok((answer.next_cursor.clone(), cached(served)))
+                    Ok((answer.value.next_cursor.clone(), cached(served)))
                 }
             }
         }

@@ -1,21 +1,22 @@
 //! Search routes: `GET /api/events` (search) and `GET /api/events/suggest`
 //! (as-you-type). Answers carry an ETag (SHA-256 of the body) and a short
 //! public `max-age`, so a CDN absorbs a rush of identical searches; an
-//! `If-None-Match` that matches gets 304 without the body. An answer from
-//! the service's own cache says how old it is (`Age`, so a CDN keeps it no
-//! longer than `max-age` in all) and `X-Search-Cache: hit`.
+//! `If-None-Match` that matches gets 304 without the body. The body and
+//! its ETag are made once per answer ([`crate::search::rendered`]): an
+//! answer from the service's own cache is sent as the bytes it was kept as,
+//! says how old it is (`Age`, so a CDN keeps it no longer than `max-age` in
+//! all) and `X-Search-Cache: hit`.
 
 use super::error::ApiError;
 use super::HttpState;
 use crate::search::cache::{Served, MAX_AGE_SECS};
+use crate::search::rendered::Rendered;
 use crate::search::SearchError;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 /// How long a search answer may be reused, in seconds.
 pub const SEARCH_MAX_AGE: u32 = MAX_AGE_SECS;
@@ -32,6 +33,7 @@ impl From<SearchError> for ApiError {
             SearchError::Invalid(code, message) => Self::BadRequest(code, message),
             SearchError::Timeout => Self::Unavailable("the search took too long, try again".into()),
             SearchError::Database(e) => e.into(),
+            SearchError::Encode(e) => Self::Internal(anyhow::anyhow!(e)),
         }
     }
 }
@@ -63,13 +65,8 @@ async fn suggest(
 
 /// The JSON body with its ETag and Cache-Control (and its Age when it was
 /// cached here), or 304 when the client has it already.
-fn cacheable(body: &impl Serialize, served: Served, max_age: u32, headers: &HeaderMap) -> Response {
-    let json = match serde_json::to_vec(body) {
-        Ok(json) => json,
-        Err(e) => return ApiError::Internal(e.into()).into_response(),
-    };
-    let digest = Sha256::digest(&json);
-    let etag = format!("\"{}\"", hex::encode(&digest[..16]));
+fn cacheable<T>(body: &Rendered<T>, served: Served, max_age: u32, headers: &HeaderMap) -> Response {
+    let etag = body.etag.as_str();
     let cache = format!("public, max-age={max_age}");
     let matches = headers
         .get_all(header::IF_NONE_MATCH)
@@ -88,12 +85,12 @@ fn cacheable(body: &impl Serialize, served: Served, max_age: u32, headers: &Head
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             )],
-            json,
+            body.json.clone(),
         )
             .into_response()
     };
     let h = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    if let Ok(v) = HeaderValue::from_str(etag) {
         h.insert(header::ETAG, v);
     }
     if let Ok(v) = HeaderValue::from_str(&cache) {

@@ -126,6 +126,7 @@ fn shared_error(error: &SearchError) -> SearchError {
     match error {
         SearchError::Invalid(code, message) => SearchError::Invalid(code, message.clone()),
         SearchError::Timeout => SearchError::Timeout,
+        SearchError::Encode(e) => SearchError::Encode(e.clone()),
         SearchError::Database(e) => SearchError::Database(sqlx::Error::Protocol(e.to_string())),
     }
 }
@@ -230,6 +231,71 @@ impl<V: Send + Sync + 'static> AnswerCache<V> {
             Ok(value) => Ok((value, served)),
             Err(e) => Err(shared_error(&e)),
         }
+    }
+
+    /// A fresh answer for `key` at `generation` and `now`, if one is kept
+    /// (nothing is computed; a miss is not counted).
+    pub fn get(
+        &self,
+        key: &str,
+        generation: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Option<(Arc<V>, Served)> {
+        if !self.enabled() {
+            return None;
+        }
+        let inner = self.lock();
+        match inner.slots.get(key) {
+            Some(Slot::Ready {
+                value,
+                generation: g,
+                at,
+                ..
+            }) if *g == generation && now >= *at && now - *at < self.max_age => {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                let age = (now - *at).to_std().unwrap_or_default();
+                Some((value.clone(), Served::Hit(age)))
+            }
+            _ => None,
+        }
+    }
+
+    /// Keeps an answer computed alongside another (a later page read ahead
+    /// with the one asked), unless that key is being computed right now.
+    pub fn put(
+        &self,
+        key: String,
+        generation: Option<i64>,
+        at: DateTime<Utc>,
+        value: V,
+        bytes: usize,
+    ) {
+        if !self.enabled() || bytes > self.config.bytes {
+            return;
+        }
+        let mut inner = self.lock();
+        if matches!(inner.slots.get(&key), Some(Slot::Running { .. })) {
+            return;
+        }
+        let id = inner.next_id;
+        inner.next_id += 1;
+        if let Some(Slot::Ready { bytes: old, .. }) = inner.slots.insert(
+            key.clone(),
+            Slot::Ready {
+                value: Arc::new(value),
+                generation,
+                at,
+                bytes,
+                id,
+            },
+        ) {
+            inner.ready -= 1;
+            inner.bytes -= old;
+        }
+        inner.ready += 1;
+        inner.bytes += bytes;
+        inner.order.push_back((key, id, at));
+        self.evict(&mut inner, at);
     }
 
     /// Runs a computation on its own task; it stores its answer (or clears
@@ -523,5 +589,52 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(cache.stats().entries, 1);
+    }
+
+    #[tokio::test]
+    async fn a_page_put_alongside_serves_until_max_age_or_a_new_generation() {
+        let cache = AnswerCache::<String>::new(CacheConfig {
+            entries: 2,
+            bytes: 1 << 20,
+        });
+        cache.put("p3".into(), Some(1), t0(), "three".into(), 5);
+        let later = t0() + chrono::Duration::milliseconds(9_999);
+        let (value, served) = cache.get("p3", Some(1), later).unwrap();
+        assert_eq!(
+            (value.as_str(), served),
+            ("three", Served::Hit(Duration::from_millis(9_999)))
+        );
+        assert!(
+            cache.get("p3", Some(2), later).is_none(),
+            "a new generation"
+        );
+        assert!(cache
+            .get("p3", Some(1), t0() + chrono::Duration::seconds(10))
+            .is_none());
+        assert!(cache.get("p4", Some(1), later).is_none());
+        // Bounded like the rest: a third entry pushes the oldest out.
+        cache.put("p4".into(), Some(1), t0(), "four".into(), 4);
+        cache.put("p5".into(), Some(1), t0(), "five".into(), 4);
+        assert!(cache.get("p3", Some(1), later).is_none());
+        assert_eq!(cache.stats().entries, 2);
+        // A key being computed is left to its computation.
+        let calls = Arc::new(AtomicUsize::new(0));
+        let running = cache.get_or_compute(
+            "p6".into(),
+            Some(1),
+            t0(),
+            answer(&calls, "computed", 50),
+            String::len,
+        );
+        let put_meanwhile = async {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            cache.put("p6".into(), Some(1), t0(), "put".into(), 3);
+        };
+        let ((value, _), ()) = tokio::join!(async { running.await.unwrap() }, put_meanwhile);
+        assert_eq!(value.as_str(), "computed");
+        assert_eq!(
+            cache.get("p6", Some(1), later).unwrap().0.as_str(),
+            "computed"
+        );
     }
 }

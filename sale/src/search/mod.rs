@@ -4,6 +4,8 @@
 //!   else.
 //! - [`cache`]: whole answers kept for their `max-age` (bounded,
 //!   single-flight, dropped at once when the catalog changes).
+//! - [`rendered`]: an answer's JSON and ETag, made once (what the cache
+//!   keeps and a hit sends).
 //! - [`cursor`]: the opaque, signed keyset cursor.
 //! - [`typo`]: edit distance and candidate corrections, engine-free.
 //! - [`pg`]: the PostgreSQL engine (full text with weighted fields,
@@ -20,6 +22,7 @@ pub mod cache;
 pub mod cursor;
 pub mod pg;
 pub mod query;
+pub mod rendered;
 pub mod typo;
 
 use crate::clock::Clock;
@@ -28,12 +31,18 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use query::SearchParams;
+use rendered::Rendered;
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Longest a search or a suggestion may take before it is given up (503).
 pub const SEARCH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Pages a page after the first is read with: it and the ones after it
+/// are one engine search (the candidates matched and ranked once), and the
+/// ones after it are kept in the cache under the cursors that lead to them.
+pub const READ_AHEAD_PAGES: u32 = 4;
 
 /// Why a search failed.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +52,9 @@ pub enum SearchError {
     Invalid(&'static str, String),
     #[error("the search took too long")]
     Timeout,
+    /// An answer that could not be written as JSON (a bug).
+    #[error("the answer could not be written: {0}")]
+    Encode(String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -225,10 +237,10 @@ pub struct Search {
     engine: Arc<dyn SearchEngine>,
     cursor_key: Arc<[u8]>,
     clock: Arc<dyn Clock>,
-    /// First pages (with their facets): later pages are not kept, a cursor
-    /// is rarely followed twice.
-    pages: Arc<AnswerCache<SearchResponse>>,
-    suggestions: Arc<AnswerCache<SuggestResponse>>,
+    /// First pages (with their facets), and later pages read ahead (keyed
+    /// by the cursor that leads to them).
+    pages: Arc<AnswerCache<Rendered<SearchResponse>>>,
+    suggestions: Arc<AnswerCache<Rendered<SuggestResponse>>>,
 }
 
 /// The cache counters of first pages and of suggestions.
@@ -239,10 +251,8 @@ pub struct SearchCacheStats {
 }
 
 /// Roughly what an answer holds: its JSON's length.
-fn json_bytes<T: Serialize>(value: &T) -> usize {
-    serde_json::to_vec(value)
-        .map(|v| v.len())
-        .unwrap_or(usize::MAX)
+fn json_bytes<T>(value: &Rendered<T>) -> usize {
+    value.bytes()
 }
 
 impl Search {
@@ -290,18 +300,20 @@ impl Search {
 
     /// Runs the search a raw query string asks for.
     pub async fn search(&self, raw: Option<&str>) -> Result<SearchResponse, SearchError> {
-        Ok(self.search_served(raw).await?.0.as_ref().clone())
+        Ok(self.search_served(raw).await?.0.value.clone())
     }
 
-    /// The search a raw query string asks for, and how it was served.
+    /// The search a raw query string asks for (with its JSON and ETag), and
+    /// how it was served.
     pub async fn search_served(
         &self,
         raw: Option<&str>,
-    ) -> Result<(Arc<SearchResponse>, Served), SearchError> {
+    ) -> Result<(Arc<Rendered<SearchResponse>>, Served), SearchError> {
         let mut params = query::parse_search(raw)?;
         let fingerprint = params.fingerprint();
-        let after = match params.cursor.take() {
-            Some(c) => Some(cursor::decode(&self.cursor_key, &fingerprint, &c)?),
+        let cursor = params.cursor.take();
+        let after = match &cursor {
+            Some(c) => Some(cursor::decode(&self.cursor_key, &fingerprint, c)?),
             None => None,
         };
         let query = EngineQuery {
@@ -310,33 +322,75 @@ impl Search {
             now: self.clock.now(),
             params,
         };
+        // A first page alone; a later one with the pages after it (when
+        // they can be kept).
+        let pages = if cursor.is_some() && self.pages.enabled() {
+            READ_AHEAD_PAGES
+        } else {
+            1
+        };
         let run = {
             let (engine, key) = (self.engine.clone(), self.cursor_key.clone());
             let (query, fingerprint) = (query.clone(), fingerprint.clone());
-            async move { answer(engine.as_ref(), &key, &fingerprint, &query).await }.boxed()
+            async move { answer(engine.as_ref(), &key, &fingerprint, &query, pages).await }
         };
-        if query.after.is_some() || !self.pages.enabled() {
-            return Ok((Arc::new(run.await?), Served::Uncached));
+        if !self.pages.enabled() {
+            let (first, _) = run.await?;
+            return Ok((Arc::new(first), Served::Uncached));
         }
         // The cursors a page carries are bound to the fingerprint, so the
-        // key is the fingerprint (text as given, trimmed) and the limit.
-        let key = format!("{}|{fingerprint}", query.params.limit);
+        // key is the fingerprint (text as given, trimmed), the limit and
+        // the cursor that leads to the page.
+        let limit = query.params.limit;
+        let key = move |fingerprint: &str, cursor: &str| format!("{limit}|{fingerprint}|{cursor}");
         let generation = self.generation(true).await?;
-        self.pages
-            .get_or_compute(key, generation, query.now, run, json_bytes)
-            .await
+        let Some(cursor) = cursor else {
+            let run = async move { Ok(run.await?.0) }.boxed();
+            return self
+                .pages
+                .get_or_compute(
+                    key(&fingerprint, ""),
+                    generation,
+                    query.now,
+                    run,
+                    json_bytes,
+                )
+                .await;
+        };
+        // A later page: read ahead with an earlier one, or computed here
+        // (not kept: a cursor is rarely followed twice) with the pages
+        // after it, which are kept under the cursors that lead to them.
+        if let Some(hit) = self
+            .pages
+            .get(&key(&fingerprint, &cursor), generation, query.now)
+        {
+            return Ok(hit);
+        }
+        let (first, ahead) = run.await?;
+        for (cursor, page) in ahead {
+            let bytes = page.bytes();
+            self.pages.put(
+                key(&fingerprint, &cursor),
+                generation,
+                query.now,
+                page,
+                bytes,
+            );
+        }
+        Ok((Arc::new(first), Served::Uncached))
     }
 
     /// Suggestions for what a fan is typing.
     pub async fn suggest(&self, raw: Option<&str>) -> Result<SuggestResponse, SearchError> {
-        Ok(self.suggest_served(raw).await?.0.as_ref().clone())
+        Ok(self.suggest_served(raw).await?.0.value.clone())
     }
 
-    /// Suggestions for what a fan is typing, and how they were served.
+    /// Suggestions for what a fan is typing (with their JSON and ETag), and
+    /// how they were served.
     pub async fn suggest_served(
         &self,
         raw: Option<&str>,
-    ) -> Result<(Arc<SuggestResponse>, Served), SearchError> {
+    ) -> Result<(Arc<Rendered<SuggestResponse>>, Served), SearchError> {
         let (text, limit) = query::parse_suggest(raw)?;
         let key = format!("{limit}|{text}");
         let engine = self.engine.clone();
@@ -344,7 +398,7 @@ impl Search {
             let suggestions = tokio::time::timeout(SEARCH_TIMEOUT, engine.suggest(&text, limit))
                 .await
                 .map_err(|_| SearchError::Timeout)??;
-            Ok(SuggestResponse { suggestions })
+            Rendered::new(SuggestResponse { suggestions })
         }
         .boxed();
         let generation = self.generation(self.suggestions.enabled()).await?;
@@ -354,32 +408,56 @@ impl Search {
     }
 }
 
-/// One search asked of the engine within the time limit, as the API
-/// answers it (the next cursor signed).
+/// Pages answered as the API sends them, from one search asked of the
+/// engine within the time limit: the one asked, and up to `pages - 1`
+/// after it, each with the cursor that leads to it. Every page's next
+/// cursor is signed.
 async fn answer(
     engine: &dyn SearchEngine,
     cursor_key: &[u8],
     fingerprint: &str,
     query: &EngineQuery,
-) -> Result<SearchResponse, SearchError> {
-    let answer = tokio::time::timeout(SEARCH_TIMEOUT, engine.search(query))
+    pages: u32,
+) -> Result<
+    (
+        Rendered<SearchResponse>,
+        Vec<(String, Rendered<SearchResponse>)>,
+    ),
+    SearchError,
+> {
+    let limit = query.params.limit as usize;
+    let mut asked = query.clone();
+    asked.params.limit = query.params.limit.saturating_mul(pages.max(1));
+    let answer = tokio::time::timeout(SEARCH_TIMEOUT, engine.search(&asked))
         .await
         .map_err(|_| SearchError::Timeout)??;
-    let limit = query.params.limit as usize;
-    let more = answer.hits.len() > limit;
-    let mut hits = answer.hits;
-    hits.truncate(limit);
-    let next_cursor = if more {
-        hits.last()
-            .map(|(_, after)| cursor::encode(cursor_key, fingerprint, after))
-    } else {
-        None
-    };
-    Ok(SearchResponse {
-        events: hits.into_iter().map(|(hit, _)| hit).collect(),
-        facets: answer.facets,
-        next_cursor,
-        corrected: answer.corrected,
-        sort: query.params.sort,
-    })
+    let mut hits = answer.hits.into_iter().peekable();
+    let mut facets = answer.facets;
+    let mut first = None;
+    let mut ahead = Vec::new();
+    let mut leading: Option<String> = None;
+    for _ in 0..pages.max(1) {
+        let page: Vec<(Hit, After)> = hits.by_ref().take(limit).collect();
+        let next_cursor = match (hits.peek(), page.last()) {
+            (Some(_), Some((_, after))) => Some(cursor::encode(cursor_key, fingerprint, after)),
+            _ => None,
+        };
+        let response = Rendered::new(SearchResponse {
+            events: page.into_iter().map(|(hit, _)| hit).collect(),
+            facets: facets.take(),
+            next_cursor: next_cursor.clone(),
+            corrected: answer.corrected.clone(),
+            sort: query.params.sort,
+        })?;
+        match leading.take() {
+            None => first = Some(response),
+            Some(cursor) => ahead.push((cursor, response)),
+        }
+        match next_cursor {
+            Some(c) => leading = Some(c),
+            None => break,
+        }
+    }
+    let first = first.ok_or_else(|| SearchError::Encode("no page".into()))?;
+    Ok((first, ahead))
 }

@@ -18,10 +18,18 @@
 //! What keeps it fast at a million events: relevance is ranked over at most
 //! [`CANDIDATES`] matches (the soonest), never over all of them; facets are
 //! counted over at most [`FACET_BOUND`] + 1 (and say so), the same rows the
-//! page is taken from; date and distance sorts walk an index or a bounded
-//! box and stop at the page. `near` is a latitude/longitude box first
-//! (btree, and estimated well by the planner, unlike a GiST box), then the
-//! exact distance. The filter and the distance are written once, as SQL
+//! page is taken from; date and distance sorts walk an index and stop at
+//! the page. `near` (migration 0014) reads the neighbourhood, never a band
+//! around the earth: sorted by date (and for the facets) it walks the
+//! half-degree grid cells the point's box covers, each soonest first in a
+//! covering btree, stopping at the bound (`search_cells`, folded to a
+//! constant at planning; more than 64 cells, the antimeridian or a pole
+//! take the general path); sorted by distance, a nearest-neighbour walk of
+//! a GiST index on the point (flat degrees, `<->`, at most 2,000 points)
+//! finds the page's count of matches, the farthest of them by the
+//! great-circle distance bounds the page, and the matches within that
+//! bound (a small box, the same index) are ordered exactly. Both keep the
+//! exact great-circle filter. The filter and the distance are written once, as SQL
 //! functions PostgreSQL inlines (`search_filter`, `search_distance_m`,
 //! migration 0009), so each query plans as if they were written out in it.
 //! Every query is planned with its actual values (see [`PgEngine::connect`]),

@@ -3,6 +3,17 @@
 //! `search_hits`, and on the first page the facet counts of the same
 //! bounded candidates (`search_facets`), returned as JSON beside each hit.
 //! An empty page has empty facets: no match is among the candidates.
+//!
+//! Near a point (without a text) the soonest matches are taken cell by
+//! cell (`search_cells`, `event_search_by_cell`): each branch of a
+//! `UNION ALL` is planned only when its case holds (the cells fold to a
+//! constant array, or to NULL), so a search not near a point plans exactly
+//! as before. Nearest first: a nearest-neighbour walk of the point index
+//! (`event_search_by_point`, flat degrees, over at most the 2,000 nearest
+//! points) takes the page's count of matches; the farthest of them by the
+//! great-circle distance (or the radius, when fewer match) bounds the
+//! page; the matches within that distance, a small box of the same index,
+//! are ordered exactly by distance and id (the cursor keeps the distance).
 
 use super::super::{
     After, EngineQuery, FacetCount, Facets, Hit, HitVenue, PriceRange, SaleSummary, SearchError,
@@ -186,13 +197,29 @@ impl PgEngine {
                 sqlx::query_as!(
                     HitRow,
                     r#"WITH cand AS MATERIALIZED (
-                     SELECT s.event_id, s.starts_at, s.city, s.genre, s.local_start
-                     FROM event_search s
-                     WHERE search_filter(s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                       AND ($13::timestamptz IS NULL
-                            OR (s.starts_at, s.event_id) > ($13::timestamptz, $14::text))
-                     ORDER BY s.starts_at, s.event_id
-                     LIMIT greatest($15::bigint, $16::bigint)
+                     (SELECT s.event_id, s.starts_at, s.city, s.genre, s.local_start
+                      FROM event_search s
+                      WHERE ($1::text IS NOT NULL OR search_cells($9, $10, $11) IS NULL)
+                        AND search_filter(s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                        AND ($13::timestamptz IS NULL
+                             OR (s.starts_at, s.event_id) > ($13::timestamptz, $14::text))
+                      ORDER BY s.starts_at, s.event_id
+                      LIMIT greatest($15::bigint, $16::bigint))
+                     UNION ALL
+                     (SELECT c.event_id, c.starts_at, c.city, c.genre, c.local_start
+                      FROM unnest(CASE WHEN $1::text IS NULL THEN search_cells($9, $10, $11) END) AS g(cell)
+                      CROSS JOIN LATERAL (
+                        SELECT s.event_id, s.starts_at, s.city, s.genre, s.local_start
+                        FROM event_search s
+                        WHERE search_cell(s.lat, s.lon) = g.cell
+                          AND search_filter(s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                          AND ($13::timestamptz IS NULL
+                               OR (s.starts_at, s.event_id) > ($13::timestamptz, $14::text))
+                        ORDER BY s.starts_at, s.event_id
+                        LIMIT greatest($15::bigint, $16::bigint)
+                      ) c
+                      ORDER BY c.starts_at, c.event_id
+                      LIMIT greatest($15::bigint, $16::bigint))
                    ), page AS (
                      SELECT cand.event_id, cand.starts_at FROM cand
                      ORDER BY cand.starts_at, cand.event_id
@@ -234,25 +261,55 @@ impl PgEngine {
                 .fetch_all(&self.db)
                 .await?
             }
-            // Nearest first within the box; the facets count the soonest.
+            // Nearest first within the box (the GiST walk); the facets
+            // count the soonest (cell by cell).
             Sort::Distance => {
                 sqlx::query_as!(
                     HitRow,
-                    r#"WITH page AS (
-                     SELECT s.event_id, search_distance_m($9, $10, s.lat, s.lon) AS knn
-                     FROM event_search s
+                    r#"WITH approx AS (
+                     SELECT search_distance_m($9, $10, s.lat, s.lon) AS d
+                     FROM (SELECT * FROM event_search s
+                           ORDER BY point(s.lon, s.lat) <-> point($10, $9)
+                           LIMIT 2000) s
                      WHERE search_filter(s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                       AND ($13::float8 IS NULL
+                            OR (search_distance_m($9, $10, s.lat, s.lon), s.event_id)
+                               > ($13::float8, $14::text))
+                     LIMIT $15
+                   ), bound AS (
+                     SELECT CASE WHEN count(*) < $15 THEN $11 ELSE max(approx.d) END AS d
+                     FROM approx
+                   ), page AS (
+                     SELECT s.event_id, search_distance_m($9, $10, s.lat, s.lon) AS knn
+                     FROM bound, event_search s
+                     WHERE point(s.lon, s.lat) <@ search_box($9, $10, bound.d)
+                       AND search_distance_m($9, $10, s.lat, s.lon) <= bound.d
+                       AND search_filter(s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                        AND ($13::float8 IS NULL
                             OR (search_distance_m($9, $10, s.lat, s.lon), s.event_id)
                                > ($13::float8, $14::text))
                      ORDER BY 2, s.event_id
                      LIMIT $15
                    ), cand AS (
-                     SELECT s.city, s.genre, s.local_start
-                     FROM event_search s
-                     WHERE search_filter(s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                     ORDER BY s.starts_at, s.event_id
-                     LIMIT $16
+                     (SELECT s.city, s.genre, s.local_start, s.starts_at, s.event_id
+                      FROM event_search s
+                      WHERE ($1::text IS NOT NULL OR search_cells($9, $10, $11) IS NULL)
+                        AND search_filter(s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                      ORDER BY s.starts_at, s.event_id
+                      LIMIT $16)
+                     UNION ALL
+                     (SELECT c.city, c.genre, c.local_start, c.starts_at, c.event_id
+                      FROM unnest(CASE WHEN $1::text IS NULL THEN search_cells($9, $10, $11) END) AS g(cell)
+                      CROSS JOIN LATERAL (
+                        SELECT s.city, s.genre, s.local_start, s.starts_at, s.event_id
+                        FROM event_search s
+                        WHERE search_cell(s.lat, s.lon) = g.cell
+                          AND search_filter(s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                        ORDER BY s.starts_at, s.event_id
+                        LIMIT $16
+                      ) c
+                      ORDER BY c.starts_at, c.event_id
+                      LIMIT $16)
                    )
                    SELECT h.id AS "id!", h.name AS "name!", h.performers AS "performers!",
                      h.venue_id AS "venue_id!", h.venue_name AS "venue_name!", h.city AS "city!",
