@@ -197,6 +197,25 @@ impl UserVerifier {
     }
 }
 
+/// What a service's settings say about users: the verifier of their tokens
+/// and, in dev mode, the issuer of dev logins (it signs with the shared
+/// secret, so dev mode without one is a startup error).
+pub fn from_settings(
+    settings: &runtime::ServiceSettings,
+) -> anyhow::Result<(UserVerifier, Option<DevIssuer>)> {
+    let users = UserVerifier::from_sources(&UserKeySources {
+        shared_secret: settings.user_jwt_secret.as_deref(),
+        public_key_pem: settings.user_jwt_public_key.as_deref(),
+        jwks_file: settings.user_jwks.as_deref(),
+    })?;
+    let dev_issuer = match (settings.dev, settings.user_jwt_secret.as_deref()) {
+        (true, Some(secret)) => Some(DevIssuer::new(secret)),
+        (true, None) => anyhow::bail!("dev mode needs USER_JWT_SECRET to sign dev logins"),
+        (false, _) => None,
+    };
+    Ok((users, dev_issuer))
+}
+
 /// Hands out HS256 user tokens signed with the dev secret (dev mode only).
 #[derive(Clone)]
 pub struct DevIssuer {

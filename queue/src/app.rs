@@ -13,7 +13,6 @@ use crate::line::Lines;
 use crate::notify::Listeners;
 use crate::pump::{Pump, PumpSettings};
 use crate::room::{StatusMaker, WaitingRoom};
-use admission::identity::{DevIssuer, UserKeySources, UserVerifier};
 use admission::keys::{AdmissionKeyPair, Jwks};
 use admission::token::AdmissionSigner;
 use anyhow::Context;
@@ -58,16 +57,7 @@ impl App {
                 keys: vec![key.public_jwk()],
             },
         };
-        let users = UserVerifier::from_sources(&UserKeySources {
-            shared_secret: settings.user_jwt_secret.as_deref(),
-            public_key_pem: settings.user_jwt_public_key.as_deref(),
-            jwks_file: settings.user_jwks.as_deref(),
-        })?;
-        let dev_issuer = match (settings.dev, settings.user_jwt_secret.as_deref()) {
-            (true, Some(secret)) => Some(DevIssuer::new(secret)),
-            (true, None) => anyhow::bail!("dev mode needs USER_JWT_SECRET"),
-            (false, _) => None,
-        };
+        let (users, dev_issuer) = admission::identity::from_settings(settings)?;
         let admission_ttl = config.contract.admission_ttl();
         let lines = Lines::new(redis, &settings.redis_prefix);
         let access = crate::access::Access::new(lines.redis(), db.clone(), &settings.redis_prefix);

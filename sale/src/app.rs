@@ -16,7 +16,6 @@ use crate::search::Search;
 use crate::seats::board::Boards;
 use crate::seats::gate::SeatGate;
 use crate::writer::{OrderWriter, WriterConfig};
-use admission::identity::{DevIssuer, UserKeySources, UserVerifier};
 use admission::keys::Jwks;
 use admission::token::AdmissionVerifier;
 use anyhow::Context;
@@ -68,16 +67,7 @@ impl App {
 
         let admission = AdmissionVerifier::from_jwks(&Jwks::load(&config.admission_jwks)?)?
             .with_mac(config.contract.mac_key()?);
-        let users = UserVerifier::from_sources(&UserKeySources {
-            shared_secret: settings.user_jwt_secret.as_deref(),
-            public_key_pem: settings.user_jwt_public_key.as_deref(),
-            jwks_file: settings.user_jwks.as_deref(),
-        })?;
-        let dev_issuer = match (settings.dev, settings.user_jwt_secret.as_deref()) {
-            (true, Some(secret)) => Some(DevIssuer::new(secret)),
-            (true, None) => anyhow::bail!("dev mode needs USER_JWT_SECRET to sign dev logins"),
-            (false, _) => None,
-        };
+        let (users, dev_issuer) = admission::identity::from_settings(settings)?;
         let order_limiter = KeyedLimiter::per_second(config.order_rate_per_user);
 
         let write_timeout = config.write_timeout();
