@@ -111,7 +111,7 @@ pub struct Config {
     /// The largest secret counter of a memory-hard challenge at rest (the
     /// secret is drawn from `max/2 ..= max`); it rises with the join rate
     /// as `POW_BASE_MAXNUMBER` does.
-    #[arg(long, env = "POW_ARGON2_BASE_MAXCOUNTER", default_value_t = 24)]
+    #[arg(long, env = "POW_ARGON2_BASE_MAXCOUNTER", default_value_t = 8)]
     pub pow_argon2_base_maxcounter: u64,
 
     /// CAPTCHA on joining (see README, "Bot defence"): the provider's
@@ -190,7 +190,7 @@ impl Config {
             pow_ttl_secs: 120,
             pow_argon2_memory_kib: 8192,
             pow_argon2_iterations: 1,
-            pow_argon2_base_maxcounter: 24,
+            pow_argon2_base_maxcounter: 8,
             captcha_verify_url: None,
             captcha_secret: None,
             captcha_site_key: None,

@@ -54,7 +54,7 @@ impl Default for Argon2Cost {
         Self {
             iterations: 1,
             memory_kib: 8 * 1024,
-            base_max: 24,
+            base_max: 8,
         }
     }
 }
