@@ -192,7 +192,8 @@ async fn a_memory_hard_drop_asks_for_argon2id_and_refuses_the_rest() {
         assert_eq!(body["required"], true, "{body}");
         assert_eq!(body["parameters"]["algorithm"], "ARGON2ID", "{body}");
         assert_eq!(body["parameters"]["memoryCost"], 256, "{body}");
-        let challenge: HardChallenge = serde_json::from_value(body).unwrap_or_else(|e| panic!("{e}"));
+        let challenge: HardChallenge =
+            serde_json::from_value(body).unwrap_or_else(|e| panic!("{e}"));
         encode_hard(&solve_hard(&challenge).unwrap().0)
     };
     let good = hard(challenge(&node, &deployment, "hard", "alice").await);

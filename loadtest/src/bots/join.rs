@@ -85,7 +85,9 @@ async fn solved(run: &Run, fan: &Fan, body: serde_json::Value) -> Option<String>
         let solution = match (challenge, plain) {
             (Asked::Sha(c), true) => solve(&c).map(|s| (encode(&s), s.number + 1)),
             (Asked::Sha(c), false) => solve_fast(&c).map(|s| (encode(&s), s.number + 1)),
-            (Asked::Hard(c), _) => solve_hard(&c).map(|(s, keys)| (encode_hard(&s), u64::from(keys))),
+            (Asked::Hard(c), _) => {
+                solve_hard(&c).map(|(s, keys)| (encode_hard(&s), u64::from(keys)))
+            }
         };
         (solution, started.elapsed())
     })

@@ -61,7 +61,13 @@ impl Default for Argon2Cost {
 
 impl Argon2Cost {
     fn params(&self) -> Option<Params> {
-        Params::new(self.memory_kib, self.iterations, 1, Some(KEY_LENGTH as usize)).ok()
+        Params::new(
+            self.memory_kib,
+            self.iterations,
+            1,
+            Some(KEY_LENGTH as usize),
+        )
+        .ok()
     }
 
     /// Why these settings cannot derive keys, if they cannot.
@@ -207,11 +213,8 @@ impl Hard {
         let salt: [u8; 16] = rng.gen();
         let max = binding.max.clamp(1, u64::from(u32::MAX));
         let counter = u32::try_from(rng.gen_range(max / 2..=max)).unwrap_or(u32::MAX);
-        let derived = Deriver::new(self.cost.iterations, self.cost.memory_kib)?.derive(
-            &nonce,
-            &salt,
-            counter,
-        )?;
+        let derived = Deriver::new(self.cost.iterations, self.cost.memory_kib)?
+            .derive(&nonce, &salt, counter)?;
         let parameters = Parameters {
             algorithm: ARGON2ID.into(),
             cost: self.cost.iterations,

@@ -216,7 +216,9 @@ impl ProofOfWork {
     /// the base, doubled per multiple of the knee in the drop's and the
     /// address's join rates, at most 64 times the base.
     pub fn difficulty(&self, drop: &str, ip: IpAddr) -> u64 {
-        self.challenger.base.saturating_mul(self.heat_factor(drop, ip))
+        self.challenger
+            .base
+            .saturating_mul(self.heat_factor(drop, ip))
     }
 
     /// As [`Self::difficulty`] for the memory-hard function: the largest

@@ -192,23 +192,14 @@ fn every_bad_memory_hard_solution_is_named() {
         )
         .unwrap();
     wrong.solution.derived_key = hex::encode(next);
-    assert_eq!(
-        check(&encode_hard(&wrong)).unwrap_err(),
-        PowError::Unsolved
-    );
+    assert_eq!(check(&encode_hard(&wrong)).unwrap_err(), PowError::Unsolved);
     wrong.solution.derived_key = "00".repeat(32);
-    assert_eq!(
-        check(&encode_hard(&wrong)).unwrap_err(),
-        PowError::Unsolved
-    );
+    assert_eq!(check(&encode_hard(&wrong)).unwrap_err(), PowError::Unsolved);
     // Any change to the signed parameters: forged. Made easier (less
     // memory, re-signed with another key): forged too.
     let mut easier = solution.clone();
     easier.challenge.parameters.memory_cost = 8;
-    assert_eq!(
-        check(&encode_hard(&easier)).unwrap_err(),
-        PowError::Forged
-    );
+    assert_eq!(check(&encode_hard(&easier)).unwrap_err(), PowError::Forged);
     let mut other_drop = solution.clone();
     other_drop.challenge.parameters.data.drop = "d2".into();
     assert_eq!(
@@ -227,10 +218,7 @@ fn every_bad_memory_hard_solution_is_named() {
         base_max: 8,
     });
     let (forged, _) = solve_hard(&other.hard_challenge("d1", "alice", 8, now).unwrap()).unwrap();
-    assert_eq!(
-        check(&encode_hard(&forged)).unwrap_err(),
-        PowError::Forged
-    );
+    assert_eq!(check(&encode_hard(&forged)).unwrap_err(), PowError::Forged);
     // Issued here under other settings (less memory, an easier counter):
     // the wrong difficulty.
     let cheaper = Challenger::new(
@@ -298,9 +286,7 @@ fn memory_hard_costs() {
     let started = Instant::now();
     for i in 0..n {
         let solution = &solutions[i as usize % solutions.len()];
-        assert!(pow
-            .verify_for(solution, "d1", "alice", 1, ARGON2ID)
-            .is_ok());
+        assert!(pow.verify_for(solution, "d1", "alice", 1, ARGON2ID).is_ok());
     }
     let verify = started.elapsed() / n;
     println!(
