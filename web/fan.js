@@ -186,7 +186,9 @@ function onStatus(next) {
 
 // Proof of work before joining: the queue may ask this browser to solve a
 // challenge (a few hundred thousand SHA-256 hashes, in a Web Worker so the
-// page stays responsive; WebAssembly SIMD where the browser has it). A solution joins once, so each join asks anew.
+// page stays responsive; WebAssembly SIMD where the browser has it; or a
+// few dozen Argon2id keys when the drop asks for the memory-hard
+// function). A solution joins once, so each join asks anew.
 // The browser test reads the timings from here.
 const pow = { runs: [] };
 window.lineupPow = pow;
@@ -198,12 +200,23 @@ async function proofOfWork() {
   $("checking").hidden = false;
   const started = performance.now();
   try {
+    const hard = Boolean(body.parameters); // the memory-hard function (PoW v2)
     const result = await new Promise((resolve, reject) => {
       const worker = new Worker("/web/pow-worker.js");
       worker.onmessage = (event) => { worker.terminate(); resolve(event.data); };
       worker.onerror = (event) => { worker.terminate(); reject(event); };
-      worker.postMessage({ salt: body.salt, challenge: body.challenge, maxnumber: body.maxnumber });
+      worker.postMessage(hard
+        ? { parameters: body.parameters }
+        : { salt: body.salt, challenge: body.challenge, maxnumber: body.maxnumber });
     });
+    if (hard) {
+      if (!result.solution) return null;
+      pow.runs.push({ ms: performance.now() - started, keys: result.solution.counter + 1, max: body.parameters.data.max, engine: result.engine });
+      return btoa(JSON.stringify({
+        challenge: { parameters: body.parameters, signature: body.signature },
+        solution: result.solution,
+      }));
+    }
     if (result.number === null || result.number === undefined) return null;
     pow.runs.push({ ms: performance.now() - started, hashes: result.number + 1, maxnumber: body.maxnumber, engine: result.engine });
     return btoa(JSON.stringify({

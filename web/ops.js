@@ -163,6 +163,7 @@ async function loadAccess(id) {
   $("access-mode").value = body.mode;
   $("access-pow").checked = body.proof_of_work;
   $("access-captcha").checked = body.captcha;
+  $("access-pow-algorithm").value = body.pow_algorithm || "SHA-256";
 }
 
 async function saveAccess(event) {
@@ -170,7 +171,10 @@ async function saveAccess(event) {
   const form = $("access-form");
   const id = current;
   if (!id) return;
-  const body = { mode: $("access-mode").value, proof_of_work: $("access-pow").checked, captcha: $("access-captcha").checked };
+  const body = {
+    mode: $("access-mode").value, proof_of_work: $("access-pow").checked, captcha: $("access-captcha").checked,
+    pow_algorithm: $("access-pow-algorithm").value,
+  };
   const button = form.querySelector("button[type=submit]");
   button.disabled = true;
   const { status, body: answer } = await api(`/api/drops/${encodeURIComponent(id)}/access`, {
@@ -179,7 +183,7 @@ async function saveAccess(event) {
   button.disabled = false;
   if (status !== 200) { formSay(form, `The join settings of ${id} were not saved: ${sentence(answer && answer.message)}`); return; }
   const on = (flag) => (flag ? "on" : "off");
-  formSay(form, "", `Saved for ${id}: proof of work ${on(answer.proof_of_work)}, CAPTCHA ${on(answer.captcha)}; every queue node applies it within a second.`);
+  formSay(form, "", `Saved for ${id}: proof of work ${on(answer.proof_of_work)}, CAPTCHA ${on(answer.captcha)}, puzzle ${answer.pow_algorithm}; every queue node applies it within a second.`);
 }
 
 async function change(body, done) {

@@ -2,7 +2,9 @@
 // number n for which SHA-256(salt + n) is the challenge (ALTCHA's SHA-256
 // scheme). Message in: {salt, challenge, maxnumber}; out: {number, engine,
 // ms} (number null when none up to maxnumber matched; engine "wasm-simd"
-// or "js").
+// or "js"). A drop may ask for the memory-hard function instead (ALTCHA
+// PoW v2's Argon2id, at the end of this file): in {parameters}; out
+// {solution, engine: "argon2id-wasm", ms}.
 //
 // Tuned as a native solver would be, so a fan pays no more than a bot per
 // hash than the language forces: the salt's whole 64-byte blocks are
@@ -362,9 +364,56 @@ function solveBest(salt, challenge, maxnumber) {
   return { number: solve(salt, challenge, maxnumber), engine: "js" };
 }
 
+// ---- The memory-hard function: ALTCHA PoW v2's Argon2id ----
+//
+// For drops whose operator chose it, the challenge is PoW v2's
+// {parameters, signature}: derive Argon2id(nonce || counter as 4 bytes
+// big-endian, salt, cost, memoryCost KiB, parallelism) for counters 0, 1,
+// ... until the key starts with keyPrefix. Argon2id is hash-wasm's
+// (vendored in web/vendor/hash-wasm, MIT), WebAssembly loaded on first use.
+
+function hexBytes(hex) {
+  const out = new Uint8Array(hex.length >> 1);
+  for (let i = 0; i < out.length; i += 1) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
+
+async function solveHard(parameters) {
+  if (typeof hashwasm === "undefined") importScripts("hash-wasm-argon2.js");
+  const nonce = hexBytes(String(parameters.nonce));
+  const salt = hexBytes(String(parameters.salt));
+  const prefix = String(parameters.keyPrefix);
+  const password = new Uint8Array(nonce.length + 4);
+  password.set(nonce);
+  const top = Number(parameters.data && parameters.data.max);
+  for (let counter = 0; counter <= top; counter += 1) {
+    new DataView(password.buffer).setUint32(nonce.length, counter, false);
+    // eslint-disable-next-line no-await-in-loop
+    const key = await hashwasm.argon2id({
+      password, salt,
+      iterations: Number(parameters.cost),
+      memorySize: Number(parameters.memoryCost),
+      parallelism: Number(parameters.parallelism),
+      hashLength: Number(parameters.keyLength),
+      outputType: "hex",
+    });
+    if (key.startsWith(prefix)) return { counter, derivedKey: key };
+  }
+  return null;
+}
+
 if (typeof self !== "undefined" && typeof self.postMessage === "function" && typeof module === "undefined") {
   self.onmessage = (event) => {
     const started = Date.now();
+    if (event.data.parameters) {
+      // Memory-hard: out {solution: {counter, derivedKey} | null, engine, ms}
+      // (or {error} when this browser cannot run it).
+      solveHard(event.data.parameters).then(
+        (solution) => self.postMessage({ solution, engine: "argon2id-wasm", ms: Date.now() - started }),
+        (error) => self.postMessage({ solution: null, engine: "argon2id-wasm", error: String(error), ms: Date.now() - started }),
+      );
+      return;
+    }
     const { salt, challenge, maxnumber, plain } = event.data;
     // `plain`: the JavaScript solver even where WebAssembly SIMD runs (the
     // browser test measures both).

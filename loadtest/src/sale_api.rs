@@ -68,6 +68,25 @@ pub async fn set_drop_state(
     Ok(())
 }
 
+/// Changes a drop's access settings (`PUT /api/drops/{id}/access`) as an
+/// operator would.
+pub async fn set_access(
+    http: &reqwest::Client,
+    sale: &str,
+    operator_key: &str,
+    drop: &str,
+    body: &serde_json::Value,
+) -> anyhow::Result<()> {
+    http.put(format!("{sale}/api/drops/{drop}/access"))
+        .bearer_auth(operator_key)
+        .json(body)
+        .send()
+        .await
+        .with_context(|| format!("setting drop {drop}'s access"))?
+        .error_for_status()?;
+    Ok(())
+}
+
 /// An error answer as `"<status> <code>"` (e.g. `"409 sold_out"`).
 pub async fn error_code(response: reqwest::Response) -> String {
     let status = response.status().as_u16();

@@ -34,6 +34,8 @@ async fn bots_pay_for_their_places_and_replays_never_join() {
         replayers: 2,
         skippers: 3,
         browser_mhs: 0.45,
+        pow_algorithm: "SHA-256".into(),
+        browser_argon2_ms: 110.0,
         admit_per_sec: 20,
         seconds: 40,
         solver_threads: 2,

@@ -90,13 +90,15 @@ impl App {
                 uuid::Uuid::new_v4().as_bytes().repeat(2)
             }
         };
+        config.argon2().check().map_err(anyhow::Error::msg)?;
         let pow = crate::pow::ProofOfWork::new(
             &pow_key,
             config.pow_base_maxnumber,
             Duration::from_secs(config.pow_ttl_secs.max(10)),
             lines.redis(),
             &settings.redis_prefix,
-        );
+        )
+        .with_argon2(config.argon2());
         let captcha = crate::captcha::Captcha::new(
             &config.captcha(),
             settings.dev,

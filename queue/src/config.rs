@@ -97,6 +97,23 @@ pub struct Config {
     #[arg(long, env = "POW_TTL_SECS", default_value_t = 120)]
     pub pow_ttl_secs: u64,
 
+    /// The memory-hard proof of work, for drops whose operator chose it
+    /// (`pow_algorithm: "ARGON2ID"`, see README, "Bot defence"): Argon2id's
+    /// memory per derivation, KiB. The server derives one key per
+    /// challenge it issues; a fan derives `0.75 x` the counter's maximum.
+    #[arg(long, env = "POW_ARGON2_MEMORY_KIB", default_value_t = 8192)]
+    pub pow_argon2_memory_kib: u32,
+
+    /// Argon2id's passes over that memory.
+    #[arg(long, env = "POW_ARGON2_ITERATIONS", default_value_t = 1)]
+    pub pow_argon2_iterations: u32,
+
+    /// The largest secret counter of a memory-hard challenge at rest (the
+    /// secret is drawn from `max/2 ..= max`); it rises with the join rate
+    /// as `POW_BASE_MAXNUMBER` does.
+    #[arg(long, env = "POW_ARGON2_BASE_MAXCOUNTER", default_value_t = 8)]
+    pub pow_argon2_base_maxcounter: u64,
+
     /// CAPTCHA on joining (see README, "Bot defence"): the provider's
     /// site-verify URL (e.g. Turnstile's
     /// `https://challenges.cloudflare.com/turnstile/v0/siteverify`), or
@@ -171,6 +188,9 @@ impl Config {
             pow_base_maxnumber: 0,
             pow_key: None,
             pow_ttl_secs: 120,
+            pow_argon2_memory_kib: 8192,
+            pow_argon2_iterations: 1,
+            pow_argon2_base_maxcounter: 8,
             captcha_verify_url: None,
             captcha_secret: None,
             captcha_site_key: None,
@@ -199,6 +219,15 @@ impl Config {
             ca_file: self.captcha_ca_file.clone(),
             timeout: std::time::Duration::from_millis(self.captcha_timeout_ms),
             max_concurrent: self.captcha_max_concurrent,
+        }
+    }
+
+    /// The memory-hard proof of work's cost, gathered.
+    pub fn argon2(&self) -> crate::pow::Argon2Cost {
+        crate::pow::Argon2Cost {
+            iterations: self.pow_argon2_iterations,
+            memory_kib: self.pow_argon2_memory_kib,
+            base_max: self.pow_argon2_base_maxcounter,
         }
     }
 }

@@ -373,6 +373,7 @@ mod tests {
                 earliest_pending_expiry: None,
                 access: "open".into(),
                 proof_of_work: true,
+                pow_algorithm: "SHA-256".into(),
                 captcha: true,
             },
             line: LineSnapshot {

@@ -2,14 +2,17 @@
 //! malformed, forged, expired, other-drop, other-user, reused and
 //! wrong-difficulty solutions get a 4xx and change nothing; a drop the
 //! operator exempted needs none; the WebSocket takes the solution in its
-//! upgrade headers.
+//! upgrade headers; a drop whose operator chose the memory-hard function
+//! (Argon2id) asks for it and refuses the other one.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use common::sockets::{closed_with, connect, until_state};
 use common::{Deployment, Node};
-use queue::pow::{encode, solve, Challenge, Challenger};
+use queue::pow::{
+    encode, encode_hard, solve, solve_hard, Argon2Cost, Challenge, Challenger, HardChallenge,
+};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -152,4 +155,109 @@ async fn an_exempted_drop_needs_no_proof_of_work() {
         false
     );
     assert_eq!(join(&node, &deployment, "free", "dan", None).await.0, 200);
+}
+
+/// A drop whose operator chose Argon2id: its challenge is PoW v2's, a
+/// native solution joins once; a SHA-256 solution, another drop's, a
+/// forged, a cheaper or a replayed one is refused and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_memory_hard_drop_asks_for_argon2id_and_refuses_the_rest() {
+    let deployment = Deployment::new().await;
+    deployment.create_drop("hard", 100, 1.0, 100, 0).await;
+    deployment.create_drop("hard2", 100, 1.0, 100, 0).await;
+    sqlx::query(
+        "INSERT INTO drop_access (drop_id, pow_algorithm) VALUES ('hard', 'ARGON2ID'), ('hard2', 'ARGON2ID')",
+    )
+    .execute(&deployment.db)
+    .await
+    .unwrap();
+    // A cheap cost: a debug build derives slowly.
+    let cost = Argon2Cost {
+        iterations: 1,
+        memory_kib: 256,
+        base_max: 4,
+    };
+    let node = Node::start(&deployment, |config| {
+        config.pow_base_maxnumber = BASE;
+        config.pow_key = Some(KEY.into());
+        config.join_rate_per_user = 100;
+        config.pow_argon2_memory_kib = cost.memory_kib;
+        config.pow_argon2_iterations = cost.iterations;
+        config.pow_argon2_base_maxcounter = cost.base_max;
+    })
+    .await;
+    node.knows("hard").await;
+    node.knows("hard2").await;
+    let hard = |body: Value| {
+        assert_eq!(body["required"], true, "{body}");
+        assert_eq!(body["parameters"]["algorithm"], "ARGON2ID", "{body}");
+        assert_eq!(body["parameters"]["memoryCost"], 256, "{body}");
+        let challenge: HardChallenge =
+            serde_json::from_value(body).unwrap_or_else(|e| panic!("{e}"));
+        encode_hard(&solve_hard(&challenge).unwrap().0)
+    };
+    let good = hard(challenge(&node, &deployment, "hard", "alice").await);
+    assert_eq!(
+        join(&node, &deployment, "hard", "alice", Some(&good)).await,
+        (200, String::new())
+    );
+    let bad = |status: u16, code: &str| (status, code.to_string());
+    assert_eq!(
+        join(&node, &deployment, "hard", "alice", Some(&good)).await,
+        bad(409, "pow_reused")
+    );
+    assert_eq!(
+        join(&node, &deployment, "hard", "bob", None).await,
+        bad(403, "pow_required")
+    );
+    let now = deployment.clock.now().timestamp() as u64;
+    let ours = Challenger::new(KEY.as_bytes(), BASE, Duration::from_secs(60));
+    let sha = encode(&solve(&ours.challenge("hard", "bob", BASE, now)).unwrap());
+    assert_eq!(
+        join(&node, &deployment, "hard", "bob", Some(&sha)).await,
+        bad(403, "pow_wrong_algorithm")
+    );
+    let bobs2 = hard(challenge(&node, &deployment, "hard2", "bob").await);
+    assert_eq!(
+        join(&node, &deployment, "hard", "bob", Some(&bobs2)).await,
+        bad(403, "pow_other_drop")
+    );
+    let other_key = Challenger::new(
+        b"another-key-0123456789abcdef0123456",
+        BASE,
+        Duration::from_secs(60),
+    )
+    .with_argon2(cost);
+    let forged = encode_hard(
+        &solve_hard(&other_key.hard_challenge("hard", "bob", 4, now).unwrap())
+            .unwrap()
+            .0,
+    );
+    assert_eq!(
+        join(&node, &deployment, "hard", "bob", Some(&forged)).await,
+        bad(403, "pow_forged")
+    );
+    let cheaper = ours.clone().with_argon2(Argon2Cost {
+        memory_kib: 8,
+        ..cost
+    });
+    let cheap = encode_hard(
+        &solve_hard(&cheaper.hard_challenge("hard", "bob", 4, now).unwrap())
+            .unwrap()
+            .0,
+    );
+    assert_eq!(
+        join(&node, &deployment, "hard", "bob", Some(&cheap)).await,
+        bad(403, "pow_wrong_difficulty")
+    );
+    assert_eq!(waiting(&deployment, "hard").await, 1, "nothing changed");
+    // A SHA-256 drop refuses an Argon2id solution the same way.
+    deployment.create_drop("light", 100, 1.0, 100, 0).await;
+    node.knows("light").await;
+    let hards = hard(challenge(&node, &deployment, "hard", "carol").await);
+    assert_eq!(
+        join(&node, &deployment, "light", "carol", Some(&hards)).await,
+        bad(403, "pow_wrong_algorithm")
+    );
+    assert_eq!(waiting(&deployment, "light").await, 0);
 }

@@ -65,6 +65,14 @@ impl Sale {
                 "mode must be open, code (an access code or the list) or list".into(),
             ));
         }
+        if change
+            .pow_algorithm
+            .is_some_and(|a| !["SHA-256", "ARGON2ID"].contains(&a))
+        {
+            return Err(DropError::Invalid(
+                "pow_algorithm must be SHA-256 or ARGON2ID (memory-hard)".into(),
+            ));
+        }
         self.find(drop_id).await?;
         let set = access::set_mode(&self.db, drop_id, &change).await?;
         self.announce(drop_id).await;
@@ -73,12 +81,14 @@ impl Sale {
             mode = set.mode,
             proof_of_work = set.proof_of_work,
             captcha = set.captcha,
+            pow_algorithm = set.pow_algorithm,
             "drop access set"
         );
         Ok(set)
     }
 
-    /// A drop's access mode and its proof-of-work and CAPTCHA switches.
+    /// A drop's access mode, its proof-of-work and CAPTCHA switches and its
+    /// proof-of-work function.
     pub async fn access_mode(&self, drop_id: &str) -> Result<AccessSettings, DropError> {
         self.find(drop_id).await?;
         Ok(access::mode(&self.db, drop_id).await?)

@@ -324,6 +324,40 @@ await step("the operator turns a drop's CAPTCHA off in the console: its fans joi
   await fan.context().close();
 });
 
+await step("the operator asks a drop for the memory-hard puzzle in the console: a fan's page solves Argon2id and joins", async () => {
+  const drop = `browser-m-${stamp}`;
+  const created = await sale("/api/drops", {
+    method: "POST",
+    body: JSON.stringify({ id: drop, name: "Memory-hard", stock: 5, price_cents: 1000, currency: "EUR",
+      opens_at: isoIn(-60), admission_rate_per_sec: 5 }),
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  await ops.goto(`${SALE}/ops`);
+  await ops.locator(`button[data-drop="${drop}"]`).click();
+  await ops.getByRole("heading", { name: `Dashboard: ${drop}` }).waitFor();
+  const puzzle = ops.getByLabel("Proof-of-work puzzle");
+  await ops.waitForFunction(() => document.getElementById("access-pow-algorithm").value === "SHA-256");
+  // From the keyboard: the choice, then the button.
+  await puzzle.focus();
+  await puzzle.press("ArrowDown");
+  assert.equal(await puzzle.inputValue(), "ARGON2ID");
+  await ops.getByRole("button", { name: "Save who may join" }).press("Enter");
+  await ops.getByText(`Saved for ${drop}: proof of work on, CAPTCHA on, puzzle ARGON2ID`).waitFor();
+  await accessible(ops, "ops dashboard puzzle");
+  const stored = await sale(`/api/drops/${drop}/access`);
+  assert.equal(stored.body.pow_algorithm, "ARGON2ID", JSON.stringify(stored.body));
+  // Every queue node picks it up within a second.
+  await new Promise((r) => setTimeout(r, 1500));
+  const fan = await fanPage("ines", drop, { viewport: PHONE });
+  await fan.getByRole("heading", { name: /It's your turn!|You are in line/ }).waitFor({ timeout: 60000 });
+  const runs = await fan.evaluate(() => window.lineupPow.runs);
+  console.log(`  memory-hard proof of work in Chromium: ${runs.map((r) => `${Math.round(r.ms)} ms for ${r.keys} Argon2id keys (max ${r.max}, ${r.engine})`).join("; ")}`);
+  assert.equal(runs.length, 1, JSON.stringify(runs));
+  assert.equal(runs[0].engine, "argon2id-wasm", JSON.stringify(runs));
+  assert.ok(runs[0].keys >= 1 && runs[0].keys <= runs[0].max + 1, JSON.stringify(runs));
+  await fan.context().close();
+});
+
 await step("proof of work: hashes per second in Chromium, WebAssembly SIMD and plain JavaScript", async () => {
   // The fan page, not signed in (nobody joins): its policy, its worker.
   const context = await browser.newContext({ viewport: DESKTOP });

@@ -3,7 +3,7 @@
 //! until admitted.
 
 use super::{Fan, Kind, Run};
-use queue::pow::{encode, solve, solve_fast, Challenge, Solution};
+use queue::pow::{encode, encode_hard, solve, solve_fast, solve_hard, Challenge, HardChallenge};
 use std::time::{Duration, Instant};
 
 /// Asks for a challenge, solves it (natively; a human then waits out its
@@ -44,18 +44,32 @@ pub(super) async fn enter(run: &Run, fan: &Fan) -> Option<Option<String>> {
     None
 }
 
-/// Finds a challenge's number on a solver thread; counts the CPU.
+/// A challenge of either function.
+enum Asked {
+    Sha(Challenge),
+    Hard(HardChallenge),
+}
+
+/// Finds a challenge's number (or counter) on a solver thread; counts
+/// the CPU.
 async fn solved(run: &Run, fan: &Fan, body: serde_json::Value) -> Option<String> {
-    let challenge: Challenge = serde_json::from_value(body).ok()?;
+    let challenge = match body.get("parameters") {
+        Some(_) => Asked::Hard(serde_json::from_value(body).ok()?),
+        None => Asked::Sha(serde_json::from_value(body).ok()?),
+    };
+    let difficulty = match &challenge {
+        Asked::Sha(c) => c.maxnumber,
+        Asked::Hard(c) => c.parameters.data.max,
+    };
     {
         let mut tally = run.tally();
         tally.challenges += 1;
-        tally.max_difficulty = tally.max_difficulty.max(challenge.maxnumber);
+        tally.max_difficulty = tally.max_difficulty.max(difficulty);
         let asked = tally
             .asked
             .entry(format!("{:?}", fan.kind).to_lowercase())
             .or_default();
-        asked.0 += challenge.maxnumber;
+        asked.0 += difficulty;
         asked.1 += 1;
     }
     // Bots queue for the farm's solver threads; a human solves on their
@@ -67,19 +81,27 @@ async fn solved(run: &Run, fan: &Fan, body: serde_json::Value) -> Option<String>
     let plain = run.args.plain_bot_solver && fan.kind != Kind::Human;
     let (solution, spent) = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
-        let solution = match plain {
-            true => solve(&challenge),
-            false => solve_fast(&challenge),
+        // The solution, and the work in the browser's unit: hashes or keys.
+        let solution = match (challenge, plain) {
+            (Asked::Sha(c), true) => solve(&c).map(|s| (encode(&s), s.number + 1)),
+            (Asked::Sha(c), false) => solve_fast(&c).map(|s| (encode(&s), s.number + 1)),
+            (Asked::Hard(c), _) => {
+                solve_hard(&c).map(|(s, keys)| (encode_hard(&s), u64::from(keys)))
+            }
         };
         (solution, started.elapsed())
     })
     .await
     .ok()?;
     drop(slot);
-    let solution: Solution = solution?;
+    let (solution, work) = solution?;
+    let hard = run.args.pow_algorithm != "SHA-256";
     if fan.kind == Kind::Human {
-        // The browser's time for the same hashes, waited out.
-        let browser = (solution.number + 1) as f64 / (run.args.browser_mhs * 1e6);
+        // The browser's time for the same work, waited out.
+        let browser = match hard {
+            true => work as f64 * run.args.browser_argon2_ms / 1e3,
+            false => work as f64 / (run.args.browser_mhs * 1e6),
+        };
         run.tally().human_cpu += browser;
         if let Some(left) = Duration::try_from_secs_f64(browser)
             .ok()
@@ -90,7 +112,7 @@ async fn solved(run: &Run, fan: &Fan, body: serde_json::Value) -> Option<String>
     } else {
         run.tally().bot_cpu += spent.as_secs_f64();
     }
-    Some(encode(&solution))
+    Some(solution)
 }
 
 /// Polls until admitted; the admission token, or None at the deadline.

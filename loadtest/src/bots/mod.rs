@@ -15,6 +15,12 @@
 //!   offer their admission token for another account and another drop;
 //! - **(d) skippers**: joins with no solution or an unsolved one.
 //!
+//! `--pow-algorithm ARGON2ID` sets both drops to the memory-hard function
+//! (ALTCHA PoW v2's Argon2id, as an operator would): humans then wait out
+//! `--browser-argon2-ms` per key derived (the fan page's hash-wasm worker
+//! in Chromium), bots derive natively (`queue::pow::solve_hard`, RustCrypto's
+//! Argon2id, one block of memory reused).
+//!
 //! Bots solve natively on `--solver-threads` threads (humans do not wait
 //! for those) with the tuned solver a farm would run
 //! (`queue::pow::solve_fast`: the salt hashed once, SHA-NI where the CPU
@@ -82,6 +88,15 @@ pub struct Args {
     /// development machine: 4.5-5.7).
     #[arg(long, default_value_t = 5.0)]
     pub browser_mhs: f64,
+    /// The drops' proof-of-work function: SHA-256 or ARGON2ID (the
+    /// memory-hard one).
+    #[arg(long, default_value = "SHA-256")]
+    pub pow_algorithm: String,
+    /// A human's browser time per Argon2id key, milliseconds, at the
+    /// queue's POW_ARGON2_MEMORY_KIB (the fan page's worker in Chromium,
+    /// `node web/tests/pow-bench.mjs --argon2`).
+    #[arg(long, default_value_t = 110.0)]
+    pub browser_argon2_ms: f64,
     /// The drop's admission rate, fans per second.
     #[arg(long, default_value_t = 20)]
     pub admit_per_sec: u32,
@@ -232,6 +247,20 @@ async fn phase(args: &Args, drop: &str, bots: bool) -> anyhow::Result<Phase> {
             "price_cents": 100, "currency": "EUR", "opens_at": "2020-01-01T00:00:00Z",
             "per_user_cap": 2, "admission_rate_per_sec": args.admit_per_sec, "max_active": 1_000_000});
         sale_api::create_drop(&http, &args.sale, &args.operator_key, &body).await?;
+        if args.pow_algorithm != "SHA-256" {
+            sale_api::set_access(
+                &http,
+                &args.sale,
+                &args.operator_key,
+                &id,
+                &serde_json::json!({"pow_algorithm": args.pow_algorithm}),
+            )
+            .await?;
+        }
+    }
+    if args.pow_algorithm != "SHA-256" {
+        // Every queue node reloads a drop's settings within a second.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
     }
     let started = Instant::now();
     let run = Arc::new(Run {

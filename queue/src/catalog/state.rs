@@ -25,6 +25,9 @@ pub struct DropSettings {
     /// Joins need a solved challenge (when this node asks for proof of
     /// work at all, see `crate::pow`); the operator may exempt a drop.
     pub proof_of_work: bool,
+    /// The proof-of-work function the operator chose for this drop:
+    /// `SHA-256` or the memory-hard `ARGON2ID` (see `crate::pow`).
+    pub pow_algorithm: String,
     /// Joins need a CAPTCHA token (when this deployment has a verifier at
     /// all, see `crate::captcha`); the operator may turn it off per drop.
     pub captcha: bool,

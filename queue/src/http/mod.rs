@@ -166,12 +166,18 @@ pub async fn check_pow(
     }
     let now = u64::try_from(http.room.statuses.clock.now().timestamp()).unwrap_or(0);
     let drop = &state.settings.id;
-    let solution = http
+    let id = http
         .pow
         .challenger
-        .verify(solution.unwrap_or(""), drop, user, now)
+        .verify_for(
+            solution.unwrap_or(""),
+            drop,
+            user,
+            now,
+            &state.settings.pow_algorithm,
+        )
         .map_err(QueueError::Pow)?;
-    match http.pow.spend(drop, &solution).await {
+    match http.pow.spend_id(drop, &id).await {
         Ok(()) => Ok(()),
         Err(crate::pow::SpendError::Refused(why)) => Err(QueueError::Pow(why)),
         Err(crate::pow::SpendError::Redis(error)) => Err(error.into()),

@@ -21,6 +21,8 @@ use axum::Router;
 const FAN_HTML: &str = include_str!("../../../web/fan.html");
 const FAN_JS: &str = include_str!("../../../web/fan.js");
 const POW_WORKER_JS: &str = include_str!("../../../web/pow-worker.js");
+/// hash-wasm's Argon2id (MIT, vendored unchanged), for the worker.
+const ARGON2_JS: &str = include_str!("../../../web/vendor/hash-wasm/argon2.umd.min.js");
 const SEATMAP_JS: &str = include_str!("../../../web/seatmap.js");
 const STYLE_CSS: &str = include_str!("../../../web/style.css");
 
@@ -104,13 +106,14 @@ async fn fan_page(State(http): State<HttpState>, Path(drop): Path<String>) -> Re
         .into_response()
 }
 
-/// `GET /web/{file}`: the page's script, the seat map component and the
-/// stylesheet.
+/// `GET /web/{file}`: the page's script, the seat map component, the
+/// proof-of-work worker (and the Argon2id it loads) and the stylesheet.
 async fn asset(State(http): State<HttpState>, Path(file): Path<String>) -> Response {
     let (body, kind) = match file.as_str() {
         "fan.js" => (FAN_JS, "text/javascript; charset=utf-8"),
         "seatmap.js" => (SEATMAP_JS, "text/javascript; charset=utf-8"),
         "pow-worker.js" => (POW_WORKER_JS, "text/javascript; charset=utf-8"),
+        "hash-wasm-argon2.js" => (ARGON2_JS, "text/javascript; charset=utf-8"),
         "style.css" => (STYLE_CSS, "text/css; charset=utf-8"),
         _ => return super::error::QueueError::NotFound.into_response(),
     };

@@ -59,7 +59,9 @@ async fn join(
 }
 
 /// `GET /api/drops/{id}/queue/challenge`: a proof-of-work challenge for
-/// this user and drop (ALTCHA's shape, plus `"required"`), or
+/// this user and drop (ALTCHA's shape, plus `"required"`: the classic
+/// SHA-256 one, or PoW v2's `{"parameters", "signature"}` when the drop
+/// asks for the memory-hard function), or
 /// `{"required": false}` when joins of this drop need none.
 async fn challenge(
     State(http): State<HttpState>,
@@ -75,12 +77,26 @@ async fn challenge(
         return Ok(Json(serde_json::json!({"required": false})));
     }
     let now = u64::try_from(http.room.statuses.clock.now().timestamp()).unwrap_or(0);
-    let maxnumber = http.pow.difficulty(&drop_id, client);
-    let challenge = http
-        .pow
-        .challenger
-        .challenge(&drop_id, &user, maxnumber, now);
-    let mut body = serde_json::to_value(challenge).map_err(anyhow::Error::from)?;
+    let mut body = if state.settings.pow_algorithm == crate::pow::ARGON2ID {
+        // One Argon2id derivation (milliseconds, megabytes): off the async
+        // threads.
+        let max = http.pow.hard_difficulty(&drop_id, client);
+        let challenger = http.pow.challenger.clone();
+        let challenge = tokio::task::spawn_blocking(move || {
+            challenger.hard_challenge(&drop_id, &user, max, now)
+        })
+        .await
+        .map_err(anyhow::Error::from)?
+        .ok_or_else(|| anyhow::anyhow!("the Argon2id cost cannot derive keys"))?;
+        serde_json::to_value(challenge).map_err(anyhow::Error::from)?
+    } else {
+        let maxnumber = http.pow.difficulty(&drop_id, client);
+        let challenge = http
+            .pow
+            .challenger
+            .challenge(&drop_id, &user, maxnumber, now);
+        serde_json::to_value(challenge).map_err(anyhow::Error::from)?
+    };
     body["required"] = serde_json::Value::Bool(true);
     Ok(Json(body))
 }

@@ -23,7 +23,12 @@
 //! up to 64 times the base. The fan sees none of it beyond "checking your
 //! browser". A drop can be exempted (`proof_of_work: false`).
 //!
-//! Inside: `solve` (the client's side: solving, encoding), `tests`.
+//! The operator may instead ask a drop's fans for the memory-hard function
+//! (`pow_algorithm: "ARGON2ID"`, ALTCHA PoW v2, see `memory`): a solution
+//! of the other function is refused (`pow_wrong_algorithm`).
+//!
+//! Inside: `solve` (the client's side: solving, encoding), `memory` (the
+//! Argon2id challenges), `tests`.
 
 use crate::spent::spend_once;
 use admission::contract::DropKeys;
@@ -37,16 +42,25 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod memory;
 mod solve;
 #[cfg(test)]
 mod tests;
 
+pub use memory::{
+    encode_hard, solve_hard, Argon2Cost, Binding, Deriver, Found, HardChallenge, HardSolution,
+    Parameters, ARGON2ID,
+};
 pub use solve::{encode, solve, solve_fast};
+
+/// The classic function's name (ALTCHA's), as in `drop_access`.
+pub const SHA_256: &str = "SHA-256";
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// Largest solution accepted (base64 of a small JSON object).
-pub const MAX_SOLUTION_BYTES: usize = 1024;
+/// Largest solution accepted (base64 of a small JSON object; a
+/// memory-hard one is about 900 bytes).
+pub const MAX_SOLUTION_BYTES: usize = 2048;
 /// The difficulty never rises above this multiple of the base.
 const MAX_FACTOR: u64 = 64;
 
@@ -91,6 +105,8 @@ pub enum PowError {
     Unsolved,
     #[error("this challenge was used already; get a new one")]
     Reused,
+    #[error("this drop asks for another proof-of-work function; get a new challenge")]
+    WrongAlgorithm,
 }
 
 impl PowError {
@@ -104,6 +120,7 @@ impl PowError {
             Self::WrongDifficulty => "pow_wrong_difficulty",
             Self::Unsolved => "pow_unsolved",
             Self::Reused => "pow_reused",
+            Self::WrongAlgorithm => "pow_wrong_algorithm",
         }
     }
 }
@@ -154,6 +171,8 @@ pub struct Challenger {
     /// `maxnumber` at rest; 0 turns proof of work off on this node.
     pub base: u64,
     ttl: Duration,
+    /// The memory-hard function's cost and key-signing key.
+    hard: memory::Hard,
 }
 
 /// Challenges, their verification and the replay store; cheap to clone.
@@ -182,6 +201,12 @@ impl ProofOfWork {
         }
     }
 
+    /// The same, with the memory-hard function's cost.
+    pub fn with_argon2(mut self, cost: Argon2Cost) -> Self {
+        self.challenger = self.challenger.with_argon2(cost);
+        self
+    }
+
     /// True when joins of a drop with `drop_wants` need a solution here.
     pub fn required(&self, drop_wants: bool) -> bool {
         self.challenger.base > 0 && drop_wants
@@ -191,6 +216,24 @@ impl ProofOfWork {
     /// the base, doubled per multiple of the knee in the drop's and the
     /// address's join rates, at most 64 times the base.
     pub fn difficulty(&self, drop: &str, ip: IpAddr) -> u64 {
+        self.challenger
+            .base
+            .saturating_mul(self.heat_factor(drop, ip))
+    }
+
+    /// As [`Self::difficulty`] for the memory-hard function: the largest
+    /// secret counter.
+    pub fn hard_difficulty(&self, drop: &str, ip: IpAddr) -> u64 {
+        self.challenger
+            .hard
+            .cost
+            .base_max
+            .saturating_mul(self.heat_factor(drop, ip))
+    }
+
+    /// Counts a challenge asked for and gives the factor the base is
+    /// multiplied by: 2 per multiple of the knees, at most 64.
+    fn heat_factor(&self, drop: &str, ip: IpAddr) -> u64 {
         let window = Heat::WINDOW.as_secs().max(1);
         let drop_rate = self.heat.bump(format!("d:{drop}")) / window;
         let addr_rate = self
@@ -198,18 +241,20 @@ impl ProofOfWork {
             .bump(format!("a:{}", runtime::client_ip::network_of(ip)))
             / window;
         let steps = drop_rate / self.drop_knee + addr_rate / self.address_knee;
-        let factor = 1u64
-            .checked_shl(u32::try_from(steps).unwrap_or(u32::MAX).min(6))
+        1u64.checked_shl(u32::try_from(steps).unwrap_or(u32::MAX).min(6))
             .unwrap_or(MAX_FACTOR)
-            .min(MAX_FACTOR);
-        self.challenger.base.saturating_mul(factor)
+            .min(MAX_FACTOR)
     }
 
     /// Marks a verified solution's challenge used (until it would have
     /// expired); `Reused` when it was used before.
     pub async fn spend(&self, drop: &str, solution: &Solution) -> Result<(), SpendError> {
-        let key =
-            DropKeys::new(&self.prefix, drop).key(&format!("pow:{}", &solution.challenge[..32]));
+        self.spend_id(drop, &solution.challenge[..32]).await
+    }
+
+    /// As [`Self::spend`], for what [`Challenger::verify_for`] returned.
+    pub async fn spend_id(&self, drop: &str, id: &str) -> Result<(), SpendError> {
+        let key = DropKeys::new(&self.prefix, drop).key(&format!("pow:{id}"));
         let ttl = self.challenger.ttl + Duration::from_secs(1);
         if spend_once(&self.redis, key, ttl)
             .await
@@ -228,6 +273,68 @@ impl Challenger {
             key: key.into(),
             base,
             ttl,
+            hard: memory::Hard::new(key, Argon2Cost::default()),
+        }
+    }
+
+    /// The same, with the memory-hard function's cost.
+    pub fn with_argon2(mut self, cost: Argon2Cost) -> Self {
+        self.hard = memory::Hard::new(&self.key, cost);
+        self
+    }
+
+    /// The memory-hard function's cost.
+    pub fn argon2(&self) -> Argon2Cost {
+        self.hard.cost
+    }
+
+    /// A new memory-hard challenge for `user` joining `drop`, its secret
+    /// counter at most `max`: one Argon2id derivation (run it off the
+    /// async threads). `None` when the cost cannot derive (checked at
+    /// start).
+    pub fn hard_challenge(
+        &self,
+        drop: &str,
+        user: &str,
+        max: u64,
+        now_s: u64,
+    ) -> Option<HardChallenge> {
+        let binding = Binding {
+            drop: drop.to_string(),
+            max,
+            user: user_tag(user),
+        };
+        self.hard
+            .challenge(&self.key, binding, now_s + self.ttl.as_secs())
+    }
+
+    /// Checks a solution of the function `algorithm` (the drop's): the
+    /// id to spend when good. A solution of the other function is
+    /// `WrongAlgorithm`.
+    pub fn verify_for(
+        &self,
+        encoded: &str,
+        drop: &str,
+        user: &str,
+        now_s: u64,
+        algorithm: &str,
+    ) -> Result<String, PowError> {
+        if algorithm != ARGON2ID {
+            return match self.verify(encoded, drop, user, now_s) {
+                Ok(solution) => Ok(solution.challenge[..32].to_string()),
+                Err(PowError::Malformed) if decode(encoded).is_ok_and(|b| is_hard(&b)) => {
+                    Err(PowError::WrongAlgorithm)
+                }
+                Err(why) => Err(why),
+            };
+        }
+        let bytes = decode(encoded)?;
+        match serde_json::from_slice::<HardSolution>(&bytes) {
+            Ok(solution) => self.hard.verify(&self.key, &solution, drop, user, now_s),
+            Err(_) if serde_json::from_slice::<Solution>(&bytes).is_ok() => {
+                Err(PowError::WrongAlgorithm)
+            }
+            Err(_) => Err(PowError::Malformed),
         }
     }
 
@@ -271,15 +378,7 @@ impl Challenger {
         user: &str,
         now_s: u64,
     ) -> Result<Solution, PowError> {
-        if encoded.is_empty() {
-            return Err(PowError::Missing);
-        }
-        if encoded.len() > MAX_SOLUTION_BYTES {
-            return Err(PowError::Malformed);
-        }
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(encoded.trim())
-            .map_err(|_| PowError::Malformed)?;
+        let bytes = decode(encoded)?;
         let solution: Solution = serde_json::from_slice(&bytes).map_err(|_| PowError::Malformed)?;
         if solution.algorithm != "SHA-256" || solution.challenge.len() != 64 {
             return Err(PowError::Malformed);
@@ -304,6 +403,24 @@ impl Challenger {
         }
         Ok(solution)
     }
+}
+
+/// The JSON a solution carries (`Missing` when there is none).
+fn decode(encoded: &str) -> Result<Vec<u8>, PowError> {
+    if encoded.is_empty() {
+        return Err(PowError::Missing);
+    }
+    if encoded.len() > MAX_SOLUTION_BYTES {
+        return Err(PowError::Malformed);
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| PowError::Malformed)
+}
+
+/// True when the JSON is a memory-hard solution.
+fn is_hard(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<HardSolution>(bytes).is_ok()
 }
 
 /// Why spending a solution failed.

@@ -27,6 +27,7 @@ struct Mode {
     mode: Option<String>,
     proof_of_work: Option<bool>,
     captcha: Option<bool>,
+    pow_algorithm: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -45,7 +46,8 @@ async fn show(
 }
 
 /// `PUT /api/drops/{id}/access {"mode": "open" | "code" | "list",
-/// "proof_of_work": bool, "captcha": bool}` (any may be left out).
+/// "proof_of_work": bool, "captcha": bool, "pow_algorithm": "SHA-256" |
+/// "ARGON2ID"}` (any may be left out).
 async fn set_mode(
     State(http): State<HttpState>,
     _: Operator,
@@ -56,6 +58,7 @@ async fn set_mode(
         mode: body.mode.as_deref(),
         proof_of_work: body.proof_of_work,
         captcha: body.captcha,
+        pow_algorithm: body.pow_algorithm.as_deref(),
     };
     let set = http.sale.set_access_mode(&id, change).await?;
     Ok(Json(access_json(&id, &set)))
@@ -63,7 +66,7 @@ async fn set_mode(
 
 fn access_json(id: &str, set: &AccessSettings) -> Value {
     json!({"drop": id, "mode": set.mode, "proof_of_work": set.proof_of_work,
-           "captcha": set.captcha})
+           "captcha": set.captcha, "pow_algorithm": set.pow_algorithm})
 }
 
 /// `POST /api/drops/{id}/access/codes {"count" | "codes", "max_uses"}`.

@@ -5,12 +5,14 @@ use sqlx::PgPool;
 
 /// A drop's line settings: who may join (`open`, `code` or `list`) and
 /// whether its joins need proof of work and a CAPTCHA (each when the queue
-/// asks for one at all).
+/// asks for one at all), and the proof-of-work function (`SHA-256` or the
+/// memory-hard `ARGON2ID`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AccessSettings {
     pub mode: String,
     pub proof_of_work: bool,
     pub captcha: bool,
+    pub pow_algorithm: String,
 }
 
 impl Default for AccessSettings {
@@ -20,6 +22,7 @@ impl Default for AccessSettings {
             mode: "open".into(),
             proof_of_work: true,
             captcha: true,
+            pow_algorithm: "SHA-256".into(),
         }
     }
 }
@@ -30,9 +33,11 @@ pub struct AccessChange<'a> {
     pub mode: Option<&'a str>,
     pub proof_of_work: Option<bool>,
     pub captcha: Option<bool>,
+    pub pow_algorithm: Option<&'a str>,
 }
 
-/// Sets a drop's access mode and its proof-of-work and CAPTCHA switches;
+/// Sets a drop's access mode, its proof-of-work and CAPTCHA switches and
+/// its proof-of-work function;
 /// what is left out keeps its value. Returns the settings.
 pub async fn set_mode(
     db: &PgPool,
@@ -41,17 +46,20 @@ pub async fn set_mode(
 ) -> sqlx::Result<AccessSettings> {
     sqlx::query_as!(
         AccessSettings,
-        "INSERT INTO drop_access (drop_id, mode, proof_of_work, captcha) \
-         VALUES ($1, COALESCE($2, 'open'), COALESCE($3, true), COALESCE($4, true)) \
+        "INSERT INTO drop_access (drop_id, mode, proof_of_work, captcha, pow_algorithm) \
+         VALUES ($1, COALESCE($2, 'open'), COALESCE($3, true), COALESCE($4, true), \
+                 COALESCE($5, 'SHA-256')) \
          ON CONFLICT (drop_id) DO UPDATE SET \
            mode = COALESCE($2, drop_access.mode), \
            proof_of_work = COALESCE($3, drop_access.proof_of_work), \
-           captcha = COALESCE($4, drop_access.captcha), updated_at = now() \
-         RETURNING mode, proof_of_work, captcha",
+           captcha = COALESCE($4, drop_access.captcha), \
+           pow_algorithm = COALESCE($5, drop_access.pow_algorithm), updated_at = now() \
+         RETURNING mode, proof_of_work, captcha, pow_algorithm",
         drop_id,
         change.mode,
         change.proof_of_work,
-        change.captcha
+        change.captcha,
+        change.pow_algorithm
     )
     .fetch_one(db)
     .await
@@ -61,7 +69,7 @@ pub async fn set_mode(
 pub async fn mode(db: &PgPool, drop_id: &str) -> sqlx::Result<AccessSettings> {
     let row = sqlx::query_as!(
         AccessSettings,
-        "SELECT mode, proof_of_work, captcha FROM drop_access WHERE drop_id = $1",
+        "SELECT mode, proof_of_work, captcha, pow_algorithm FROM drop_access WHERE drop_id = $1",
         drop_id
     )
     .fetch_optional(db)
