@@ -189,3 +189,69 @@ async fn an_operator_switches_the_captcha_and_proof_of_work_per_drop() {
     let (status, body) = call(&app, Method::PUT, path, json!({"captcha": true})).await;
     assert_eq!((status, &body["captcha"]), (200, &json!(true)), "{body}");
 }
+
+/// The proof-of-work puzzle per drop: SHA-256 until an operator picks the
+/// memory-hard Argon2id; a function the queue does not know is refused
+/// 422 and changes nothing, and picking one keeps the other switches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_operator_picks_the_proof_of_work_function_per_drop() {
+    use reqwest::Method;
+    let app = TestApp::spawn().await;
+    app.create_drop("puzzle", 10).await;
+    let path = "/api/drops/puzzle/access";
+
+    let (status, body) = call(&app, Method::GET, path, Value::Null).await;
+    assert_eq!(
+        (status, &body["pow_algorithm"]),
+        (200, &json!("SHA-256")),
+        "{body}"
+    );
+    let (status, body) = call(&app, Method::PUT, path, json!({"captcha": false})).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = call(
+        &app,
+        Method::PUT,
+        path,
+        json!({"pow_algorithm": "ARGON2ID"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (
+            &body["pow_algorithm"],
+            &body["captcha"],
+            &body["proof_of_work"]
+        ),
+        (&json!("ARGON2ID"), &json!(false), &json!(true)),
+        "{body}"
+    );
+    for bad in [
+        json!({"pow_algorithm": "MD5"}),
+        json!({"pow_algorithm": "argon2id"}),
+        json!({"pow_algorithm": ""}),
+        json!({"pow_algorithm": 2}),
+        json!({"pow_algorithm": "SHA-256", "scrypt": true}),
+    ] {
+        let (status, answer) = call(&app, Method::PUT, path, bad.clone()).await;
+        assert!((400..500).contains(&status), "{bad}: {status} {answer}");
+        assert!(answer["error"].is_string(), "{answer}");
+    }
+    let (status, answer) = call(&app, Method::PUT, path, json!({"pow_algorithm": "MD5"})).await;
+    assert_eq!(
+        (status, &answer["error"]),
+        (422, &json!("invalid_field")),
+        "{answer}"
+    );
+    let stored: (String, bool) =
+        sqlx::query_as("SELECT pow_algorithm, captcha FROM drop_access WHERE drop_id = 'puzzle'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(stored, ("ARGON2ID".into(), false));
+    let (status, body) = call(&app, Method::PUT, path, json!({"pow_algorithm": "SHA-256"})).await;
+    assert_eq!(
+        (status, &body["pow_algorithm"]),
+        (200, &json!("SHA-256")),
+        "{body}"
+    );
+}
