@@ -176,7 +176,7 @@ pub async fn open_loop(
     let wire_target = wire::Target::parse(&target.sale)?;
     let path = orders_path(&drop);
     // Every request formatted before the clock starts.
-    let requests: Arc<Vec<Vec<u8>>> = Arc::new(
+    let requests: Arc<Vec<wire::Post>> = Arc::new(
         (0..total)
             .map(|n| {
                 order_request(
@@ -186,7 +186,7 @@ pub async fn open_loop(
                     n as u32 % cap,
                 )
             })
-            .collect(),
+            .collect::<anyhow::Result<_>>()?,
     );
     let pool = Arc::new(wire::Pool::new(wire_target));
     let tally = Tally::new()?;
@@ -252,9 +252,11 @@ pub async fn closed_loop(
                     if Instant::now() >= deadline {
                         break;
                     }
-                    let request = order_request(&wire_target, &path, buyer, k);
                     let sent = Instant::now();
-                    let answer = send_on(&mut conn, &wire_target, &request).await;
+                    let answer = match order_request(&wire_target, &path, buyer, k) {
+                        Ok(request) => send_on(&mut conn, &wire_target, &request).await,
+                        Err(error) => Err(std::io::Error::other(error)),
+                    };
                     tally.record_status(&answer, 201, sent);
                 }
             }
@@ -315,15 +317,15 @@ impl Window {
 }
 
 /// Sends `request` on the worker's connection (connecting again after an
-/// error or a `Connection: close`); the answer's status.
+/// error, a `Connection: close` or a close by the server); the answer's status.
 async fn send_on(
     conn: &mut Option<wire::Conn>,
     target: &wire::Target,
-    request: &[u8],
+    request: &wire::Post,
 ) -> std::io::Result<Option<u16>> {
     let mut current = match conn.take() {
-        Some(current) => current,
-        None => wire::Conn::connect(target).await?,
+        Some(current) if current.reusable() => current,
+        _ => wire::Conn::connect(target).await?,
     };
     let status = current.send(request).await?;
     if current.reusable() {
@@ -337,7 +339,12 @@ fn orders_path(drop: &str) -> String {
 }
 
 /// Buyer's `k`-th order of one unit, with its own Idempotency-Key.
-fn order_request(target: &wire::Target, path: &str, buyer: &Buyer, k: u32) -> Vec<u8> {
+fn order_request(
+    target: &wire::Target,
+    path: &str,
+    buyer: &Buyer,
+    k: u32,
+) -> anyhow::Result<wire::Post> {
     let authorization = format!("Bearer {}", buyer.token);
     let key = buyer.order_key(k);
     target.post_json(

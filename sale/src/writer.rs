@@ -18,9 +18,9 @@
 //! promoted replica may lack an acknowledged reservation (replication is
 //! asynchronous), and until the rebuild its per-user count is short. So the
 //! insert itself keeps only orders that leave their user within the drop's
-//! `per_user_cap`, counting the user's holding orders (the
-//! `orders_holding_by_drop` index) and, for a user twice in one batch, the
-//! batch's earlier orders. The `held` update runs *before* the insert: it
+//! `per_user_cap`, counting the user's holding orders (found by the unique
+//! key's `(drop_id, user_id)` prefix) and, for a user twice in one batch,
+//! the batch's earlier orders. The `held` update runs *before* the insert: it
 //! locks the drop row, so concurrent batches of one drop take turns and each
 //! insert (a new snapshot, read committed) sees every order committed before
 //! it; the units of orders the insert left out (over the cap, or an
