@@ -82,3 +82,30 @@ async fn racing_requests_over_a_forgotten_count_get_exactly_the_cap() {
     peer.stop().await;
     app.stop().await;
 }
+
+/// Migration 0013 took the foreign key from orders to drops off the order
+/// path; a trigger on drops keeps what it guarded: a drop with orders can
+/// be neither deleted nor renamed, and its orders stay where they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_drop_with_orders_can_be_neither_deleted_nor_renamed() {
+    let app = TestApp::spawn().await;
+    app.create_drop("kept", 10).await;
+    let token = app.admit("alice", "kept");
+    assert_eq!(app.place(&token, "k1", r#"{"quantity": 1}"#).await.0, 201);
+
+    for statement in [
+        "DELETE FROM drops WHERE id = 'kept'",
+        "UPDATE drops SET id = 'moved' WHERE id = 'kept'",
+    ] {
+        let refused = sqlx::query(statement).execute(&app.db).await.unwrap_err();
+        let code = refused.as_database_error().and_then(|e| e.code());
+        assert_eq!(code.as_deref(), Some("23503"), "{statement}: {refused}");
+    }
+    let (units, _) = app.pg_holdings("kept").await;
+    assert_eq!(units, 1, "the order is still the drop's");
+    // Other changes of the drop's row go through.
+    sqlx::query("UPDATE drops SET name = 'Kept' WHERE id = 'kept'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+}
