@@ -14,7 +14,7 @@
 //! - [`bots`]: `loadtest bots`, humans and bot farms against one line with proof of work: bots' share, CPU per admission, humans' extra wait, replays;
 //!   its parts: `bots::join`, `bots::replay`.
 //! - [`catalog`]: `loadtest catalog`, a million events loaded with COPY, then searched at a rate (p50/p99 per kind, index sizes).
-//! - [`deployment`]: the flags naming a deployment's services and stores, shared by `rush`, `soak` and `seats`.
+//! - [`deployment`]: the flags naming a deployment's services and stores, shared by `rush`, `soak`, `seats` and `bots`.
 //! - [`idle`]: idle fans by the million, joined through the queue's own join script straight against Redis.
 //! - [`connect`]: fans' WebSockets and HTTP clients, spread over loopback source addresses.
 //! - [`sale_api`]: an HTTP client for a run, drops created and changed with the operator key.

@@ -23,10 +23,12 @@ async fn bots_pay_for_their_places_and_replays_never_join() {
     })
     .await;
     let result = run(Args {
-        queue: stack.queue.clone(),
-        sale: stack.sale.clone(),
-        operator_key: common::OPERATOR_KEY.into(),
-        user_secret: common::USER_SECRET.into(),
+        services: loadtest::deployment::Services {
+            queue: stack.queue.clone(),
+            sale: stack.sale.clone(),
+            operator_key: common::OPERATOR_KEY.into(),
+            user_secret: common::USER_SECRET.into(),
+        },
         humans: 6,
         farm_accounts: 30,
         farm_addresses: 2,

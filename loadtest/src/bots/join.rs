@@ -117,7 +117,7 @@ async fn solved(run: &Run, fan: &Fan, body: serde_json::Value) -> Option<String>
 
 /// Polls until admitted; the admission token, or None at the deadline.
 pub(super) async fn wait(run: &Run, fan: &Fan) -> Option<String> {
-    let url = format!("{}/api/drops/{}/queue", run.args.queue, run.drop);
+    let url = format!("{}/api/drops/{}/queue", run.args.services.queue, run.drop);
     while !run.over() {
         tokio::time::sleep(Duration::from_millis(run.args.poll_ms)).await;
         let polled = run

@@ -55,17 +55,10 @@ use tokio::sync::Semaphore;
 /// `loadtest bots` flags.
 #[derive(clap::Args, Clone)]
 pub struct Args {
-    /// The queue's base URL (it must trust this machine's X-Forwarded-For).
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    pub queue: String,
-    /// The sale service (drops are created there).
-    #[arg(long, env = "SALE_URL", default_value = "http://127.0.0.1:8081")]
-    pub sale: String,
-    #[arg(long, env = "OPERATOR_API_KEY")]
-    pub operator_key: String,
-    /// The user-token secret the queue trusts (USER_JWT_SECRET).
-    #[arg(long, env = "USER_JWT_SECRET")]
-    pub user_secret: String,
+    /// The deployment (its queue must trust this machine's
+    /// X-Forwarded-For; drops are created on its sale service).
+    #[command(flatten)]
+    pub services: crate::deployment::Services,
     #[arg(long, default_value_t = 40)]
     pub humans: usize,
     /// (a) Accounts of the farm behind few addresses.
@@ -246,12 +239,18 @@ async fn phase(args: &Args, drop: &str, bots: bool) -> anyhow::Result<Phase> {
         let body = serde_json::json!({"id": id, "name": "Bot defence", "stock": (fans * 2).max(10),
             "price_cents": 100, "currency": "EUR", "opens_at": "2020-01-01T00:00:00Z",
             "per_user_cap": 2, "admission_rate_per_sec": args.admit_per_sec, "max_active": 1_000_000});
-        sale_api::create_drop(&http, &args.sale, &args.operator_key, &body).await?;
+        sale_api::create_drop(
+            &http,
+            &args.services.sale,
+            &args.services.operator_key,
+            &body,
+        )
+        .await?;
         if args.pow_algorithm != "SHA-256" {
             sale_api::set_access(
                 &http,
-                &args.sale,
-                &args.operator_key,
+                &args.services.sale,
+                &args.services.operator_key,
                 &id,
                 &serde_json::json!({"pow_algorithm": args.pow_algorithm}),
             )
@@ -266,7 +265,7 @@ async fn phase(args: &Args, drop: &str, bots: bool) -> anyhow::Result<Phase> {
     let run = Arc::new(Run {
         args: args.clone(),
         http,
-        issuer: DevIssuer::new(&args.user_secret),
+        issuer: DevIssuer::new(&args.services.user_secret),
         drop: drop.to_string(),
         other_drop: format!("{drop}-other"),
         solvers: Semaphore::new(args.solver_threads.max(1)),
@@ -406,7 +405,7 @@ impl Run {
         self.http
             .get(format!(
                 "{}/api/drops/{}/queue/challenge",
-                self.args.queue, self.drop
+                self.args.services.queue, self.drop
             ))
             .bearer_auth(&fan.token)
             .header("x-forwarded-for", &fan.address)
@@ -417,7 +416,10 @@ impl Run {
     fn post_join(&self, fan: &Fan, token: &str, pow: Option<&str>) -> reqwest::RequestBuilder {
         let request = self
             .http
-            .post(format!("{}/api/drops/{}/queue", self.args.queue, self.drop))
+            .post(format!(
+                "{}/api/drops/{}/queue",
+                self.args.services.queue, self.drop
+            ))
             .bearer_auth(token)
             .header("x-forwarded-for", &fan.address);
         match pow {

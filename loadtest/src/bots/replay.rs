@@ -37,7 +37,10 @@ pub(super) async fn replay_admission(run: &Run, admission: &str) {
     ] {
         let mut request = run
             .http
-            .post(format!("{}/api/drops/{drop}/orders", run.args.sale))
+            .post(format!(
+                "{}/api/drops/{drop}/orders",
+                run.args.services.sale
+            ))
             .bearer_auth(admission)
             .header("idempotency-key", uuid::Uuid::new_v4().to_string())
             .json(&serde_json::json!({"quantity": 1}));
