@@ -67,38 +67,29 @@ pub(super) async fn skip(run: &Run, fan: &Fan) -> anyhow::Result<()> {
         if body["required"] == false {
             return Ok(()); // nothing to skip: joins of this drop need no proof
         }
-        if let Ok(hard) = serde_json::from_value::<HardChallenge>(body.clone()) {
+        let guess = if let Ok(hard) = serde_json::from_value::<HardChallenge>(body.clone()) {
             // A memory-hard challenge: a made-up key (with the published
             // prefix) for a made-up counter.
             let key = format!("{:0<64}", hard.parameters.key_prefix);
-            let guess = encode_hard(&HardSolution {
+            Some(encode_hard(&HardSolution {
                 challenge: hard,
                 solution: Found {
                     counter: rand::random::<u32>() % 64,
                     derived_key: key,
                 },
-            });
-            for pow in [None, Some(guess.as_str())] {
-                let status = run.post_join(fan, &fan.token, pow).send().await;
-                let mut tally = run.tally();
-                tally.skips_tried += 1;
-                if matches!(status.map(|r| r.status().as_u16()), Ok(200)) {
-                    tally.skips_joined += 1;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            continue;
-        }
-        let challenge: Option<Challenge> = serde_json::from_value(body).ok();
-        let guess = challenge.map(|c| {
-            encode(&Solution {
-                algorithm: c.algorithm,
-                challenge: c.challenge,
-                number: rand::random::<u64>() % c.maxnumber.max(1),
-                salt: c.salt,
-                signature: c.signature,
+            }))
+        } else {
+            let challenge: Option<Challenge> = serde_json::from_value(body).ok();
+            challenge.map(|c| {
+                encode(&Solution {
+                    algorithm: c.algorithm,
+                    challenge: c.challenge,
+                    number: rand::random::<u64>() % c.maxnumber.max(1),
+                    salt: c.salt,
+                    signature: c.signature,
+                })
             })
-        });
+        };
         for pow in [None, guess.as_deref()] {
             let status = run.post_join(fan, &fan.token, pow).send().await;
             let mut tally = run.tally();

@@ -188,17 +188,10 @@ impl<V: Send + Sync + 'static> AnswerCache<V> {
         }
         let (pending, served) = {
             let mut inner = self.lock();
+            if let Some(hit) = self.hit(inner.slots.get(&key), generation, now) {
+                return Ok(hit);
+            }
             match inner.slots.get(&key) {
-                Some(Slot::Ready {
-                    value,
-                    generation: g,
-                    at,
-                    ..
-                }) if *g == generation && now >= *at && now - *at < self.max_age => {
-                    self.hits.fetch_add(1, Ordering::Relaxed);
-                    let age = (now - *at).to_std().unwrap_or_default();
-                    return Ok((value.clone(), Served::Hit(age)));
-                }
                 Some(Slot::Running {
                     generation: g,
                     pending,
@@ -245,7 +238,18 @@ impl<V: Send + Sync + 'static> AnswerCache<V> {
             return None;
         }
         let inner = self.lock();
-        match inner.slots.get(key) {
+        self.hit(inner.slots.get(key), generation, now)
+    }
+
+    /// `slot`'s answer when it is ready, of `generation` and fresh at
+    /// `now` (counted as a hit).
+    fn hit(
+        &self,
+        slot: Option<&Slot<V>>,
+        generation: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Option<(Arc<V>, Served)> {
+        match slot {
             Some(Slot::Ready {
                 value,
                 generation: g,
