@@ -2,22 +2,26 @@
 
 use super::*;
 
+const KEY: &[u8] = b"test-pow-key-0123456789abcdef0123";
+
 fn challenger() -> Challenger {
-    Challenger::new(
-        b"test-pow-key-0123456789abcdef0123",
-        1_000,
-        Duration::from_secs(60),
-    )
+    Challenger::new(KEY, 1_000, Duration::from_secs(60))
+}
+
+/// A challenger under `key` asking Argon2id of `memory_kib` KiB, one pass,
+/// a counter up to 8.
+fn argon2_challenger(key: &[u8], memory_kib: u32) -> Challenger {
+    Challenger::new(key, 1_000, Duration::from_secs(60)).with_argon2(Argon2Cost {
+        iterations: 1,
+        memory_kib,
+        base_max: 8,
+    })
 }
 
 #[test]
 fn the_tuned_solver_finds_what_the_plain_one_does() {
     // Base 0: the easy challenges below verify too.
-    let pow = Challenger::new(
-        b"test-pow-key-0123456789abcdef0123",
-        0,
-        Duration::from_secs(60),
-    );
+    let pow = Challenger::new(KEY, 0, Duration::from_secs(60));
     for max in [0, 9, 10, 99, 1_000, 20_000] {
         let challenge = pow.challenge("a-drop-with-a-rather-long-name", "bob", max, 1);
         let plain = solve(&challenge).unwrap();
@@ -122,11 +126,7 @@ fn verifying_takes_microseconds() {
 
 /// A cheap Argon2id cost (a debug build derives slowly).
 fn hard_challenger() -> Challenger {
-    challenger().with_argon2(Argon2Cost {
-        iterations: 1,
-        memory_kib: 64,
-        base_max: 8,
-    })
+    argon2_challenger(KEY, 64)
 }
 
 #[test]
@@ -207,30 +207,12 @@ fn every_bad_memory_hard_solution_is_named() {
             .unwrap_err(),
         PowError::Forged
     );
-    let other = Challenger::new(
-        b"another-key-0123456789abcdef01234",
-        1_000,
-        Duration::from_secs(60),
-    )
-    .with_argon2(Argon2Cost {
-        iterations: 1,
-        memory_kib: 8,
-        base_max: 8,
-    });
+    let other = argon2_challenger(b"another-key-0123456789abcdef01234", 8);
     let (forged, _) = solve_hard(&other.hard_challenge("d1", "alice", 8, now).unwrap()).unwrap();
     assert_eq!(check(&encode_hard(&forged)).unwrap_err(), PowError::Forged);
     // Issued here under other settings (less memory, an easier counter):
     // the wrong difficulty.
-    let cheaper = Challenger::new(
-        b"test-pow-key-0123456789abcdef0123",
-        1_000,
-        Duration::from_secs(60),
-    )
-    .with_argon2(Argon2Cost {
-        iterations: 1,
-        memory_kib: 8,
-        base_max: 8,
-    });
+    let cheaper = argon2_challenger(KEY, 8);
     let (cheap, _) = solve_hard(&cheaper.hard_challenge("d1", "alice", 8, now).unwrap()).unwrap();
     assert_eq!(
         check(&encode_hard(&cheap)).unwrap_err(),
@@ -262,11 +244,7 @@ fn memory_hard_costs() {
         .ok()
         .and_then(|m| m.parse().ok())
         .unwrap_or(64);
-    let pow = challenger().with_argon2(Argon2Cost {
-        iterations: 1,
-        memory_kib,
-        base_max: 8,
-    });
+    let pow = argon2_challenger(KEY, memory_kib);
     let started = Instant::now();
     let issues = 8;
     let challenges: Vec<_> = (0..issues)
