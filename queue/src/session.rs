@@ -373,7 +373,7 @@ mod tests {
                 earliest_pending_expiry: None,
                 access: "open".into(),
                 proof_of_work: true,
-                pow_algorithm: "SHA-256".into(),
+                pow_algorithm: admission::contract::PowAlgorithm::Sha256,
                 captcha: true,
             },
             line: LineSnapshot {

@@ -222,7 +222,7 @@ mod tests {
                     .then(|| DateTime::from_timestamp(4_000_000_000, 0).unwrap_or_default()),
                 access: "open".into(),
                 proof_of_work: true,
-                pow_algorithm: "SHA-256".into(),
+                pow_algorithm: admission::contract::PowAlgorithm::Sha256,
                 captcha: true,
             },
             line: LineSnapshot {

@@ -13,7 +13,7 @@
 use crate::domain::Sale;
 use crate::drops::DropError;
 use crate::store::access::{self, AccessChange, AccessSettings};
-use admission::contract::access_code_hash;
+use admission::contract::{access_code_hash, PowAlgorithm};
 use runtime::redis::bounded;
 use serde::{Deserialize, Serialize};
 
@@ -67,7 +67,7 @@ impl Sale {
         }
         if change
             .pow_algorithm
-            .is_some_and(|a| !["SHA-256", "ARGON2ID"].contains(&a))
+            .is_some_and(|a| PowAlgorithm::parse(a).is_none())
         {
             return Err(DropError::Invalid(
                 "pow_algorithm must be SHA-256 or ARGON2ID (memory-hard)".into(),

@@ -8,6 +8,8 @@
 //!   own private keys on top of them.
 //! - [`drops_changed_channel`]: where the sale announces a new or changed
 //!   drop so every queue node reloads it at once.
+//! - [`PowAlgorithm`]: the proof-of-work function an operator picks for a
+//!   drop's joins, as the sale stores it and the queue asks for it.
 //! - [`ContractSettings`]: the admission token lifetime, which the queue
 //!   signs tokens for and the sale counts active shoppers by.
 //!
@@ -18,6 +20,39 @@ pub mod keys;
 pub use keys::{access_code_hash, DropKeys};
 
 use serde::{Deserialize, Serialize};
+
+/// The proof-of-work function an operator picks for a drop's joins, named
+/// as `drop_access.pow_algorithm` stores it and ALTCHA names it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[sqlx(type_name = "text")]
+pub enum PowAlgorithm {
+    /// Classic ALTCHA: SHA-256 with a difficulty.
+    #[default]
+    #[serde(rename = "SHA-256")]
+    #[sqlx(rename = "SHA-256")]
+    Sha256,
+    /// ALTCHA PoW v2's memory-hard Argon2id.
+    #[serde(rename = "ARGON2ID")]
+    #[sqlx(rename = "ARGON2ID")]
+    Argon2id,
+}
+
+impl PowAlgorithm {
+    /// As stored and as ALTCHA names it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Sha256 => "SHA-256",
+            Self::Argon2id => "ARGON2ID",
+        }
+    }
+
+    /// The function of this name; `None` for any other.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Sha256, Self::Argon2id]
+            .into_iter()
+            .find(|a| a.as_str() == name)
+    }
+}
 
 /// The state an operator sets on a drop. `closed` is final.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
@@ -130,5 +165,18 @@ mod tests {
             );
         }
         assert_eq!(DropState::parse("sold_out"), None);
+    }
+
+    #[test]
+    fn proof_of_work_functions_round_trip_as_text() {
+        for algorithm in [PowAlgorithm::Sha256, PowAlgorithm::Argon2id] {
+            assert_eq!(PowAlgorithm::parse(algorithm.as_str()), Some(algorithm));
+            assert_eq!(
+                serde_json::to_value(algorithm).expect("json"),
+                serde_json::Value::String(algorithm.as_str().into())
+            );
+        }
+        assert_eq!(PowAlgorithm::parse("argon2id"), None);
+        assert_eq!(PowAlgorithm::default(), PowAlgorithm::Sha256);
     }
 }

@@ -3,6 +3,7 @@
 //! until admitted.
 
 use super::{Fan, Kind, Run};
+use admission::contract::PowAlgorithm;
 use queue::pow::{encode, encode_hard, solve, solve_fast, solve_hard, Challenge, HardChallenge};
 use std::time::{Duration, Instant};
 
@@ -95,7 +96,7 @@ async fn solved(run: &Run, fan: &Fan, body: serde_json::Value) -> Option<String>
     .ok()?;
     drop(slot);
     let (solution, work) = solution?;
-    let hard = run.args.pow_algorithm != "SHA-256";
+    let hard = run.args.pow_algorithm != PowAlgorithm::Sha256.as_str();
     if fan.kind == Kind::Human {
         // The browser's time for the same work, waited out.
         let browser = match hard {

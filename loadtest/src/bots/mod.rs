@@ -44,6 +44,7 @@ mod join;
 mod replay;
 
 use crate::sale_api;
+use admission::contract::PowAlgorithm;
 use admission::identity::DevIssuer;
 use join::{enter, wait};
 use replay::{replay_admission, replay_solution, skip};
@@ -246,7 +247,7 @@ async fn phase(args: &Args, drop: &str, bots: bool) -> anyhow::Result<Phase> {
             &body,
         )
         .await?;
-        if args.pow_algorithm != "SHA-256" {
+        if args.pow_algorithm != PowAlgorithm::Sha256.as_str() {
             sale_api::set_access(
                 &http,
                 &args.services.sale,
@@ -257,7 +258,7 @@ async fn phase(args: &Args, drop: &str, bots: bool) -> anyhow::Result<Phase> {
             .await?;
         }
     }
-    if args.pow_algorithm != "SHA-256" {
+    if args.pow_algorithm != PowAlgorithm::Sha256.as_str() {
         // Every queue node reloads a drop's settings within a second.
         tokio::time::sleep(Duration::from_millis(1500)).await;
     }

@@ -20,6 +20,7 @@ pub use state::{DropSettings, DropState};
 use crate::clock::QueueClock;
 use crate::line::Lines;
 use admission::contract::DropState as OperatorState;
+use admission::contract::PowAlgorithm;
 use runtime::shutdown::CancellationToken;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -331,7 +332,7 @@ pub async fn load_settings(db: &sqlx::PgPool, ids: &[String]) -> sqlx::Result<Ve
                    AND h.expires_at > now())) AS earliest_pending_expiry,
              COALESCE(a.mode, 'open') AS "access!",
              COALESCE(a.proof_of_work, true) AS "proof_of_work!",
-             COALESCE(a.pow_algorithm, 'SHA-256') AS "pow_algorithm!",
+             COALESCE(a.pow_algorithm, 'SHA-256') AS "pow_algorithm!: PowAlgorithm",
              COALESCE(a.captcha, true) AS "captcha!"
            FROM drops d LEFT JOIN drop_access a ON a.drop_id = d.id
            WHERE d.id = ANY($1)"#,

@@ -27,7 +27,7 @@ pub struct DropSettings {
     pub proof_of_work: bool,
     /// The proof-of-work function the operator chose for this drop:
     /// `SHA-256` or the memory-hard `ARGON2ID` (see `crate::pow`).
-    pub pow_algorithm: String,
+    pub pow_algorithm: admission::contract::PowAlgorithm,
     /// Joins need a CAPTCHA token (when this deployment has a verifier at
     /// all, see `crate::captcha`); the operator may turn it off per drop.
     pub captcha: bool,

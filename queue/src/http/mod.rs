@@ -174,10 +174,10 @@ pub async fn check_pow(
             drop,
             user,
             now,
-            &state.settings.pow_algorithm,
+            state.settings.pow_algorithm,
         )
         .map_err(QueueError::Pow)?;
-    match http.pow.spend_id(drop, &id).await {
+    match http.pow.spend(drop, &id).await {
         Ok(()) => Ok(()),
         Err(crate::pow::SpendError::Refused(why)) => Err(QueueError::Pow(why)),
         Err(crate::pow::SpendError::Redis(error)) => Err(error.into()),

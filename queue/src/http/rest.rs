@@ -77,7 +77,7 @@ async fn challenge(
         return Ok(Json(serde_json::json!({"required": false})));
     }
     let now = u64::try_from(http.room.statuses.clock.now().timestamp()).unwrap_or(0);
-    let mut body = if state.settings.pow_algorithm == crate::pow::ARGON2ID {
+    let mut body = if state.settings.pow_algorithm == admission::contract::PowAlgorithm::Argon2id {
         // One Argon2id derivation (milliseconds, megabytes): off the async
         // threads.
         let max = http.pow.hard_difficulty(&drop_id, client);

@@ -22,13 +22,14 @@
 //! ("Bot defence").
 
 use super::{decode_hex, user_tag, HmacSha256, PowError};
+use admission::contract::PowAlgorithm;
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine;
 use hmac::Mac;
 use serde::{Deserialize, Serialize};
 
 /// The algorithm's name, as in ALTCHA PoW v2 and in `drop_access`.
-pub const ARGON2ID: &str = "ARGON2ID";
+pub const ARGON2ID: &str = PowAlgorithm::Argon2id.as_str();
 /// Bytes of a derived key.
 const KEY_LENGTH: u32 = 32;
 /// Bytes of the key published as its prefix (16 hex digits: a false match

@@ -31,7 +31,7 @@
 //! Argon2id challenges), `tests`.
 
 use crate::spent::spend_once;
-use admission::contract::DropKeys;
+use admission::contract::{DropKeys, PowAlgorithm};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use runtime::redis::Redis;
@@ -52,9 +52,6 @@ pub use memory::{
     Parameters, ARGON2ID,
 };
 pub use solve::{encode, solve, solve_fast};
-
-/// The classic function's name (ALTCHA's), as in `drop_access`.
-pub const SHA_256: &str = "SHA-256";
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -247,13 +244,9 @@ impl ProofOfWork {
     }
 
     /// Marks a verified solution's challenge used (until it would have
-    /// expired); `Reused` when it was used before.
-    pub async fn spend(&self, drop: &str, solution: &Solution) -> Result<(), SpendError> {
-        self.spend_id(drop, &solution.challenge[..32]).await
-    }
-
-    /// As [`Self::spend`], for what [`Challenger::verify_for`] returned.
-    pub async fn spend_id(&self, drop: &str, id: &str) -> Result<(), SpendError> {
+    /// expired), by the id [`Challenger::verify_for`] returned; `Reused`
+    /// when it was used before.
+    pub async fn spend(&self, drop: &str, id: &str) -> Result<(), SpendError> {
         let key = DropKeys::new(&self.prefix, drop).key(&format!("pow:{id}"));
         let ttl = self.challenger.ttl + Duration::from_secs(1);
         if spend_once(&self.redis, key, ttl)
@@ -317,9 +310,9 @@ impl Challenger {
         drop: &str,
         user: &str,
         now_s: u64,
-        algorithm: &str,
+        algorithm: PowAlgorithm,
     ) -> Result<String, PowError> {
-        if algorithm != ARGON2ID {
+        if algorithm != PowAlgorithm::Argon2id {
             return match self.verify(encoded, drop, user, now_s) {
                 Ok(solution) => Ok(solution.challenge[..32].to_string()),
                 Err(PowError::Malformed) if decode(encoded).is_ok_and(|b| is_hard(&b)) => {
@@ -361,7 +354,7 @@ impl Challenger {
         let number = rng.gen_range(0..=maxnumber);
         let challenge = challenge_of(&salt, number);
         Challenge {
-            algorithm: "SHA-256".into(),
+            algorithm: PowAlgorithm::Sha256.as_str().into(),
             signature: self.sign(&challenge),
             challenge,
             maxnumber,
@@ -380,7 +373,7 @@ impl Challenger {
     ) -> Result<Solution, PowError> {
         let bytes = decode(encoded)?;
         let solution: Solution = serde_json::from_slice(&bytes).map_err(|_| PowError::Malformed)?;
-        if solution.algorithm != "SHA-256" || solution.challenge.len() != 64 {
+        if solution.algorithm != PowAlgorithm::Sha256.as_str() || solution.challenge.len() != 64 {
             return Err(PowError::Malformed);
         }
         let mut mac = HmacSha256::new_from_slice(&self.key).map_err(|_| PowError::Forged)?;

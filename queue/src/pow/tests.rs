@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used)]
 
 use super::*;
+use admission::contract::PowAlgorithm;
 
 const KEY: &[u8] = b"test-pow-key-0123456789abcdef0123";
 
@@ -142,7 +143,8 @@ fn a_memory_hard_challenge_is_solved_and_verified_with_no_derivation() {
     assert_eq!(tries, solution.solution.counter + 1);
     let good = encode_hard(&solution);
     assert_eq!(
-        pow.verify_for(&good, "d1", "alice", now, ARGON2ID).unwrap(),
+        pow.verify_for(&good, "d1", "alice", now, PowAlgorithm::Argon2id)
+            .unwrap(),
         challenge.parameters.nonce
     );
     // The wire form is ALTCHA PoW v2's: canonical parameters, camelCase.
@@ -162,22 +164,22 @@ fn every_bad_memory_hard_solution_is_named() {
     let challenge = pow.hard_challenge("d1", "alice", 8, now).unwrap();
     let (solution, _) = solve_hard(&challenge).unwrap();
     let good = encode_hard(&solution);
-    let check = |encoded: &str| pow.verify_for(encoded, "d1", "alice", now, ARGON2ID);
+    let check = |encoded: &str| pow.verify_for(encoded, "d1", "alice", now, PowAlgorithm::Argon2id);
     assert_eq!(check("").unwrap_err(), PowError::Missing);
     assert_eq!(check("!!").unwrap_err(), PowError::Malformed);
     // Other drop, other user, expired.
     assert_eq!(
-        pow.verify_for(&good, "d2", "alice", now, ARGON2ID)
+        pow.verify_for(&good, "d2", "alice", now, PowAlgorithm::Argon2id)
             .unwrap_err(),
         PowError::OtherDrop
     );
     assert_eq!(
-        pow.verify_for(&good, "d1", "bob", now, ARGON2ID)
+        pow.verify_for(&good, "d1", "bob", now, PowAlgorithm::Argon2id)
             .unwrap_err(),
         PowError::OtherDrop
     );
     assert_eq!(
-        pow.verify_for(&good, "d1", "alice", now + 121, ARGON2ID)
+        pow.verify_for(&good, "d1", "alice", now + 121, PowAlgorithm::Argon2id)
             .unwrap_err(),
         PowError::Expired
     );
@@ -203,8 +205,14 @@ fn every_bad_memory_hard_solution_is_named() {
     let mut other_drop = solution.clone();
     other_drop.challenge.parameters.data.drop = "d2".into();
     assert_eq!(
-        pow.verify_for(&encode_hard(&other_drop), "d2", "alice", now, ARGON2ID)
-            .unwrap_err(),
+        pow.verify_for(
+            &encode_hard(&other_drop),
+            "d2",
+            "alice",
+            now,
+            PowAlgorithm::Argon2id
+        )
+        .unwrap_err(),
         PowError::Forged
     );
     let other = argon2_challenger(b"another-key-0123456789abcdef01234", 8);
@@ -227,11 +235,13 @@ fn every_bad_memory_hard_solution_is_named() {
     let sha = encode(&solve(&pow.challenge("d1", "alice", 1_000, now)).unwrap());
     assert_eq!(check(&sha).unwrap_err(), PowError::WrongAlgorithm);
     assert_eq!(
-        pow.verify_for(&good, "d1", "alice", now, SHA_256)
+        pow.verify_for(&good, "d1", "alice", now, PowAlgorithm::Sha256)
             .unwrap_err(),
         PowError::WrongAlgorithm
     );
-    assert!(pow.verify_for(&sha, "d1", "alice", now, SHA_256).is_ok());
+    assert!(pow
+        .verify_for(&sha, "d1", "alice", now, PowAlgorithm::Sha256)
+        .is_ok());
 }
 
 /// What the memory-hard function costs each side, printed (`cargo test
@@ -264,7 +274,9 @@ fn memory_hard_costs() {
     let started = Instant::now();
     for i in 0..n {
         let solution = &solutions[i as usize % solutions.len()];
-        assert!(pow.verify_for(solution, "d1", "alice", 1, ARGON2ID).is_ok());
+        assert!(pow
+            .verify_for(solution, "d1", "alice", 1, PowAlgorithm::Argon2id)
+            .is_ok());
     }
     let verify = started.elapsed() / n;
     println!(

@@ -22,7 +22,7 @@ impl Default for AccessSettings {
             mode: "open".into(),
             proof_of_work: true,
             captcha: true,
-            pow_algorithm: "SHA-256".into(),
+            pow_algorithm: admission::contract::PowAlgorithm::Sha256.as_str().into(),
         }
     }
 }
