@@ -250,11 +250,6 @@ pub struct SearchCacheStats {
     pub suggestions: CacheStats,
 }
 
-/// Roughly what an answer holds: its JSON's length.
-fn json_bytes<T>(value: &Rendered<T>) -> usize {
-    value.bytes()
-}
-
 impl Search {
     /// Search over an engine, with the default answer cache.
     pub fn new(engine: Arc<dyn SearchEngine>, cursor_key: &[u8], clock: Arc<dyn Clock>) -> Self {
@@ -353,7 +348,7 @@ impl Search {
                     generation,
                     query.now,
                     run,
-                    json_bytes,
+                    Rendered::bytes,
                 )
                 .await;
         };
@@ -403,7 +398,7 @@ impl Search {
         .boxed();
         let generation = self.generation(self.suggestions.enabled()).await?;
         self.suggestions
-            .get_or_compute(key, generation, self.clock.now(), run, json_bytes)
+            .get_or_compute(key, generation, self.clock.now(), run, Rendered::bytes)
             .await
     }
 }
