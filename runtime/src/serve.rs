@@ -82,15 +82,20 @@ impl Server {
     /// Serves `router` until `shutdown` is cancelled, then drains.
     pub async fn serve(self, router: Router, shutdown: CancellationToken) -> anyhow::Result<()> {
         let body_deadline = self.limits.body_read_timeout();
-        let router = router
-            .layer(axum::middleware::from_fn(move |request, next| {
-                crate::deadline::limit_body(body_deadline, request, next)
-            }))
+        // Around the router, not inside it (`Router::layer` would wrap each
+        // route in one more boxed service per layer, cloned and boxed again
+        // on every request): the JSON error shape outermost, then the
+        // request deadline, then the body deadline.
+        let app = tower::ServiceBuilder::new()
+            .layer(axum::middleware::from_fn(crate::error::json_errors))
             .layer(tower_http::timeout::TimeoutLayer::with_status_code(
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
                 self.limits.request_timeout(),
             ))
-            .layer(axum::middleware::from_fn(crate::error::json_errors));
+            .layer(axum::middleware::from_fn(move |request, next| {
+                crate::deadline::limit_body(body_deadline, request, next)
+            }))
+            .service(router);
         let slots = Arc::new(Semaphore::new(self.max_connections));
         let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
         let connections = TaskTracker::new();
@@ -130,12 +135,12 @@ impl Server {
             };
             let _ = stream.set_nodelay(true);
             let slot = ConnectionSlot(Arc::new(permit));
-            let router = router.clone();
+            let app = app.clone();
             let service =
                 hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
                     request.extensions_mut().insert(ConnectInfo(peer));
                     request.extensions_mut().insert(slot.clone());
-                    router.clone().oneshot(request)
+                    app.clone().oneshot(request.map(axum::body::Body::new))
                 });
             let connection = http
                 .serve_connection(TokioIo::new(stream), service)
