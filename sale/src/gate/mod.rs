@@ -59,12 +59,48 @@ pub(crate) struct ReserveCall<'a> {
 
 use runtime::redis::bounded;
 
-fn reply_error(what: &str, reply: &[String]) -> redis::RedisError {
+fn reply_error(what: &str, reply: &str) -> redis::RedisError {
     redis::RedisError::from((
         redis::ErrorKind::TypeError,
         "unexpected script reply",
         format!("{what}: {reply:?}"),
     ))
+}
+
+/// `reserve.lua`'s answer (see its header), or `None` when it is not one.
+fn parse_reservation(reply: &str) -> Option<Reservation> {
+    let mut fields = reply.split('|');
+    let number = |field: Option<&str>| field.and_then(|f| f.parse::<i64>().ok());
+    let reservation = match fields.next()? {
+        "ok" => {
+            let _order_id = fields.next()?;
+            Reservation::Reserved {
+                remaining: number(fields.next())?,
+                price_cents: number(fields.next())?,
+                currency: fields.next()?.to_string(),
+                timeout_secs: number(fields.next())?,
+                epoch: number(fields.next())?,
+            }
+        }
+        "dup" => Reservation::Duplicate {
+            order_id: fields.next()?.parse().ok()?,
+            quantity: number(fields.next())?,
+        },
+        "missing" => Reservation::NotLoaded,
+        "err" => Reservation::Refused(match fields.next()? {
+            "closed" => Refusal::Closed,
+            "paused" => Refusal::Paused,
+            "not_open" => Refusal::NotOpen,
+            "invalid_quantity" => Refusal::InvalidQuantity,
+            "cap_exceeded" => Refusal::CapExceeded,
+            "sold_out" => Refusal::SoldOut,
+            "seated" => Refusal::Seated,
+            "revoked" => Refusal::Revoked,
+            _ => return None,
+        }),
+        _ => return None,
+    };
+    fields.next().is_none().then_some(reservation)
 }
 
 impl StockGate {
@@ -135,7 +171,7 @@ impl StockGate {
             idempotency_key,
         } = *call;
         let tag = idempotency_tag(user, idempotency_key);
-        let reply: Vec<String> = bounded(
+        let reply: String = bounded(
             RESERVE
                 .prepare_invoke()
                 .key(slot.drop())
@@ -156,46 +192,7 @@ impl StockGate {
         )
         .await?;
 
-        let num = |i: usize| reply.get(i).and_then(|s| s.parse::<i64>().ok());
-        match reply.first().map(String::as_str) {
-            Some("ok") => match (num(2), num(3), reply.get(4), num(5), num(6)) {
-                (
-                    Some(remaining),
-                    Some(price_cents),
-                    Some(currency),
-                    Some(timeout_secs),
-                    Some(epoch),
-                ) => Ok(Reservation::Reserved {
-                    remaining,
-                    price_cents,
-                    currency: currency.clone(),
-                    timeout_secs,
-                    epoch,
-                }),
-                _ => Err(reply_error("reserve", &reply)),
-            },
-            Some("dup") => match (reply.get(1).and_then(|s| s.parse().ok()), num(2)) {
-                (Some(order_id), Some(quantity)) => {
-                    Ok(Reservation::Duplicate { order_id, quantity })
-                }
-                _ => Err(reply_error("reserve", &reply)),
-            },
-            Some("missing") => Ok(Reservation::NotLoaded),
-            Some("err") => Ok(Reservation::Refused(
-                match reply.get(1).map(String::as_str) {
-                    Some("closed") => Refusal::Closed,
-                    Some("paused") => Refusal::Paused,
-                    Some("not_open") => Refusal::NotOpen,
-                    Some("invalid_quantity") => Refusal::InvalidQuantity,
-                    Some("cap_exceeded") => Refusal::CapExceeded,
-                    Some("sold_out") => Refusal::SoldOut,
-                    Some("seated") => Refusal::Seated,
-                    Some("revoked") => Refusal::Revoked,
-                    _ => return Err(reply_error("reserve", &reply)),
-                },
-            )),
-            _ => Err(reply_error("reserve", &reply)),
-        }
+        parse_reservation(&reply).ok_or_else(|| reply_error("reserve", &reply))
     }
 
     /// Runs `release.lua` in the drop's own slot: returns the order's units
@@ -388,5 +385,55 @@ impl StockGate {
             admitted: admitted.unwrap_or(0),
             active,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_reservation, Refusal, Reservation};
+
+    #[test]
+    fn every_answer_of_reserve_lua_is_read_and_anything_else_is_not() {
+        let id = "0192f0c8-7b3e-7c1e-9a4e-2f6d8b1a3c5d";
+        assert_eq!(
+            parse_reservation(&format!("ok|{id}|998|5000|EUR|3600|7")),
+            Some(Reservation::Reserved {
+                remaining: 998,
+                price_cents: 5000,
+                currency: "EUR".into(),
+                timeout_secs: 3600,
+                epoch: 7,
+            })
+        );
+        assert_eq!(
+            parse_reservation(&format!("dup|{id}|2")),
+            Some(Reservation::Duplicate {
+                order_id: id.parse().ok().unwrap_or_default(),
+                quantity: 2,
+            })
+        );
+        assert_eq!(parse_reservation("missing"), Some(Reservation::NotLoaded));
+        assert_eq!(
+            parse_reservation("err|sold_out"),
+            Some(Reservation::Refused(Refusal::SoldOut))
+        );
+        assert_eq!(
+            parse_reservation("err|revoked"),
+            Some(Reservation::Refused(Refusal::Revoked))
+        );
+        for bad in [
+            "",
+            "ok",
+            &format!("ok|{id}|998|5000|EUR|3600"),
+            &format!("ok|{id}|998|5000|EUR|3600|7|extra"),
+            &format!("ok|{id}|lots|5000|EUR|3600|7"),
+            "dup|not-a-uuid|2",
+            "err|unheard_of",
+            "err",
+            "missing|x",
+            "yes",
+        ] {
+            assert_eq!(parse_reservation(bad), None, "{bad:?}");
+        }
     }
 }
