@@ -144,6 +144,30 @@ async fn the_shared_counters_expire_and_sit_under_their_tags() {
     }
 }
 
+/// A share of one drop and the most networks one carries is one
+/// pipeline: its time printed (`-- --nocapture`), bounded loosely here.
+#[tokio::test]
+async fn a_full_share_is_one_pipeline() {
+    let redis = runtime::redis::connect(&common::redis_url()).await.unwrap();
+    let prefix = prefix();
+    let a = node(&redis, &prefix, 10, 2);
+    let networks = queue::pow::heat::MAX_SHARED_NETWORKS as u32 + 100;
+    for i in 0..networks {
+        a.difficulty("d", IpAddr::from((0x0a00_0001 + (i << 8)).to_be_bytes()));
+    }
+    let started = Instant::now();
+    a.share_heat().await.unwrap();
+    let first = started.elapsed();
+    let started = Instant::now();
+    a.share_heat().await.unwrap();
+    let again = started.elapsed();
+    println!(
+        "pow heat share: 1 drop + {} networks with counts {first:?}; the next (the 100 left over added, the rest read back) {again:?}",
+        queue::pow::heat::MAX_SHARED_NETWORKS
+    );
+    assert!(first < Duration::from_secs(2));
+}
+
 /// A private `redis-server` on a free port, killed when dropped.
 struct PrivateRedis {
     child: std::process::Child,
