@@ -26,9 +26,10 @@
 //! local).
 //!
 //! Memory: a drop or network is kept while it was counted in the current or
-//! the previous window (pruned at each share), and a share carries every
-//! drop and the [`MAX_SHARED_NETWORKS`] networks with the most counts since
-//! the last one (the others keep theirs for a later share).
+//! the previous window (pruned at each share), at most [`MAX_KEPT`] of them,
+//! and a share carries every drop and the [`MAX_SHARED_NETWORKS`] networks
+//! with the most counts since the last one (the others keep theirs for a
+//! later share).
 
 use admission::contract::DropKeys;
 use redis::{Pipeline, RedisResult, Value};
@@ -48,6 +49,10 @@ const WINDOW_MS: u64 = 10_000;
 const COUNTER_TTL_MS: u64 = 2 * WINDOW_MS + 5_000;
 /// Most networks one share carries (the hottest).
 pub const MAX_SHARED_NETWORKS: usize = 1_024;
+/// Most drops and networks a node keeps counts for (about 100 bytes
+/// each); past it a network not counted yet is taken as cold until the
+/// next share prunes the cold ones.
+pub const MAX_KEPT: usize = 200_000;
 /// How many hash tags the per-network counters are spread over.
 pub const NETWORK_SHARDS: u16 = 64;
 
@@ -179,6 +184,14 @@ impl Heat {
 
     fn count_at(&self, subject: Subject, now_ms: u64) -> u64 {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MAX_KEPT
+            && matches!(subject, Subject::Network(_))
+            && !entries.contains_key(&subject)
+        {
+            // Full until the next share prunes: a network new here counts
+            // as cold (as it would be anyway).
+            return 0;
+        }
         let entry = entries.entry(subject).or_default();
         entry.local.add(now_ms / WINDOW_MS, 1);
         entry.unshared = entry.unshared.saturating_add(1);
@@ -242,7 +255,8 @@ impl Heat {
     fn take_batch(&self, now_ms: u64) -> Batch {
         let window = now_ms / WINDOW_MS;
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.retain(|_, entry| !entry.local.at(window).is_empty() || entry.unshared > 0);
+        // Counts from before the previous window are over, shared or not.
+        entries.retain(|_, entry| !entry.local.at(window).is_empty());
         let mut networks: Vec<(u64, u64, &Subject)> = Vec::new();
         let mut batch = Batch::new();
         for (subject, entry) in entries.iter() {
@@ -453,6 +467,34 @@ mod tests {
         // Two windows later everything went cold and is pruned.
         assert!(heat.take_batch(t + 2 * W).is_empty());
         assert!(heat.is_empty());
+    }
+
+    #[test]
+    fn past_the_cap_a_new_network_counts_as_cold_until_a_share_prunes() {
+        let heat = Heat::default();
+        let t = 100 * W;
+        for i in 0..MAX_KEPT as u32 {
+            heat.count_at(Subject::Network(IpAddr::from((i << 8).to_be_bytes())), t);
+        }
+        // One already counted goes on counting.
+        let known = Subject::Network(IpAddr::from([0, 0, 1, 0]));
+        heat.count_at(known.clone(), t);
+        let counted = |subject: &Subject| {
+            let entries = heat.entries.lock().unwrap();
+            entries.get(subject).map(|entry| entry.local.current)
+        };
+        assert_eq!(counted(&known), Some(2));
+        let new = Subject::Network(IpAddr::from([255, 255, 255, 0]));
+        assert_eq!(heat.count_at(new.clone(), t), 0);
+        assert_eq!(counted(&new), None);
+        assert_eq!(heat.len(), MAX_KEPT);
+        // A drop is still counted; two windows on the share prunes them all.
+        heat.count_at(Subject::Drop("d".into()), t);
+        assert_eq!(heat.len(), MAX_KEPT + 1);
+        heat.take_batch(t + 2 * W);
+        assert!(heat.is_empty());
+        heat.count_at(new, t + 2 * W);
+        assert_eq!(heat.len(), 1);
     }
 
     #[test]
