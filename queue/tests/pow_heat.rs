@@ -301,7 +301,9 @@ async fn two_services_share_the_rates_within_two_seconds() {
     println!("node B asked {seen} ({}x) after {took:?}", seen / BASE);
     // B alone counted at most ~40 (4 a second: 2 steps, 4x).
     assert!(seen >= 8 * BASE, "{seen}");
-    assert!(took < Duration::from_millis(2_500), "{took:?}");
+    // At most two share ticks (A's, then B's) of a second, and slack for
+    // a loaded machine.
+    assert!(took < Duration::from_millis(3_000), "{took:?}");
     a.shut_down().await;
     b.shut_down().await;
 }

@@ -69,8 +69,8 @@ impl Subject {
         Self::Network(runtime::client_ip::network_of(ip))
     }
 
-    /// The hash tag its shared counters live under (their Redis Cluster
-    /// slot group).
+    /// The group its shared counters are sent in: one per hash tag (the
+    /// drop's, or the network's shard), so each group is one slot's.
     fn tag(&self) -> String {
         match self {
             Self::Drop(drop) => format!("drop:{drop}"),
