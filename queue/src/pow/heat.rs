@@ -44,8 +44,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// The window rates are counted over.
 pub const WINDOW: Duration = Duration::from_secs(10);
 const WINDOW_MS: u64 = 10_000;
-/// How long a window's shared counter lives: it is read as the previous
-/// window's during the next one.
+/// How long a window's shared counter lives from its first share: it is
+/// read as the previous window's during the next one.
 const COUNTER_TTL_MS: u64 = 2 * WINDOW_MS + 5_000;
 /// Most networks one share carries (the hottest).
 pub const MAX_SHARED_NETWORKS: usize = 1_024;
@@ -286,12 +286,18 @@ impl Heat {
     }
 }
 
-/// The commands of a share, grouped by hash tag, and how many replies each
-/// subject's commands give, in the order the groups run them: `INCRBY`,
-/// `PEXPIRE` and `GET` of the previous window for a subject with counts to
-/// add, `GET` of both windows for one without (no empty counter is made).
-fn commands(batch: &Batch, prefix: &str, window: u64) -> (Vec<Pipeline>, Vec<(Subject, usize)>) {
-    let mut groups: BTreeMap<String, (Pipeline, Vec<(Subject, usize)>)> = BTreeMap::new();
+/// Where a subject's replies are: how many, and which is its current
+/// window's total (the previous window's is the last).
+type Replies = (Subject, usize, usize);
+
+/// The commands of a share, grouped by hash tag, and where each subject's
+/// replies are, in the order the groups run them. A subject with counts to
+/// add: `SET <current> 0 NX PX <ttl>` (the counter is made with its
+/// lifetime, before anything is added to it, so a share cut short never
+/// leaves a counter without one), `INCRBY <current> n`, `GET <previous>`.
+/// One without: `GET` of both (no empty counter is made).
+fn commands(batch: &Batch, prefix: &str, window: u64) -> (Vec<Pipeline>, Vec<Replies>) {
+    let mut groups: BTreeMap<String, (Pipeline, Vec<Replies>)> = BTreeMap::new();
     for (subject, n) in batch {
         let (pipe, order) = groups
             .entry(subject.tag())
@@ -299,14 +305,19 @@ fn commands(batch: &Batch, prefix: &str, window: u64) -> (Vec<Pipeline>, Vec<(Su
         let current = subject.key(prefix, window);
         let previous = subject.key(prefix, window.saturating_sub(1));
         if *n > 0 {
+            pipe.cmd("SET")
+                .arg(&current)
+                .arg(0)
+                .arg("NX")
+                .arg("PX")
+                .arg(COUNTER_TTL_MS);
             pipe.cmd("INCRBY").arg(&current).arg(*n);
-            pipe.cmd("PEXPIRE").arg(&current).arg(COUNTER_TTL_MS);
             pipe.cmd("GET").arg(&previous);
-            order.push((subject.clone(), 3));
+            order.push((subject.clone(), 3, 1));
         } else {
             pipe.cmd("GET").arg(&current);
             pipe.cmd("GET").arg(&previous);
-            order.push((subject.clone(), 2));
+            order.push((subject.clone(), 2, 0));
         }
     }
     let mut pipelines = Vec::with_capacity(groups.len());
@@ -319,17 +330,13 @@ fn commands(batch: &Batch, prefix: &str, window: u64) -> (Vec<Pipeline>, Vec<(Su
 }
 
 /// Every node's counts per subject, from the replies of [`commands`].
-fn totals(
-    order: &[(Subject, usize)],
-    replies: &[Value],
-    window: u64,
-) -> Option<Vec<(Subject, Counts)>> {
+fn totals(order: &[Replies], replies: &[Value], window: u64) -> Option<Vec<(Subject, Counts)>> {
     let mut at = 0;
     let mut totals = Vec::with_capacity(order.len());
-    for (subject, count) in order {
+    for (subject, count, current_at) in order {
         let mine = replies.get(at..at + count)?;
         at += count;
-        let current = number(mine.first()?)?;
+        let current = number(mine.get(*current_at)?)?;
         let previous = number(mine.last()?)?;
         totals.push((
             subject.clone(),
