@@ -1,5 +1,6 @@
 //! Startup: builds the waiting room and the HTTP layer from a [`Config`],
-//! starts the catalog, the announcement listener and the admission pump,
+//! starts the catalog, the announcement listener, the admission pump and
+//! the sharing of proof-of-work join rates across nodes,
 //! serves until stopped, then shuts down in order: stop accepting, close
 //! every WebSocket with 1001, answer the requests in flight, stop the
 //! background tasks (the pump gives up its leases, so another node takes
@@ -128,6 +129,12 @@ impl App {
             ip_limiter.spawn_pruning(stop.clone()),
             net_limiter.spawn_pruning(stop.clone()),
         ];
+        if config.pow_heat_share_ms > 0 && config.pow_base_maxnumber > 0 {
+            background.push(tokio::spawn(pow.sharing_heat(
+                Duration::from_millis(config.pow_heat_share_ms.max(100)),
+                stop.clone(),
+            )));
+        }
         let pump = Pump::new(PumpSettings {
             lines,
             catalog,

@@ -87,6 +87,12 @@ pub struct Config {
     #[arg(long, env = "POW_BASE_MAXNUMBER", default_value_t = 200_000)]
     pub pow_base_maxnumber: u64,
 
+    /// How often this node adds its counts of challenges asked (per drop,
+    /// per network) to every node's in Redis and reads their totals, which
+    /// the difficulty rises with, milliseconds. 0: this node's counts only.
+    #[arg(long, env = "POW_HEAT_SHARE_MS", default_value_t = 1000)]
+    pub pow_heat_share_ms: u64,
+
     /// The key challenges are signed with, the same on every queue node
     /// (32 bytes or more). Unset: a random key for this process (only
     /// right for a single node).
@@ -186,6 +192,7 @@ impl Config {
             join_rate_per_ip: 50,
             join_rate_per_network: 200,
             pow_base_maxnumber: 0,
+            pow_heat_share_ms: 1000,
             pow_key: None,
             pow_ttl_secs: 120,
             pow_argon2_memory_kib: 8192,

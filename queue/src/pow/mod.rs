@@ -18,9 +18,11 @@
 //! expires, so a solution joins once.
 //!
 //! Difficulty (`maxnumber`, the expected work being half of it) starts at
-//! the operator's base (`POW_BASE_MAXNUMBER`) and rises with the join rate
-//! of the drop and of the client's address on this node (see [`Heat`]),
-//! up to 64 times the base. The fan sees none of it beyond "checking your
+//! the operator's base (`POW_BASE_MAXNUMBER`) and rises with the rate of
+//! challenges asked for the drop and from the client's network, counted
+//! across every queue node (see `heat`: counted here at once, shared
+//! through Redis about once a second by a background task, so a node sees
+//! the others' with about a second's lag), up to 64 times the base. The fan sees none of it beyond "checking your
 //! browser". A drop can be exempted (`proof_of_work: false`).
 //!
 //! The operator may instead ask a drop's fans for the memory-hard function
@@ -28,20 +30,23 @@
 //! of the other function is refused (`pow_wrong_algorithm`).
 //!
 //! Inside: `solve` (the client's side: solving, encoding), `memory` (the
-//! Argon2id challenges), `tests`.
+//! Argon2id challenges), `heat` (the join rates, shared across nodes),
+//! `tests`.
 
 use crate::spent::spend_once;
 use admission::contract::{DropKeys, PowAlgorithm};
 use base64::Engine;
+use heat::{Heat, Subject};
 use hmac::{Hmac, Mac};
 use runtime::redis::Redis;
+use runtime::shutdown::CancellationToken;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
+pub mod heat;
 mod memory;
 mod solve;
 #[cfg(test)]
@@ -134,32 +139,6 @@ fn challenge_of(salt: &str, number: u64) -> String {
     hex::encode(digest.finalize())
 }
 
-/// Recent joins per drop and per address on this node, over 10 s windows.
-#[derive(Default)]
-pub struct Heat {
-    windows: Mutex<HashMap<String, (Instant, u64)>>,
-}
-
-impl Heat {
-    const WINDOW: Duration = Duration::from_secs(10);
-    const MAX_KEYS: usize = 200_000;
-
-    /// Counts one event for `key`; the count in its current window.
-    pub fn bump(&self, key: String) -> u64 {
-        let now = Instant::now();
-        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        if windows.len() >= Self::MAX_KEYS {
-            windows.retain(|_, (start, _)| now.duration_since(*start) < Self::WINDOW);
-        }
-        let entry = windows.entry(key).or_insert((now, 0));
-        if now.duration_since(entry.0) >= Self::WINDOW {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
-        entry.1
-    }
-}
-
 /// Making and checking challenges: pure (no I/O), so verifying is measured
 /// on its own.
 #[derive(Clone)]
@@ -176,11 +155,11 @@ pub struct Challenger {
 #[derive(Clone)]
 pub struct ProofOfWork {
     pub challenger: Challenger,
-    /// Joins per drop per second above which the difficulty doubles, and
-    /// again for each further multiple.
+    /// Challenges asked per drop per second (on all nodes) at which the
+    /// difficulty doubles, and again at each further multiple.
     drop_knee: u64,
-    /// Likewise per client address.
-    address_knee: u64,
+    /// Likewise per client network (/24 or /64).
+    network_knee: u64,
     heat: Arc<Heat>,
     redis: Redis,
     prefix: Arc<str>,
@@ -191,7 +170,7 @@ impl ProofOfWork {
         Self {
             challenger: Challenger::new(key, base, ttl),
             drop_knee: 200,
-            address_knee: 2,
+            network_knee: 2,
             heat: Arc::default(),
             redis,
             prefix: prefix.into(),
@@ -204,6 +183,41 @@ impl ProofOfWork {
         self
     }
 
+    /// The same, with other knees (challenges a second per drop and per
+    /// network at which the difficulty doubles; tests, tools).
+    pub fn with_knees(mut self, drop_knee: u64, network_knee: u64) -> Self {
+        self.drop_knee = drop_knee.max(1);
+        self.network_knee = network_knee.max(1);
+        self
+    }
+
+    /// The join rates this node reads (counted here, shared by
+    /// [`Self::share_heat`]).
+    pub fn heat(&self) -> &Heat {
+        &self.heat
+    }
+
+    /// Adds this node's counts since the last share to every node's in
+    /// Redis and reads their totals back (one pipeline); see `heat`.
+    pub async fn share_heat(&self) -> redis::RedisResult<()> {
+        self.heat.share(&self.redis, &self.prefix).await
+    }
+
+    /// The background task sharing the counts every `every` until `stop`.
+    pub fn sharing_heat(
+        &self,
+        every: Duration,
+        stop: CancellationToken,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        heat::run(
+            self.heat.clone(),
+            self.redis.clone(),
+            self.prefix.clone(),
+            every,
+            stop,
+        )
+    }
+
     /// True when joins of a drop with `drop_wants` need a solution here.
     pub fn required(&self, drop_wants: bool) -> bool {
         self.challenger.base > 0 && drop_wants
@@ -211,7 +225,8 @@ impl ProofOfWork {
 
     /// The difficulty for the next challenge of `drop` asked from `ip`:
     /// the base, doubled per multiple of the knee in the drop's and the
-    /// address's join rates, at most 64 times the base.
+    /// network's rates of challenges asked (every node's, see `heat`), at
+    /// most 64 times the base. No I/O.
     pub fn difficulty(&self, drop: &str, ip: IpAddr) -> u64 {
         self.challenger
             .base
@@ -231,13 +246,9 @@ impl ProofOfWork {
     /// Counts a challenge asked for and gives the factor the base is
     /// multiplied by: 2 per multiple of the knees, at most 64.
     fn heat_factor(&self, drop: &str, ip: IpAddr) -> u64 {
-        let window = Heat::WINDOW.as_secs().max(1);
-        let drop_rate = self.heat.bump(format!("d:{drop}")) / window;
-        let addr_rate = self
-            .heat
-            .bump(format!("a:{}", runtime::client_ip::network_of(ip)))
-            / window;
-        let steps = drop_rate / self.drop_knee + addr_rate / self.address_knee;
+        let drop_rate = self.heat.count(Subject::Drop(drop.to_string()));
+        let network_rate = self.heat.count(Subject::network_of(ip));
+        let steps = drop_rate / self.drop_knee + network_rate / self.network_knee;
         1u64.checked_shl(u32::try_from(steps).unwrap_or(u32::MAX).min(6))
             .unwrap_or(MAX_FACTOR)
             .min(MAX_FACTOR)

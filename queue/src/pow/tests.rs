@@ -2,6 +2,7 @@
 
 use super::*;
 use admission::contract::PowAlgorithm;
+use std::time::Instant;
 
 const KEY: &[u8] = b"test-pow-key-0123456789abcdef0123";
 
