@@ -152,3 +152,12 @@ BEGIN
                       GROUP BY 1 ORDER BY 1 LIMIT 24) m), '[]'::jsonb));
 END
 $$;
+
+-- Suggestions, most used first: the names with a key starting with what a
+-- fan typed are read in the order of their use (freq), and only the first
+-- limit × 4 of them are grouped (a name has at most 4 keys, so the first
+-- `limit` names are among them: the same answer). A short or common prefix
+-- ("a", "the", "dj": 20,000-30,000 keys, 30-85 ms read, grouped and sorted)
+-- walks this index from the most used name and stops after a few rows; a
+-- rare one still reads its few keys through search_names_prefix.
+CREATE INDEX search_names_by_freq ON search_names (freq DESC, label, kind) INCLUDE (key);

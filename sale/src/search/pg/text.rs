@@ -147,7 +147,11 @@ impl PgEngine {
     /// most used first: one statement. (The normalised text has only
     /// letters, digits and spaces: nothing LIKE would read as a wildcard;
     /// planned with its value, the pattern is a constant prefix for the
-    /// btree.)
+    /// btree.) Only the `limit × 4` most used keys are grouped: a name has
+    /// at most 4 keys (`search_name_keys`), so the first `limit` names are
+    /// among them, and a common prefix walks `search_names_by_freq` from
+    /// the most used name instead of reading tens of thousands of keys
+    /// (migration 0016).
     async fn prefixed(
         &self,
         text: &str,
@@ -157,10 +161,14 @@ impl PgEngine {
             r#"SELECT search_norm($1) AS "norm!", n.kind AS "kind?", n.label AS "label?"
                FROM (SELECT 1) one
                LEFT JOIN LATERAL (
-                 SELECT n.kind, n.label FROM search_names n
-                 WHERE n.key LIKE search_norm($1) || '%' AND search_norm($1) <> ''
-                 GROUP BY n.kind, n.label
-                 ORDER BY max(n.freq) DESC, n.label
+                 SELECT k.kind, k.label FROM (
+                   SELECT n.kind, n.label, n.freq FROM search_names n
+                   WHERE n.key LIKE search_norm($1) || '%' AND search_norm($1) <> ''
+                   ORDER BY n.freq DESC, n.label, n.kind
+                   LIMIT 4 * $2::bigint
+                 ) k
+                 GROUP BY k.kind, k.label
+                 ORDER BY max(k.freq) DESC, k.label
                  LIMIT $2
                ) n ON true"#,
             text,
