@@ -3,7 +3,7 @@
 //! word fetched in one statement, `search_understand`, and ranked by
 //! [`typo`]); and suggestions as a fan types (a prefix of any word of a
 //! performer, venue or city, most used first; when few match, the words
-//! corrected and names that look alike).
+//! corrected; when none, names that look alike).
 
 use super::super::{typo, SearchError, Suggestion};
 use super::PgEngine;
@@ -99,8 +99,10 @@ impl PgEngine {
             return Ok(Vec::new());
         }
         if found.len() < limit as usize && norm.chars().count() >= 3 {
-            // A typo: correct the words, then look again; and names that
-            // look alike.
+            // A typo: correct the words, then look again; when neither
+            // found a name, names that look alike (a trigram scan of every
+            // key, 10-150 ms for a text of common trigrams: only as the
+            // last resort).
             let mut changed = false;
             let mut words = Vec::new();
             for word in self.words(&norm).await? {
@@ -122,13 +124,17 @@ impl PgEngine {
                     }
                 }
             }
-            let similar = sqlx::query!(
-                r#"SELECT kind AS "kind!", label AS "label!" FROM search_similar_names($1, $2)"#,
-                norm,
-                limit as i32
-            )
-            .fetch_all(&self.db)
-            .await?;
+            let similar = if found.is_empty() {
+                sqlx::query!(
+                    r#"SELECT kind AS "kind!", label AS "label!" FROM search_similar_names($1, $2)"#,
+                    norm,
+                    limit as i32
+                )
+                .fetch_all(&self.db)
+                .await?
+            } else {
+                Vec::new()
+            };
             for s in similar {
                 let s = Suggestion {
                     kind: s.kind,
