@@ -3,7 +3,8 @@
 //! word fetched in one statement, `search_understand`, and ranked by
 //! [`typo`]); and suggestions as a fan types (a prefix of any word of a
 //! performer, venue or city, most used first; when few match, the words
-//! corrected; when none, names that look alike).
+//! corrected; when none, the text without its last letter, then names that
+//! look alike).
 
 use super::super::{typo, SearchError, Suggestion};
 use super::PgEngine;
@@ -100,9 +101,11 @@ impl PgEngine {
         }
         if found.len() < limit as usize && norm.chars().count() >= 3 {
             // A typo: correct the words, then look again; when neither
-            // found a name, names that look alike (a trigram scan of every
-            // key, 10-150 ms for a text of common trigrams: only as the
-            // last resort).
+            // found a name, the text without its last letter (the one
+            // typed last, a slip of the finger while typing); when that
+            // finds none either, names that look alike (a trigram scan of
+            // every key, 10-150 ms for a text of common trigrams: only as
+            // the last resort).
             let mut changed = false;
             let mut words = Vec::new();
             for word in self.words(&norm).await? {
@@ -123,6 +126,11 @@ impl PgEngine {
                         found.push(s);
                     }
                 }
+            }
+            if found.is_empty() && norm.chars().count() >= 4 {
+                let mut shorter = norm.clone();
+                shorter.pop();
+                found = self.prefixed(shorter.trim_end(), limit).await?.1;
             }
             let similar = if found.is_empty() {
                 sqlx::query!(
