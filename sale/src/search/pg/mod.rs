@@ -34,6 +34,10 @@
 //! migration 0009), so each query plans as if they were written out in it.
 //! Every query is planned with its actual values (see [`PgEngine::connect`]),
 //! so the filters left out cost nothing and the planner sees each constant.
+//! The functions PostgreSQL cannot inline (`search_understand`,
+//! `search_facets`, the trigram neighbours, `search_cells`) are PL/pgSQL
+//! (migration 0016): their plans are kept per connection (generic, set on
+//! each function), where a `LANGUAGE sql` body is planned on every call.
 
 mod page;
 mod text;

@@ -211,7 +211,8 @@ impl PgEngine {
                       CROSS JOIN LATERAL (
                         SELECT s.event_id, s.starts_at, s.city, s.genre, s.local_start
                         FROM event_search s
-                        WHERE search_cell(s.lat, s.lon) = g.cell
+                        WHERE $1::text IS NULL AND search_cells($9, $10, $11) IS NOT NULL
+                          AND search_cell(s.lat, s.lon) = g.cell
                           AND search_filter(s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                           AND ($13::timestamptz IS NULL
                                OR (s.starts_at, s.event_id) > ($13::timestamptz, $14::text))
@@ -293,7 +294,8 @@ impl PgEngine {
                    ), cand AS (
                      (SELECT s.city, s.genre, s.local_start, s.starts_at, s.event_id
                       FROM event_search s
-                      WHERE ($1::text IS NOT NULL OR search_cells($9, $10, $11) IS NULL)
+                      WHERE $16::bigint > 0
+                        AND ($1::text IS NOT NULL OR search_cells($9, $10, $11) IS NULL)
                         AND search_filter(s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                       ORDER BY s.starts_at, s.event_id
                       LIMIT $16)
@@ -303,7 +305,9 @@ impl PgEngine {
                       CROSS JOIN LATERAL (
                         SELECT s.city, s.genre, s.local_start, s.starts_at, s.event_id
                         FROM event_search s
-                        WHERE search_cell(s.lat, s.lon) = g.cell
+                        WHERE $16::bigint > 0
+                          AND $1::text IS NULL AND search_cells($9, $10, $11) IS NOT NULL
+                          AND search_cell(s.lat, s.lon) = g.cell
                           AND search_filter(s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                         ORDER BY s.starts_at, s.event_id
                         LIMIT $16

@@ -3,7 +3,8 @@
 //! word fetched in one statement, `search_understand`, and ranked by
 //! [`typo`]); and suggestions as a fan types (a prefix of any word of a
 //! performer, venue or city, most used first; when few match, the words
-//! corrected and names that look alike).
+//! corrected; when none, the text without its last letter, then names that
+//! look alike).
 
 use super::super::{typo, SearchError, Suggestion};
 use super::PgEngine;
@@ -99,8 +100,12 @@ impl PgEngine {
             return Ok(Vec::new());
         }
         if found.len() < limit as usize && norm.chars().count() >= 3 {
-            // A typo: correct the words, then look again; and names that
-            // look alike.
+            // A typo: correct the words, then look again; when neither
+            // found a name, the text without its last letter (the one
+            // typed last, a slip of the finger while typing); when that
+            // finds none either, names that look alike (a trigram scan of
+            // every key, 10-150 ms for a text of common trigrams: only as
+            // the last resort).
             let mut changed = false;
             let mut words = Vec::new();
             for word in self.words(&norm).await? {
@@ -122,13 +127,22 @@ impl PgEngine {
                     }
                 }
             }
-            let similar = sqlx::query!(
-                r#"SELECT kind AS "kind!", label AS "label!" FROM search_similar_names($1, $2)"#,
-                norm,
-                limit as i32
-            )
-            .fetch_all(&self.db)
-            .await?;
+            if found.is_empty() && norm.chars().count() >= 4 {
+                let mut shorter = norm.clone();
+                shorter.pop();
+                found = self.prefixed(shorter.trim_end(), limit).await?.1;
+            }
+            let similar = if found.is_empty() {
+                sqlx::query!(
+                    r#"SELECT kind AS "kind!", label AS "label!" FROM search_similar_names($1, $2)"#,
+                    norm,
+                    limit as i32
+                )
+                .fetch_all(&self.db)
+                .await?
+            } else {
+                Vec::new()
+            };
             for s in similar {
                 let s = Suggestion {
                     kind: s.kind,
@@ -147,7 +161,11 @@ impl PgEngine {
     /// most used first: one statement. (The normalised text has only
     /// letters, digits and spaces: nothing LIKE would read as a wildcard;
     /// planned with its value, the pattern is a constant prefix for the
-    /// btree.)
+    /// btree.) Only the `limit × 4` most used keys are grouped: a name has
+    /// at most 4 keys (`search_name_keys`), so the first `limit` names are
+    /// among them, and a common prefix walks `search_names_by_freq` from
+    /// the most used name instead of reading tens of thousands of keys
+    /// (migration 0016).
     async fn prefixed(
         &self,
         text: &str,
@@ -157,10 +175,14 @@ impl PgEngine {
             r#"SELECT search_norm($1) AS "norm!", n.kind AS "kind?", n.label AS "label?"
                FROM (SELECT 1) one
                LEFT JOIN LATERAL (
-                 SELECT n.kind, n.label FROM search_names n
-                 WHERE n.key LIKE search_norm($1) || '%' AND search_norm($1) <> ''
-                 GROUP BY n.kind, n.label
-                 ORDER BY max(n.freq) DESC, n.label
+                 SELECT k.kind, k.label FROM (
+                   SELECT n.kind, n.label, n.freq FROM search_names n
+                   WHERE n.key LIKE search_norm($1) || '%' AND search_norm($1) <> ''
+                   ORDER BY n.freq DESC, n.label, n.kind
+                   LIMIT 4 * $2::bigint
+                 ) k
+                 GROUP BY k.kind, k.label
+                 ORDER BY max(k.freq) DESC, k.label
                  LIMIT $2
                ) n ON true"#,
             text,
