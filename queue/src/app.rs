@@ -99,7 +99,8 @@ impl App {
             lines.redis(),
             &settings.redis_prefix,
         )
-        .with_argon2(config.argon2());
+        .with_argon2(config.argon2())
+        .with_knees(config.pow_drop_knee, config.pow_network_knee);
         let captcha = crate::captcha::Captcha::new(
             &config.captcha(),
             settings.dev,

@@ -93,6 +93,17 @@ pub struct Config {
     #[arg(long, env = "POW_HEAT_SHARE_MS", default_value_t = 1000)]
     pub pow_heat_share_ms: u64,
 
+    /// Challenges a second for one drop (across every node) at which its
+    /// difficulty doubles, and again at each further multiple (up to 64
+    /// times the base).
+    #[arg(long, env = "POW_DROP_KNEE", default_value_t = 200)]
+    pub pow_drop_knee: u64,
+
+    /// Likewise for one client network (/24, /64): a farm behind few
+    /// networks meets the higher difficulty first.
+    #[arg(long, env = "POW_NETWORK_KNEE", default_value_t = 2)]
+    pub pow_network_knee: u64,
+
     /// The key challenges are signed with, the same on every queue node
     /// (32 bytes or more). Unset: a random key for this process (only
     /// right for a single node).
@@ -193,6 +204,8 @@ impl Config {
             join_rate_per_network: 200,
             pow_base_maxnumber: 0,
             pow_heat_share_ms: 1000,
+            pow_drop_knee: 200,
+            pow_network_knee: 2,
             pow_key: None,
             pow_ttl_secs: 120,
             pow_argon2_memory_kib: 8192,

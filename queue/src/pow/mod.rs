@@ -184,7 +184,8 @@ impl ProofOfWork {
     }
 
     /// The same, with other knees (challenges a second per drop and per
-    /// network at which the difficulty doubles; tests, tools).
+    /// network at which the difficulty doubles: `POW_DROP_KNEE`,
+    /// `POW_NETWORK_KNEE`).
     pub fn with_knees(mut self, drop_knee: u64, network_knee: u64) -> Self {
         self.drop_knee = drop_knee.max(1);
         self.network_knee = network_knee.max(1);
