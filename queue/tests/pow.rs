@@ -261,3 +261,37 @@ async fn a_memory_hard_drop_asks_for_argon2id_and_refuses_the_rest() {
     );
     assert_eq!(waiting(&deployment, "light").await, 0);
 }
+
+/// How fast the difficulty rises is the operator's (`POW_DROP_KNEE`,
+/// `POW_NETWORK_KNEE`): with the drop's knee at 1 challenge a second,
+/// 30 fans asking within a second meet several times the base, where the
+/// default knee (200 a second) leaves them at it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_operator_sets_the_join_rates_at_which_the_difficulty_rises() {
+    let deployment = Deployment::new().await;
+    deployment.create_drop("steep", 100, 1.0, 100, 0).await;
+    let start = |drop_knee: u64| {
+        Node::start(&deployment, move |config| {
+            config.pow_base_maxnumber = BASE;
+            config.pow_heat_share_ms = 0;
+            config.pow_drop_knee = drop_knee;
+            config.pow_network_knee = 1_000_000;
+            config.join_rate_per_ip = 1_000;
+            config.join_rate_per_network = 1_000;
+        })
+    };
+    for (drop_knee, rises) in [(200, false), (1, true)] {
+        let node = start(drop_knee).await;
+        node.knows("steep").await;
+        let mut last = 0;
+        for i in 0..30 {
+            let body = challenge(&node, &deployment, "steep", &format!("fan{i}")).await;
+            last = body["maxnumber"].as_u64().unwrap_or(0);
+        }
+        if rises {
+            assert!(last >= 4 * BASE, "knee 1: {last}");
+        } else {
+            assert_eq!(last, BASE, "knee 200");
+        }
+    }
+}
