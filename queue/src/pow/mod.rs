@@ -22,8 +22,10 @@
 //! challenges asked for the drop and from the client's network, counted
 //! across every queue node (see `heat`: counted here at once, shared
 //! through Redis about once a second by a background task, so a node sees
-//! the others' with about a second's lag), up to 64 times the base. The fan sees none of it beyond "checking your
-//! browser". A drop can be exempted (`proof_of_work: false`).
+//! the others' with about a second's lag), up to 64 times the base; the
+//! knees are `POW_DROP_KNEE` and `POW_NETWORK_KNEE`. The fan sees none of
+//! it beyond "checking your browser". A drop can be exempted
+//! (`proof_of_work: false`).
 //!
 //! The operator may instead ask a drop's fans for the memory-hard function
 //! (`pow_algorithm: "ARGON2ID"`, ALTCHA PoW v2, see `memory`): a solution
