@@ -55,14 +55,24 @@ impl Service {
     }
 }
 
+/// The allocator of the service binaries: mimalloc. An order allocates
+/// about 140 times (hyper's 8 KiB read buffer, the Redis command and
+/// reply, JSON, sqlx's rows) and glibc's malloc spent a quarter of the
+/// sale's instructions on them (`loadtest/RESULTS.md`, "counted
+/// instructions"). Named here so [`service_main!`] can install it.
+pub use mimalloc::MiMalloc as ServiceAllocator;
+
 /// A service binary's `main`: parse the config (clap), start tracing, build
-/// the app, run it until SIGINT or SIGTERM. `$app` has
-/// `build(config) -> anyhow::Result<Self>` and
-/// `run_until(self, stop) -> anyhow::Result<()>`; `$config` has a
+/// the app, run it until SIGINT or SIGTERM; the process allocates with
+/// [`ServiceAllocator`]. `$app` has `build(config) -> anyhow::Result<Self>`
+/// and `run_until(self, stop) -> anyhow::Result<()>`; `$config` has a
 /// `service: ServiceSettings`.
 #[macro_export]
 macro_rules! service_main {
     ($app:ty, $config:ty) => {
+        #[global_allocator]
+        static ALLOCATOR: $crate::service::ServiceAllocator = $crate::service::ServiceAllocator;
+
         #[tokio::main]
         async fn main() -> anyhow::Result<()> {
             let config = <$config as clap::Parser>::parse();
