@@ -31,6 +31,11 @@ async fn challenge(node: &Node, deployment: &Deployment, drop: &str, user: &str)
         .unwrap()
 }
 
+/// A join's refusal as [`join`] gives it: the status and the error code.
+fn refused(status: u16, code: &str) -> (u16, String) {
+    (status, code.to_string())
+}
+
 async fn solved(node: &Node, deployment: &Deployment, drop: &str, user: &str) -> String {
     let body = challenge(node, deployment, drop, user).await;
     assert_eq!(body["required"], true, "{body}");
@@ -74,27 +79,26 @@ async fn a_solved_challenge_joins_once_and_every_bad_one_changes_nothing() {
     );
     assert_eq!(waiting(&deployment, "pow").await, 1);
 
-    let bad = |status: u16, code: &str| (status, code.to_string());
     assert_eq!(
         join(&node, &deployment, "pow", "alice", Some(&good)).await,
-        bad(409, "pow_reused")
+        refused(409, "pow_reused")
     );
     assert_eq!(
         join(&node, &deployment, "pow", "bob", None).await,
-        bad(403, "pow_required")
+        refused(403, "pow_required")
     );
     assert_eq!(
         join(&node, &deployment, "pow", "bob", Some("!!!")).await,
-        bad(400, "pow_malformed")
+        refused(400, "pow_malformed")
     );
     assert_eq!(
         join(&node, &deployment, "pow", "bob", Some(&good)).await,
-        bad(403, "pow_other_drop")
+        refused(403, "pow_other_drop")
     );
     let bobs = solved(&node, &deployment, "pow", "bob").await;
     assert_eq!(
         join(&node, &deployment, "pow2", "bob", Some(&bobs)).await,
-        bad(403, "pow_other_drop")
+        refused(403, "pow_other_drop")
     );
     let now = deployment.clock.now().timestamp() as u64;
     let other_key = Challenger::new(
@@ -105,18 +109,18 @@ async fn a_solved_challenge_joins_once_and_every_bad_one_changes_nothing() {
     let forged = encode(&solve(&other_key.challenge("pow", "bob", BASE, now)).unwrap());
     assert_eq!(
         join(&node, &deployment, "pow", "bob", Some(&forged)).await,
-        bad(403, "pow_forged")
+        refused(403, "pow_forged")
     );
     let ours = Challenger::new(KEY.as_bytes(), BASE, Duration::from_secs(60));
     let easy = encode(&solve(&ours.challenge("pow", "bob", 10, now)).unwrap());
     assert_eq!(
         join(&node, &deployment, "pow", "bob", Some(&easy)).await,
-        bad(403, "pow_wrong_difficulty")
+        refused(403, "pow_wrong_difficulty")
     );
     deployment.clock.advance(Duration::from_secs(121));
     assert_eq!(
         join(&node, &deployment, "pow", "bob", Some(&bobs)).await,
-        bad(403, "pow_expired")
+        refused(403, "pow_expired")
     );
     assert_eq!(waiting(&deployment, "pow").await, 1, "nothing changed");
     assert_eq!(waiting(&deployment, "pow2").await, 0);
@@ -201,26 +205,25 @@ async fn a_memory_hard_drop_asks_for_argon2id_and_refuses_the_rest() {
         join(&node, &deployment, "hard", "alice", Some(&good)).await,
         (200, String::new())
     );
-    let bad = |status: u16, code: &str| (status, code.to_string());
     assert_eq!(
         join(&node, &deployment, "hard", "alice", Some(&good)).await,
-        bad(409, "pow_reused")
+        refused(409, "pow_reused")
     );
     assert_eq!(
         join(&node, &deployment, "hard", "bob", None).await,
-        bad(403, "pow_required")
+        refused(403, "pow_required")
     );
     let now = deployment.clock.now().timestamp() as u64;
     let ours = Challenger::new(KEY.as_bytes(), BASE, Duration::from_secs(60));
     let sha = encode(&solve(&ours.challenge("hard", "bob", BASE, now)).unwrap());
     assert_eq!(
         join(&node, &deployment, "hard", "bob", Some(&sha)).await,
-        bad(403, "pow_wrong_algorithm")
+        refused(403, "pow_wrong_algorithm")
     );
     let bobs2 = hard(challenge(&node, &deployment, "hard2", "bob").await);
     assert_eq!(
         join(&node, &deployment, "hard", "bob", Some(&bobs2)).await,
-        bad(403, "pow_other_drop")
+        refused(403, "pow_other_drop")
     );
     let other_key = Challenger::new(
         b"another-key-0123456789abcdef0123456",
@@ -235,7 +238,7 @@ async fn a_memory_hard_drop_asks_for_argon2id_and_refuses_the_rest() {
     );
     assert_eq!(
         join(&node, &deployment, "hard", "bob", Some(&forged)).await,
-        bad(403, "pow_forged")
+        refused(403, "pow_forged")
     );
     let cheaper = ours.clone().with_argon2(Argon2Cost {
         memory_kib: 8,
@@ -248,7 +251,7 @@ async fn a_memory_hard_drop_asks_for_argon2id_and_refuses_the_rest() {
     );
     assert_eq!(
         join(&node, &deployment, "hard", "bob", Some(&cheap)).await,
-        bad(403, "pow_wrong_difficulty")
+        refused(403, "pow_wrong_difficulty")
     );
     assert_eq!(waiting(&deployment, "hard").await, 1, "nothing changed");
     // A SHA-256 drop refuses an Argon2id solution the same way.
@@ -257,7 +260,7 @@ async fn a_memory_hard_drop_asks_for_argon2id_and_refuses_the_rest() {
     let hards = hard(challenge(&node, &deployment, "hard", "carol").await);
     assert_eq!(
         join(&node, &deployment, "light", "carol", Some(&hards)).await,
-        bad(403, "pow_wrong_algorithm")
+        refused(403, "pow_wrong_algorithm")
     );
     assert_eq!(waiting(&deployment, "light").await, 0);
 }
