@@ -7,14 +7,16 @@
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::domain::{Sale, SaleParts};
-use crate::expiry::{Expiry, Periods};
+use crate::expiry::Expiry;
 use crate::gate::StockGate;
 use crate::http::{self, HttpParts, HttpState};
 use crate::payments::sandbox::{SandboxConfig, SandboxProvider};
+use crate::reconcile::Cadence;
 use crate::search::pg::PgEngine;
 use crate::search::Search;
 use crate::seats::board::Boards;
 use crate::seats::gate::SeatGate;
+use crate::upkeep::Periods;
 use crate::writer::{OrderWriter, WriterConfig};
 use admission::keys::Jwks;
 use admission::token::AdmissionVerifier;
@@ -131,7 +133,7 @@ impl App {
                 stop.clone(),
             )),
             tokio::spawn(crate::sync::run(db.clone(), gate.clone(), stop.clone())),
-            tokio::spawn(crate::expiry::run(
+            tokio::spawn(crate::upkeep::run(
                 Expiry {
                     db,
                     gate,
@@ -142,7 +144,11 @@ impl App {
                 Periods {
                     sweep_every: Duration::from_millis(config.expiry_sweep_ms.max(10)),
                     reconcile_every: Duration::from_secs(config.reconcile_every_secs.max(1)),
-                    grace: Duration::from_secs(config.orphan_grace_secs),
+                    reconcile: Cadence {
+                        grace: Duration::from_secs(config.orphan_grace_secs),
+                        scan_every: Duration::from_secs(config.reconcile_scan_every_secs),
+                        full_every: Duration::from_secs(config.reconcile_full_every_secs),
+                    },
                 },
                 stop.clone(),
             )),

@@ -75,6 +75,18 @@ pub struct Config {
     #[arg(long, env = "RECONCILE_EVERY_SECS", default_value_t = 10)]
     pub reconcile_every_secs: u64,
 
+    /// How often the reconciler reads every reservation in Redis for
+    /// orphans, in seconds: an orphan is released within the grace plus
+    /// this. The passes between read only the orders that ended lately.
+    #[arg(long, env = "RECONCILE_SCAN_EVERY_SECS", default_value_t = 60)]
+    pub reconcile_scan_every_secs: u64,
+
+    /// How often a reconciliation pass looks every reservation past the
+    /// grace up in PostgreSQL, in seconds; the passes between look up only
+    /// those that crossed the grace or whose order ended since the last.
+    #[arg(long, env = "RECONCILE_FULL_EVERY_SECS", default_value_t = 600)]
+    pub reconcile_full_every_secs: u64,
+
     /// A reservation without a holding order is released once it is this old,
     /// in seconds (keep it far above ORDER_WRITE_TIMEOUT_MS).
     #[arg(long, env = "ORPHAN_GRACE_SECS", default_value_t = 60)]
@@ -141,6 +153,8 @@ impl Config {
             sandbox_delayed_ms: 10_000,
             expiry_sweep_ms: 1000,
             reconcile_every_secs: 10,
+            reconcile_scan_every_secs: 60,
+            reconcile_full_every_secs: 600,
             orphan_grace_secs: 60,
             cors_origins: String::new(),
             fan_page_url: "/drops/{drop}".into(),

@@ -100,8 +100,9 @@ impl Sale {
         self.expiry().sweep().await
     }
 
-    /// One reconciliation pass (what the reconciler does each tick).
-    pub async fn reconcile(&self, grace: Duration) -> anyhow::Result<crate::expiry::Reconciled> {
+    /// One full reconciliation pass (what the reconciler does at start and
+    /// every `RECONCILE_FULL_EVERY_SECS`).
+    pub async fn reconcile(&self, grace: Duration) -> anyhow::Result<crate::reconcile::Reconciled> {
         self.expiry().reconcile(grace).await
     }
 

@@ -27,7 +27,10 @@
 //! - [`store`]: PostgreSQL, the durable record (checked queries).
 //! - [`writer`]: group commit of orders into PostgreSQL (stock and per-user
 //!   cap checked there too).
-//! - [`expiry`]: the expiry sweeper and the orphan reconciler.
+//! - [`expiry`]: the expiry sweeper.
+//! - [`reconcile`]: Redis's reservations checked against PostgreSQL's
+//!   orders (orphans, lost releases), in full or since the last pass.
+//! - [`upkeep`]: the background loop running both.
 //! - [`sync`]: keeps Redis's copy of drop settings in step with PostgreSQL.
 //! - [`failover`]: on a Redis Cluster, rebuilds live drops after a failover.
 //! - [`retry`]: a retried request waits for the first one's record.
@@ -55,6 +58,7 @@ pub mod http;
 pub mod orders;
 pub mod paying;
 pub mod payments;
+pub mod reconcile;
 pub mod retry;
 pub mod revocation;
 pub mod search;
@@ -62,6 +66,7 @@ pub mod seating;
 pub mod seats;
 pub mod store;
 pub mod sync;
+pub mod upkeep;
 pub mod venues;
 pub mod writer;
 

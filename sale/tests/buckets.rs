@@ -234,6 +234,50 @@ async fn a_transfer_left_half_done_is_finished_by_the_reconciler() {
     app.stop().await;
 }
 
+/// Orders cancelled in PostgreSQL whose release never reached Redis, in
+/// both buckets: the reconciler's next pass between full ones finds each in
+/// its buyer's bucket and gives the units back, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_releases_in_each_bucket_are_mended_between_full_passes() {
+    let app = TestApp::spawn_with(|c| c.reconcile_every_secs = 3600, None).await;
+    let k = 2;
+    bucketed_drop(&app, "mend", 4, k, json!({})).await;
+    let expiry = app.sale.expiry();
+    let cadence = sale::reconcile::Cadence {
+        grace: std::time::Duration::from_secs(60),
+        scan_every: std::time::Duration::from_secs(3600),
+        full_every: std::time::Duration::from_secs(3600),
+    };
+    let mut mark = sale::reconcile::Watermark::default();
+    assert!(
+        expiry
+            .reconcile_since(&mut mark, &cadence)
+            .await
+            .unwrap()
+            .full
+    );
+    for b in 0..k {
+        let user = &users_in(b, k, 1, "mend")[0];
+        let (status, order) = buy(&app, "mend", user, 2).await;
+        assert_eq!(status, 201, "{order}");
+        let id: uuid::Uuid = order["id"].as_str().unwrap().parse().unwrap();
+        let cancelled = sale::store::orders::cancel_pending(&app.db, id, user)
+            .await
+            .unwrap();
+        assert!(matches!(
+            cancelled,
+            sale::store::orders::Cancel::Cancelled(_)
+        ));
+    }
+    assert_eq!(redis_left(&app, "mend", k).await, 0, "Redis never heard");
+    let done = expiry.reconcile_since(&mut mark, &cadence).await.unwrap();
+    assert_eq!((done.scanned, done.stale_released), (false, 2), "{done:?}");
+    assert_eq!(redis_left(&app, "mend", k).await, 4);
+    let again = expiry.reconcile_since(&mut mark, &cadence).await.unwrap();
+    assert_eq!(again.stale_released, 0);
+    app.stop().await;
+}
+
 /// One bucket's keys vanish (a master lost them); the next order rebuilds
 /// every bucket from PostgreSQL under a new epoch, holdings where their
 /// users live and the rest spread: selling goes on to exactly the stock.

@@ -35,6 +35,7 @@ async fn start(port: u16, db: &str, prefix: &str, jwks: &std::path::Path) -> tok
         .env("ORDER_WRITE_TIMEOUT_MS", "500")
         .env("ORPHAN_GRACE_SECS", "2")
         .env("RECONCILE_EVERY_SECS", "1")
+        .env("RECONCILE_SCAN_EVERY_SECS", "1")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -476,3 +476,194 @@ async fn orphan_reservations_are_released_within_the_grace_period() {
     common::check_invariants(&app.db, "orph", &Default::default()).await;
     assert_eq!(app.redis_sold("orph").await, 4);
 }
+
+/// The background reconciler's passes between full ones look a record up in
+/// PostgreSQL once, when it crosses the grace, instead of every pass for
+/// the order's life; a full pass comes back every `full_every`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn between_full_passes_a_record_is_looked_up_once_when_it_crosses_the_grace() {
+    let clock = manual_clock();
+    let app = TestApp::spawn_with(
+        |c| {
+            c.expiry_sweep_ms = 3_600_000;
+            c.reconcile_every_secs = 3600;
+        },
+        Some(clock.clone()),
+    )
+    .await;
+    drop_with_timeout(&app, "once", 10, 3600).await;
+    assert_eq!(buy(&app, "once", "alice", 2).await.0, 201);
+    assert_eq!(buy(&app, "once", "bob", 1).await.0, 201);
+    let expiry = app.sale.expiry();
+    let cadence = sale::reconcile::Cadence {
+        grace: Duration::from_secs(60),
+        scan_every: Duration::from_secs(30),
+        full_every: Duration::from_secs(600),
+    };
+    let mut mark = sale::reconcile::Watermark::default();
+    let mut pass = async |advance_secs: i64| {
+        clock.advance(chrono::Duration::seconds(advance_secs));
+        let done = expiry.reconcile_since(&mut mark, &cadence).await.unwrap();
+        (done.full, done.scanned, done.checked)
+    };
+
+    let first = pass(0).await;
+    assert_eq!(first, (true, true, 0), "a process's first pass is full");
+    let scan = pass(61).await;
+    assert_eq!(scan, (false, true, 2), "both crossed the grace");
+    assert_eq!(pass(10).await, (false, false, 0), "no scan within 30 s");
+    assert_eq!(pass(30).await, (false, true, 0), "not looked up again");
+    assert_eq!(buy(&app, "once", "carol", 1).await.0, 201);
+    assert_eq!(pass(30).await, (false, true, 0), "carol's is too young");
+    assert_eq!(pass(40).await, (false, true, 1), "carol's crossed it");
+    assert_eq!(pass(30).await, (false, true, 0));
+    let full = pass(600).await;
+    assert_eq!(full, (true, true, 3), "the full pass looks all up");
+    assert_eq!(pass(30).await, (false, true, 0));
+    assert_eq!(app.redis_sold("once").await, 4, "nothing was released");
+    common::check_invariants(&app.db, "once", &Default::default()).await;
+}
+
+/// An order that stopped holding in PostgreSQL (cancelled, expired) whose
+/// release never reached Redis is released by the next pass between full
+/// ones, though its record was looked up (holding) long before; an orphan
+/// is released at the first scan after it crossed the grace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn between_full_passes_lost_releases_and_orphans_are_still_released() {
+    let clock = manual_clock();
+    let app = TestApp::spawn_with(
+        |c| {
+            c.expiry_sweep_ms = 3_600_000;
+            c.reconcile_every_secs = 3600;
+        },
+        Some(clock.clone()),
+    )
+    .await;
+    drop_with_timeout(&app, "lost", 6, 600).await;
+    let (_, alice) = buy(&app, "lost", "alice", 2).await;
+    let (_, bob) = buy(&app, "lost", "bob", 2).await;
+    let expiry = app.sale.expiry();
+    let cadence = sale::reconcile::Cadence {
+        grace: Duration::from_secs(60),
+        scan_every: Duration::from_secs(60),
+        full_every: Duration::from_secs(3600),
+    };
+    let mut mark = sale::reconcile::Watermark::default();
+    let mut pass = async |advance_secs: i64| {
+        clock.advance(chrono::Duration::seconds(advance_secs));
+        expiry.reconcile_since(&mut mark, &cadence).await.unwrap()
+    };
+    pass(0).await;
+    assert_eq!(pass(61).await.checked, 2, "both looked up: holding");
+
+    // Alice cancels; the process dies before Redis hears of it.
+    let alice_id: uuid::Uuid = alice["id"].as_str().unwrap().parse().unwrap();
+    let cancelled = sale::store::orders::cancel_pending(&app.db, alice_id, "alice")
+        .await
+        .unwrap();
+    assert!(matches!(
+        cancelled,
+        sale::store::orders::Cancel::Cancelled(_)
+    ));
+    assert_eq!(app.redis_sold("lost").await, 4);
+    let done = pass(10).await;
+    assert_eq!(
+        (done.full, done.scanned, done.stale_released),
+        (false, false, 1),
+        "{done:?}"
+    );
+    assert_eq!(app.redis_sold("lost").await, 2);
+    assert_eq!(pass(10).await.stale_released, 0, "released once");
+
+    // Bob's order expires; the sweeper dies before releasing it in Redis.
+    clock.advance(chrono::Duration::seconds(600));
+    let now = sale::clock::Clock::now(&clock);
+    let expired = sale::store::orders::expire_due(&app.db, now, 10)
+        .await
+        .unwrap();
+    assert_eq!(expired.len(), 1);
+    let bob_id: uuid::Uuid = bob["id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(expired[0].id, bob_id);
+    let done = pass(10).await;
+    assert_eq!((done.full, done.stale_released), (false, 1), "{done:?}");
+    assert_eq!(app.redis_sold("lost").await, 0);
+    assert_eq!(pass(60).await.stale_released, 0, "and the scan finds none");
+
+    // A process reserves for carol and dies before recording.
+    let orphan_id = uuid::Uuid::now_v7();
+    let reserved = app
+        .sale
+        .gate
+        .reserve(
+            "lost",
+            "carol",
+            "jti",
+            2,
+            sale::clock::Clock::now(&clock).timestamp_millis(),
+            orphan_id,
+            "carol-key",
+        )
+        .await
+        .unwrap();
+    assert!(matches!(reserved, sale::gate::Reservation::Reserved { .. }));
+    let done = pass(30).await;
+    assert_eq!(
+        (done.scanned, done.orphans_released),
+        (false, 0),
+        "{done:?}"
+    );
+    let done = pass(31).await;
+    assert_eq!(
+        (done.full, done.scanned, done.checked, done.orphans_released),
+        (false, true, 1, 1),
+        "{done:?}"
+    );
+    assert_eq!(app.redis_sold("lost").await, 0);
+    common::check_invariants(&app.db, "lost", &Default::default()).await;
+}
+
+/// What a pass between full ones cannot see (an order ended by hand in
+/// SQL, dated before the last pass) the next full pass releases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_passes_between_miss_the_next_full_pass_releases() {
+    let clock = manual_clock();
+    let app = TestApp::spawn_with(
+        |c| {
+            c.expiry_sweep_ms = 3_600_000;
+            c.reconcile_every_secs = 3600;
+        },
+        Some(clock.clone()),
+    )
+    .await;
+    drop_with_timeout(&app, "hand", 4, 3600).await;
+    let (_, order) = buy(&app, "hand", "alice", 2).await;
+    let expiry = app.sale.expiry();
+    let cadence = sale::reconcile::Cadence {
+        grace: Duration::from_secs(60),
+        scan_every: Duration::from_secs(60),
+        full_every: Duration::from_secs(600),
+    };
+    let mut mark = sale::reconcile::Watermark::default();
+    let mut pass = async |advance_secs: i64| {
+        clock.advance(chrono::Duration::seconds(advance_secs));
+        expiry.reconcile_since(&mut mark, &cadence).await.unwrap()
+    };
+    pass(61).await;
+    let id: uuid::Uuid = order["id"].as_str().unwrap().parse().unwrap();
+    sqlx::query("UPDATE orders SET status = 'cancelled', updated_at = now() - interval '1 hour' WHERE id = $1")
+        .bind(id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE drops SET held = held - 2 WHERE id = 'hand'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let done = pass(10).await;
+    assert_eq!((done.full, done.stale_released), (false, 0), "{done:?}");
+    assert_eq!(app.redis_sold("hand").await, 2);
+    let done = pass(600).await;
+    assert_eq!((done.full, done.stale_released), (true, 1), "{done:?}");
+    assert_eq!(app.redis_sold("hand").await, 0);
+    common::check_invariants(&app.db, "hand", &Default::default()).await;
+}

@@ -771,6 +771,54 @@ async fn the_reconciler_gives_back_seats_of_an_order_that_ended_unseen() {
     app.stop().await;
 }
 
+/// Between full passes too: an ordered hold whose order PostgreSQL
+/// cancelled unseen by Redis is given back by the next pass, before its
+/// hold time is up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn between_full_passes_seats_of_an_order_that_ended_unseen_are_given_back() {
+    let clock = ManualClock::new(chrono::Utc::now());
+    let app = TestApp::spawn_with(
+        |c| {
+            c.expiry_sweep_ms = 3_600_000;
+            c.reconcile_every_secs = 3600;
+        },
+        Some(clock.clone()),
+    )
+    .await;
+    app.seated_sale("recon2").await;
+    let (_, hold) = app
+        .hold("recon2", "ann", "1", json!({"seats": [seat("H", 3)]}))
+        .await;
+    let body = json!({"hold_id": hold["id"]}).to_string();
+    let (status, order) = app
+        .place_in("recon2", &app.admit("ann", "recon2"), "o", &body)
+        .await;
+    assert_eq!(status, 201, "{order}");
+    let expiry = app.sale.expiry();
+    let mut mark = sale::reconcile::Watermark::default();
+    let cadence = sale::reconcile::Cadence {
+        grace: Duration::from_secs(60),
+        scan_every: Duration::from_secs(3600),
+        full_every: Duration::from_secs(3600),
+    };
+    let first = expiry.reconcile_since(&mut mark, &cadence).await.unwrap();
+    assert!(first.full);
+    let id: uuid::Uuid = order["id"].as_str().unwrap().parse().unwrap();
+    let cancelled = sale::store::orders::cancel_pending(&app.db, id, "ann")
+        .await
+        .unwrap();
+    assert!(matches!(
+        cancelled,
+        sale::store::orders::Cancel::Cancelled(_)
+    ));
+    assert_eq!(app.redis_sold("recon2").await, 1);
+    clock.advance(chrono::Duration::seconds(10));
+    let done = expiry.reconcile_since(&mut mark, &cadence).await.unwrap();
+    assert_eq!((done.scanned, done.stale_released), (false, 1), "{done:?}");
+    assert_eq!(app.redis_sold("recon2").await, 0);
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_and_venues_are_validated_and_shown_with_their_sales() {
     let app = TestApp::spawn().await;

@@ -294,6 +294,27 @@ impl StockGate {
         Ok((next, records))
     }
 
+    /// Of `order_ids`, the reservation records one slot still has (HMGET).
+    pub async fn reservations_among(
+        &self,
+        slot: &GateKeys,
+        order_ids: &[Uuid],
+    ) -> redis::RedisResult<Vec<ReservationRecord>> {
+        if order_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let fields: Vec<String> = order_ids.iter().map(Uuid::to_string).collect();
+        let mut command = redis::cmd("HMGET");
+        command.arg(slot.reservations()).arg(&fields);
+        let values: Vec<Option<String>> =
+            bounded(command.query_async(&mut self.redis.clone())).await?;
+        Ok(fields
+            .iter()
+            .zip(values)
+            .filter_map(|(field, value)| ReservationRecord::parse(field, &value?))
+            .collect())
+    }
+
     /// The drop's stock and sold counters, or `None` when it is not loaded.
     /// With stock buckets: summed over every bucket (`None` unless all are
     /// loaded), units in flight between buckets counted as not sold.

@@ -275,3 +275,48 @@ pub async fn statuses(db: &PgPool, ids: &[Uuid]) -> sqlx::Result<HashMap<Uuid, S
         .await?;
     Ok(rows.into_iter().map(|row| (row.id, row.status)).collect())
 }
+
+/// Orders that stopped holding (expired, cancelled, refunded) after
+/// `since`, by the `orders_ended_by_time` index, at most `limit`; and
+/// PostgreSQL's time before they were read. `since` `None`: the time only.
+pub async fn ended_since(
+    db: &PgPool,
+    since: Option<DateTime<Utc>>,
+    limit: i64,
+) -> sqlx::Result<EndedOrders> {
+    let read_at = sqlx::query_scalar!(r#"SELECT now() AS "now!""#)
+        .fetch_one(db)
+        .await?;
+    let Some(since) = since else {
+        return Ok(EndedOrders {
+            read_at,
+            orders: Vec::new(),
+        });
+    };
+    let orders = sqlx::query_as!(
+        EndedOrder,
+        "SELECT id, drop_id, user_id, hold_id FROM orders \
+         WHERE status IN ('expired', 'cancelled', 'refunded') AND updated_at > $1 LIMIT $2",
+        since,
+        limit
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(EndedOrders { read_at, orders })
+}
+
+/// What [`ended_since`] read.
+#[derive(Debug)]
+pub struct EndedOrders {
+    pub read_at: DateTime<Utc>,
+    pub orders: Vec<EndedOrder>,
+}
+
+/// An order that stopped holding, and its seat hold if it had one.
+#[derive(Debug)]
+pub struct EndedOrder {
+    pub id: Uuid,
+    pub drop_id: String,
+    pub user_id: String,
+    pub hold_id: Option<Uuid>,
+}

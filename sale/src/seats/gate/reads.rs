@@ -49,6 +49,28 @@ impl SeatGate {
         Ok((next, records))
     }
 
+    /// Of `hold_ids`, those a sale still has as ordered holds (HMGET).
+    pub async fn ordered_holds_among(
+        &self,
+        drop_id: &str,
+        hold_ids: &[Uuid],
+    ) -> redis::RedisResult<Vec<Uuid>> {
+        if hold_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let fields: Vec<String> = hold_ids.iter().map(Uuid::to_string).collect();
+        let mut command = redis::cmd("HMGET");
+        command.arg(self.keys(drop_id).holds()).arg(&fields);
+        let values: Vec<Option<String>> =
+            bounded(command.query_async(&mut self.redis.clone())).await?;
+        Ok(hold_ids
+            .iter()
+            .zip(values)
+            .filter(|(_, value)| value.as_deref().and_then(|v| v.split('|').nth(1)) == Some("o"))
+            .map(|(id, _)| *id)
+            .collect())
+    }
+
     /// Log entries after stream id `after` ("0" from the start), at most
     /// `count`: (stream id, version, changes).
     pub async fn log_after(
