@@ -2,7 +2,8 @@
 # Sourced by the sitting scripts: a fresh database and key prefix on the
 # private stack (scripts/stack.sh), keys, the shared settings exported, and
 # helpers to start release services and stop them (and drop the database)
-# on exit. Sets: out, db, keys, SALE_URL, QUEUE_URL and the services' env.
+# on exit. Sets: out, db, keys, bin (SITTING_BIN_DIR, default
+# target/release), SALE_URL, QUEUE_URL and the services' env.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source scripts/stack.sh >/dev/null
@@ -10,7 +11,8 @@ sitting="${SITTING_NAME:-sitting}"
 out="loadtest/out/$sitting-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$out"
 keys="$out/keys"
-target/release/admission keygen --out "$keys" >/dev/null
+bin="${SITTING_BIN_DIR:-target/release}"
+"$bin/admission" keygen --out "$keys" >/dev/null
 db="lineup_${sitting//-/_}_$$"
 psql -q "$DATABASE_URL" -c "CREATE DATABASE $db" >/dev/null
 admin_url="$DATABASE_URL"
