@@ -20,19 +20,22 @@
 //! ([`Expiry::reconcile_since`]) makes a full pass only on a process's first
 //! pass and every `RECONCILE_FULL_EVERY_SECS`, and otherwise:
 //! - every pass: reads the orders that stopped holding in PostgreSQL since
-//!   the last one (`orders_ended_by_time`, from [`ENDED_MARGIN`] before its
-//!   reading, for transactions still committing then) and releases what
-//!   Redis still holds for them, found by id (HMGET): a lost release is
-//!   mended within a pass, and no record is read for it;
+//!   the last one (`orders_ended_by_time`, paged, from [`ENDED_MARGIN`]
+//!   before its reading, for transactions still committing then) and
+//!   releases what Redis still holds for them, found by id (HMGET): a lost
+//!   release is mended within a pass, and no other record is read for it;
+//!   and finishes the bucket transfers a dead process left half done;
 //! - every `RECONCILE_SCAN_EVERY_SECS`: reads every record in Redis (HSCAN)
 //!   and looks up those that crossed the grace since the last scan, once
 //!   each: an order absent then stays absent, as no write outlives the
 //!   grace. An orphan is released within the grace plus this.
 //!
 //! What the passes between cannot see (a reserving node whose clock lags
-//! the reconciler's by more than a scan, an order ended by hand without
-//! `updated_at`) waits for the next full pass: units held too long, an
-//! undersell, never an oversell.
+//! the reconciler's by about the grace, an order ended by hand without
+//! `updated_at` or by a transaction longer than the margin, a record
+//! rebuilt from PostgreSQL, dated 0, whose order is still holding) waits
+//! for the next full pass: units held too long, an undersell, never an
+//! oversell.
 
 use crate::expiry::Expiry;
 use crate::gate::{buckets, GateKeys, ReservationRecord};
@@ -49,12 +52,9 @@ const SCAN_PAGE: usize = 500;
 const DROP_PAGE: i64 = 500;
 /// How far before the last pass's reading the orders that stopped holding
 /// are read again: longer than any transaction ending an order takes to
-/// commit (its `updated_at` is its start).
-pub const ENDED_MARGIN: Duration = Duration::from_secs(30);
-/// Orders that stopped holding read per pass at most; a pass that finds
-/// more (a wave of expiries) is made a full one instead of releasing them
-/// by id.
-const ENDED_LIMIT: i64 = 100_000;
+/// commit (its `updated_at` is its start; a longer one waits for the
+/// next full pass).
+pub const ENDED_MARGIN: Duration = Duration::from_secs(60);
 
 /// How the background reconciler paces its work.
 #[derive(Debug, Clone, Copy)]
@@ -109,57 +109,59 @@ impl Expiry {
             cutoff_ms,
             checked_through_ms: None,
         };
-        let mut done = self.pass(&scope).await?;
-        (done.full, done.scanned) = (true, true);
+        let mut done = Reconciled {
+            full: true,
+            scanned: true,
+            ..Reconciled::default()
+        };
+        self.pass(Some(&scope), &mut done).await?;
         Ok(done)
     }
 
     /// The background loop's pass (see the module header): the orders
-    /// ended since the pass `mark` remembers, and a scan or a full pass when
-    /// the cadence says one is due; `mark` moves on when the pass succeeds.
+    /// ended since the pass `mark` remembers, released by id, then a scan
+    /// or a full pass when the cadence says one is due (or else only the
+    /// bucket transfers a dead process left). Each part moves its own side
+    /// of `mark` when it succeeds, so a scan that fails (a drop's Redis
+    /// down) holds back neither the releases by id nor the next try.
     pub async fn reconcile_since(
         &self,
         mark: &mut Watermark,
         cadence: &Cadence,
     ) -> anyhow::Result<Reconciled> {
-        let now_ms = self.clock.now().timestamp_millis();
-        let cutoff_ms = now_ms - cadence.grace.as_millis() as i64;
-        let lapsed = |last: Option<i64>, every: Duration| {
-            last.is_none_or(|at| now_ms - at >= every.as_millis() as i64)
-        };
-        let mut full =
-            mark.checked_through_ms.is_none() || lapsed(mark.last_full_ms, cadence.full_every);
-        let since = mark.ended_read_at.map(|at| at - ENDED_MARGIN);
-        let ended = orders::ended_since(&self.db, since, ENDED_LIMIT).await?;
-        let overflow = ended.orders.len() as i64 >= ENDED_LIMIT;
-        full |= overflow;
-        let scanned = full || lapsed(mark.last_scan_ms, cadence.scan_every);
         let mut done = Reconciled::default();
-        if scanned {
-            let scope = Scope {
-                cutoff_ms,
-                checked_through_ms: mark.checked_through_ms.filter(|_| !full),
-            };
-            done = self.pass(&scope).await?;
-        }
-        if !overflow {
-            let fresh: Vec<&EndedOrder> = ended
-                .orders
-                .iter()
-                .filter(|o| !mark.ended_handled.contains(&o.id))
-                .collect();
-            self.release_ended(&fresh, &mut done).await?;
-        }
-        (done.full, done.scanned) = (full, scanned);
-        if scanned {
-            mark.checked_through_ms = Some(cutoff_ms);
-            mark.last_scan_ms = Some(now_ms);
-        }
-        if full {
-            mark.last_full_ms = Some(now_ms);
-        }
+        let since = mark.ended_read_at.map(|at| at - ENDED_MARGIN);
+        let ended = orders::ended_since(&self.db, since).await?;
+        let fresh: Vec<&EndedOrder> = ended
+            .orders
+            .iter()
+            .filter(|o| !mark.ended_handled.contains(&o.id))
+            .collect();
+        self.release_ended(&fresh, &mut done).await?;
         mark.ended_read_at = Some(ended.read_at);
         mark.ended_handled = ended.orders.iter().map(|o| o.id).collect();
+
+        let now_ms = self.clock.now().timestamp_millis();
+        let cutoff_ms = now_ms - cadence.grace.as_millis() as i64;
+        // A clock stepped back counts as lapsed, not as "not yet".
+        let lapsed = |last: Option<i64>, every: Duration| {
+            last.is_none_or(|at| now_ms < at || now_ms - at >= every.as_millis() as i64)
+        };
+        done.full =
+            mark.checked_through_ms.is_none() || lapsed(mark.last_full_ms, cadence.full_every);
+        done.scanned = done.full || lapsed(mark.last_scan_ms, cadence.scan_every);
+        let scope = done.scanned.then_some(Scope {
+            cutoff_ms,
+            checked_through_ms: mark.checked_through_ms.filter(|_| !done.full),
+        });
+        self.pass(scope.as_ref(), &mut done).await?;
+        if done.scanned {
+            mark.checked_through_ms = Some(cutoff_ms.max(mark.checked_through_ms.unwrap_or(0)));
+            mark.last_scan_ms = Some(now_ms);
+        }
+        if done.full {
+            mark.last_full_ms = Some(now_ms);
+        }
         metrics::counter!("sale_reconcile_lookups_total").increment(done.checked as u64);
         tracing::debug!(?done, "reconciliation pass");
         Ok(done)
@@ -208,28 +210,30 @@ impl Expiry {
         Ok(())
     }
 
-    async fn pass(&self, scope: &Scope) -> anyhow::Result<Reconciled> {
-        let mut done = Reconciled::default();
+    /// Every live drop: the bucket transfers a dead process left half
+    /// done, and with a `scope` the records it makes due.
+    async fn pass(&self, scope: Option<&Scope>, done: &mut Reconciled) -> anyhow::Result<()> {
         let mut after = String::new();
         loop {
             let page = drops::live_page(&self.db, &after, DROP_PAGE).await?;
             for drop in &page {
-                if drop.seating.is_some() {
-                    self.reconcile_seats(&drop.id, scope, &mut done).await?;
-                } else if drop.stock_buckets > 1 {
-                    let k = drop.stock_buckets as u32;
+                let k = drop.stock_buckets.max(1) as u32;
+                if drop.seating.is_none() && k > 1 {
                     let now_ms = self.clock.now().timestamp_millis();
                     done.transfers_finished +=
                         self.gate.finish_transfers(&drop.id, k, now_ms).await?;
+                }
+                let Some(scope) = scope else { continue };
+                if drop.seating.is_some() {
+                    self.reconcile_seats(&drop.id, scope, done).await?;
+                } else if k > 1 {
                     for b in 0..k {
                         let slot = self.gate.bucket_keys(&drop.id, b);
-                        self.reconcile_drop(&drop.id, &slot, scope, &mut done)
-                            .await?;
+                        self.reconcile_drop(&drop.id, &slot, scope, done).await?;
                     }
                 } else {
                     let slot = self.gate.keys(&drop.id);
-                    self.reconcile_drop(&drop.id, &slot, scope, &mut done)
-                        .await?;
+                    self.reconcile_drop(&drop.id, &slot, scope, done).await?;
                 }
             }
             match page.last() {
@@ -240,7 +244,7 @@ impl Expiry {
         if done.stale_released + done.orphans_released + done.transfers_finished > 0 {
             tracing::warn!(?done, "reconciliation released units");
         }
-        Ok(done)
+        Ok(())
     }
 
     /// A seated sale's ordered holds in Redis whose order PostgreSQL does not

@@ -667,3 +667,64 @@ async fn what_the_passes_between_miss_the_next_full_pass_releases() {
     assert_eq!(app.redis_sold("hand").await, 0);
     common::check_invariants(&app.db, "hand", &Default::default()).await;
 }
+
+/// A lost release is mended however many orders ended meanwhile (more
+/// than a page of them), and also when the transaction that ended it began
+/// before the last pass read (its `updated_at` is its start) and committed
+/// after: the next pass reads back a margin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_release_behind_a_wave_of_endings_and_a_slow_commit_is_mended() {
+    let clock = manual_clock();
+    let app = TestApp::spawn_with(
+        |c| {
+            c.expiry_sweep_ms = 3_600_000;
+            c.reconcile_every_secs = 3600;
+        },
+        Some(clock.clone()),
+    )
+    .await;
+    drop_with_timeout(&app, "wave", 4, 3600).await;
+    let (_, order) = buy(&app, "wave", "alice", 2).await;
+    let expiry = app.sale.expiry();
+    let cadence = sale::reconcile::Cadence {
+        grace: Duration::from_secs(60),
+        scan_every: Duration::from_secs(3600),
+        full_every: Duration::from_secs(3600),
+    };
+    let mut mark = sale::reconcile::Watermark::default();
+    clock.advance(chrono::Duration::seconds(61));
+    let first = expiry.reconcile_since(&mut mark, &cadence).await.unwrap();
+    assert_eq!((first.full, first.checked), (true, 1));
+
+    // 1,200 orders of others ended (their releases reached Redis), dated
+    // before alice's cancel, which began 20 s before that pass's reading.
+    sqlx::query(
+        "INSERT INTO orders (id, drop_id, user_id, quantity, unit_price_cents, total_cents, \
+           currency, status, idempotency_key, created_at, expires_at, updated_at) \
+         SELECT gen_random_uuid(), 'wave', 'gone-' || n, 1, 5000, 5000, 'EUR', 'expired', 'k' || n, \
+           now(), now(), now() - interval '30 seconds' + n * interval '1 millisecond' \
+         FROM generate_series(1, 1200) n",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let id: uuid::Uuid = order["id"].as_str().unwrap().parse().unwrap();
+    sqlx::query("UPDATE orders SET status = 'cancelled', updated_at = now() - interval '20 seconds' WHERE id = $1")
+        .bind(id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert!(
+        sale::store::orders::ended_since(&app.db, Some(chrono::Utc::now()))
+            .await
+            .unwrap()
+            .orders
+            .is_empty(),
+        "dated before now"
+    );
+    assert_eq!(app.redis_sold("wave").await, 2);
+    clock.advance(chrono::Duration::seconds(10));
+    let done = expiry.reconcile_since(&mut mark, &cadence).await.unwrap();
+    assert_eq!((done.scanned, done.stale_released), (false, 1), "{done:?}");
+    assert_eq!(app.redis_sold("wave").await, 0);
+}

@@ -277,33 +277,47 @@ pub async fn statuses(db: &PgPool, ids: &[Uuid]) -> sqlx::Result<HashMap<Uuid, S
 }
 
 /// Orders that stopped holding (expired, cancelled, refunded) after
-/// `since`, by the `orders_ended_by_time` index, at most `limit`; and
-/// PostgreSQL's time before they were read. `since` `None`: the time only.
-pub async fn ended_since(
-    db: &PgPool,
-    since: Option<DateTime<Utc>>,
-    limit: i64,
-) -> sqlx::Result<EndedOrders> {
+/// `since`, by the `orders_ended_by_time` index, read in pages of
+/// [`ENDED_PAGE`] however many there are; and PostgreSQL's time before they
+/// were read. `since` `None`: the time only.
+pub async fn ended_since(db: &PgPool, since: Option<DateTime<Utc>>) -> sqlx::Result<EndedOrders> {
     let read_at = sqlx::query_scalar!(r#"SELECT now() AS "now!""#)
         .fetch_one(db)
         .await?;
+    let mut orders: Vec<EndedOrder> = Vec::new();
     let Some(since) = since else {
-        return Ok(EndedOrders {
-            read_at,
-            orders: Vec::new(),
-        });
+        return Ok(EndedOrders { read_at, orders });
     };
-    let orders = sqlx::query_as!(
-        EndedOrder,
-        "SELECT id, drop_id, user_id, hold_id FROM orders \
-         WHERE status IN ('expired', 'cancelled', 'refunded') AND updated_at > $1 LIMIT $2",
-        since,
-        limit
-    )
-    .fetch_all(db)
-    .await?;
-    Ok(EndedOrders { read_at, orders })
+    let (mut after_at, mut after_id) = (since, Uuid::nil());
+    loop {
+        let page = sqlx::query!(
+            "SELECT id, drop_id, user_id, hold_id, updated_at FROM orders \
+             WHERE status IN ('expired', 'cancelled', 'refunded') AND (updated_at, id) > ($1, $2) \
+             ORDER BY updated_at, id LIMIT $3",
+            after_at,
+            after_id,
+            ENDED_PAGE
+        )
+        .fetch_all(db)
+        .await?;
+        let full_page = page.len() as i64 == ENDED_PAGE;
+        if let Some(last) = page.last() {
+            (after_at, after_id) = (last.updated_at, last.id);
+        }
+        orders.extend(page.into_iter().map(|row| EndedOrder {
+            id: row.id,
+            drop_id: row.drop_id,
+            user_id: row.user_id,
+            hold_id: row.hold_id,
+        }));
+        if !full_page {
+            return Ok(EndedOrders { read_at, orders });
+        }
+    }
 }
+
+/// Orders read per page by [`ended_since`].
+pub const ENDED_PAGE: i64 = 1000;
 
 /// What [`ended_since`] read.
 #[derive(Debug)]
