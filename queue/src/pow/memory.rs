@@ -21,7 +21,7 @@
 //! fan derives `0.75 max` keys on average. The figures are in README
 //! ("Bot defence").
 
-use super::{decode_hex, user_tag, HmacSha256, PowError};
+use super::{decode_hex, user_tag, Keyed, PowError};
 use admission::contract::PowAlgorithm;
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine;
@@ -169,15 +169,6 @@ impl Deriver {
     }
 }
 
-fn mac(key: &[u8], message: &[u8]) -> HmacSha256 {
-    let mut mac = HmacSha256::new_from_slice(key).unwrap_or_else(|_| {
-        // HMAC takes a key of any length; this branch is unreachable.
-        HmacSha256::new_from_slice(b"-").unwrap_or_else(|_| unreachable!())
-    });
-    mac.update(message);
-    mac
-}
-
 fn canonical(parameters: &Parameters) -> Vec<u8> {
     serde_json::to_vec(parameters).unwrap_or_default()
 }
@@ -186,25 +177,28 @@ fn canonical(parameters: &Parameters) -> Vec<u8> {
 #[derive(Clone)]
 pub(super) struct Hard {
     pub cost: Argon2Cost,
-    /// Signs derived keys (ALTCHA's `hmacKeySignatureSecret`), derived
-    /// from the challenge key so one secret is configured.
-    key_signing: Vec<u8>,
+    /// Signs derived keys (ALTCHA's `hmacKeySignatureSecret`, derived
+    /// from the challenge key so one secret is configured).
+    key_signer: Keyed,
 }
 
 impl Hard {
     pub fn new(key: &[u8], cost: Argon2Cost) -> Self {
-        let key_signing = mac(key, b"altcha-key-signature")
+        let key_signing = Keyed::new(key)
+            .mac(b"altcha-key-signature")
             .finalize()
-            .into_bytes()
-            .to_vec();
-        Self { cost, key_signing }
+            .into_bytes();
+        Self {
+            cost,
+            key_signer: Keyed::new(&key_signing),
+        }
     }
 
     /// A new challenge; `None` only when the cost cannot derive (checked
     /// at start).
     pub fn challenge(
         &self,
-        key: &[u8],
+        signer: &Keyed,
         binding: Binding,
         expires_at: u64,
     ) -> Option<HardChallenge> {
@@ -223,13 +217,13 @@ impl Hard {
             expires_at,
             key_length: KEY_LENGTH,
             key_prefix: hex::encode(&derived[..PREFIX_BYTES]),
-            key_signature: hex::encode(mac(&self.key_signing, &derived).finalize().into_bytes()),
+            key_signature: hex::encode(self.key_signer.mac(&derived).finalize().into_bytes()),
             memory_cost: self.cost.memory_kib,
             nonce: hex::encode(nonce),
             parallelism: 1,
             salt: hex::encode(salt),
         };
-        let signature = hex::encode(mac(key, &canonical(&parameters)).finalize().into_bytes());
+        let signature = hex::encode(signer.mac(&canonical(&parameters)).finalize().into_bytes());
         Some(HardChallenge {
             parameters,
             signature,
@@ -241,7 +235,7 @@ impl Hard {
     /// signature. The nonce (what is spent) when good.
     pub fn verify(
         &self,
-        key: &[u8],
+        signer: &Keyed,
         solution: &HardSolution,
         drop: &str,
         user: &str,
@@ -252,7 +246,8 @@ impl Hard {
             return Err(PowError::Malformed);
         }
         let signature = decode_hex(&solution.challenge.signature).ok_or(PowError::Forged)?;
-        mac(key, &canonical(p))
+        signer
+            .mac(&canonical(p))
             .verify_slice(&signature)
             .map_err(|_| PowError::Forged)?;
         if p.data.drop != drop || p.data.user != user_tag(user) {
@@ -273,7 +268,8 @@ impl Hard {
             .filter(|k| k.len() == KEY_LENGTH as usize)
             .ok_or(PowError::Unsolved)?;
         let key_signature = decode_hex(&p.key_signature).ok_or(PowError::Forged)?;
-        mac(&self.key_signing, &derived)
+        self.key_signer
+            .mac(&derived)
             .verify_slice(&key_signature)
             .map_err(|_| PowError::Unsolved)?;
         Ok(p.nonce.clone())

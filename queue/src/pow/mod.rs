@@ -62,6 +62,27 @@ pub use solve::{encode, solve, solve_fast};
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// HMAC-SHA256 keyed once: each signature clones the keyed state instead
+/// of hashing the key's pads again.
+#[derive(Clone)]
+pub(crate) struct Keyed(HmacSha256);
+
+impl Keyed {
+    pub(crate) fn new(key: &[u8]) -> Self {
+        Self(HmacSha256::new_from_slice(key).unwrap_or_else(|_| {
+            // HMAC takes a key of any length; this branch is unreachable.
+            HmacSha256::new_from_slice(b"-").unwrap_or_else(|_| unreachable!())
+        }))
+    }
+
+    /// The MAC of `message`, to finalize or verify.
+    pub(crate) fn mac(&self, message: &[u8]) -> HmacSha256 {
+        let mut mac = self.0.clone();
+        mac.update(message);
+        mac
+    }
+}
+
 /// Largest solution accepted (base64 of a small JSON object; a
 /// memory-hard one is about 900 bytes).
 pub const MAX_SOLUTION_BYTES: usize = 2048;
@@ -146,6 +167,8 @@ fn challenge_of(salt: &str, number: u64) -> String {
 #[derive(Clone)]
 pub struct Challenger {
     key: Arc<[u8]>,
+    /// Signs challenges with `key`.
+    signer: Keyed,
     /// `maxnumber` at rest; 0 turns proof of work off on this node.
     pub base: u64,
     ttl: Duration,
@@ -278,6 +301,7 @@ impl Challenger {
     pub fn new(key: &[u8], base: u64, ttl: Duration) -> Self {
         Self {
             key: key.into(),
+            signer: Keyed::new(key),
             base,
             ttl,
             hard: memory::Hard::new(key, Argon2Cost::default()),
@@ -312,7 +336,7 @@ impl Challenger {
             user: user_tag(user),
         };
         self.hard
-            .challenge(&self.key, binding, now_s + self.ttl.as_secs())
+            .challenge(&self.signer, binding, now_s + self.ttl.as_secs())
     }
 
     /// Checks a solution of the function `algorithm` (the drop's): the
@@ -337,7 +361,7 @@ impl Challenger {
         }
         let bytes = decode(encoded)?;
         match serde_json::from_slice::<HardSolution>(&bytes) {
-            Ok(solution) => self.hard.verify(&self.key, &solution, drop, user, now_s),
+            Ok(solution) => self.hard.verify(&self.signer, &solution, drop, user, now_s),
             Err(_) if serde_json::from_slice::<Solution>(&bytes).is_ok() => {
                 Err(PowError::WrongAlgorithm)
             }
@@ -346,12 +370,12 @@ impl Challenger {
     }
 
     fn sign(&self, challenge: &str) -> String {
-        let mut mac = HmacSha256::new_from_slice(&self.key).unwrap_or_else(|_| {
-            // HMAC takes a key of any length; this branch is unreachable.
-            HmacSha256::new_from_slice(b"-").unwrap_or_else(|_| unreachable!())
-        });
-        mac.update(challenge.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
+        hex::encode(
+            self.signer
+                .mac(challenge.as_bytes())
+                .finalize()
+                .into_bytes(),
+        )
     }
 
     /// A new challenge for `user` joining `drop`, at `maxnumber`.
@@ -390,10 +414,11 @@ impl Challenger {
         if solution.algorithm != PowAlgorithm::Sha256.as_str() || solution.challenge.len() != 64 {
             return Err(PowError::Malformed);
         }
-        let mut mac = HmacSha256::new_from_slice(&self.key).map_err(|_| PowError::Forged)?;
-        mac.update(solution.challenge.as_bytes());
         let signature = decode_hex(&solution.signature).ok_or(PowError::Forged)?;
-        mac.verify_slice(&signature).map_err(|_| PowError::Forged)?;
+        self.signer
+            .mac(solution.challenge.as_bytes())
+            .verify_slice(&signature)
+            .map_err(|_| PowError::Forged)?;
         // The challenge is ours; its salt must be the one it was made from.
         if challenge_of(&solution.salt, solution.number) != solution.challenge {
             return Err(PowError::Unsolved);
