@@ -11,21 +11,21 @@
 -- time, so the soonest of them cannot be read first.
 --
 -- search_postings holds, for the common lexemes (search_posted: those in
--- 3,000 to 60,000 events by default: 345 lexemes and 4.2 million postings,
+-- 3,000 to 60,000 events by default: 316 lexemes and 4.2 million postings,
 -- 245 + 204 MiB, at a million events), one row per (lexeme, event) in time
--- order. A
--- search whose rarest word is posted walks that word's postings from its
--- first day on, soonest first, and checks each event against the whole
--- search (search_filter) until it has its candidates: about 1,001 / (how
--- often the other words come with it) rows. The walk is bounded (2 × the
--- candidates): if it neither finds all the candidates nor runs out of
--- postings first, the search takes the GIN path as before. The candidates
--- are the same either way: every match has the word, so the word's
--- postings in order hold the soonest matches in order. A rarer word keeps
--- the GIN (at most 3,000 matches to sort); a word in more than 60,000
--- events keeps the walk of event_search_by_start (about 1,001 / 6 % =
--- 17,000 rows at most when its words come together), which their
--- postings, most of the table, would not be worth.
+-- order. A search by relevance with a text of words alone (and dates, see
+-- search_walk_words) whose rarest word is posted walks that word's
+-- postings from its first day on, soonest first, and checks each event
+-- against the whole search (search_filter) until it has its candidates:
+-- about 1,001 / (how often the other words come with it) rows. The walk
+-- is bounded (2 × the candidates): if it neither finds all the candidates
+-- nor runs out of postings first, the search takes the GIN path as
+-- before. The candidates are the same either way: every match has the
+-- word, so the word's postings in order hold the soonest matches in
+-- order. A rarer word keeps the GIN (at most 3,000 matches to sort); a
+-- word in more than 60,000 events keeps the walk of event_search_by_start
+-- (about 1,001 / 6 % = 17,000 rows at most when its words come together),
+-- which their postings, most of the table, would not be worth.
 --
 -- The postings are kept by triggers on event_search (an event's postings
 -- follow its document and its start), complete for every posted lexeme.
