@@ -154,7 +154,8 @@ impl PgEngine {
                     r#"WITH drive AS MATERIALIZED (
                      -- The text's rarest word, when it is posted.
                      SELECT d.lexeme FROM search_posted d
-                     WHERE d.lexeme = (SELECT w.word FROM search_words w
+                     WHERE search_walk_words($1, $2, $3, $4, $5, $8, $9) IS NOT NULL
+                       AND d.lexeme = (SELECT w.word FROM search_words w
                                        WHERE w.word = ANY (search_walk_words($1, $2, $3, $4, $5, $8, $9))
                                        ORDER BY w.freq, w.word LIMIT 1)
                        AND (SELECT count(*) FROM search_words w
@@ -178,7 +179,8 @@ impl PgEngine {
                        SELECT s.event_id, s.starts_at, ts_rank(s.doc, $1::text::tsquery) AS rank,
                          s.city, s.genre, s.local_start
                        FROM event_search s
-                       WHERE s.event_id = w.event_id AND s.starts_at = w.starts_at
+                       WHERE search_walk_words($1, $2, $3, $4, $5, $8, $9) IS NOT NULL
+                         AND s.event_id = w.event_id AND s.starts_at = w.starts_at
                          AND search_filter(s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                        LIMIT 1
                      ) s
@@ -187,7 +189,8 @@ impl PgEngine {
                    ), walk_done AS MATERIALIZED (
                      -- The walk found the candidates, or read all the word's
                      -- postings: its rows are the soonest matches.
-                     SELECT EXISTS (SELECT 1 FROM drive)
+                     SELECT search_walk_words($1, $2, $3, $4, $5, $8, $9) IS NOT NULL
+                       AND EXISTS (SELECT 1 FROM drive)
                        AND ((SELECT count(*) FROM walked) >= $17
                             OR (SELECT count(*) FROM (
                                   SELECT 1 FROM search_postings p
