@@ -18,9 +18,10 @@
 -- postings from its first day on, soonest first, and checks each event
 -- against the whole search (search_filter) until it has its candidates:
 -- about 1,001 / (how often the other words come with it) rows. The walk
--- is bounded (2 × the candidates): if it neither finds all the candidates
--- nor runs out of postings first, the search takes the GIN path as
--- before. The candidates are the same either way: every match has the
+-- is tried only when half of the word's first 200 postings match, and
+-- bounded (2 × the candidates): if it is not tried, or neither finds all
+-- the candidates nor runs out of postings first, the search takes the GIN
+-- path as before. The candidates are the same either way: every match has the
 -- word, so the word's postings in order hold the soonest matches in
 -- order. A rarer word keeps the GIN (at most 3,000 matches to sort); a
 -- word in more than 60,000 events keeps the walk of event_search_by_start
