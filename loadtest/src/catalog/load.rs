@@ -6,8 +6,10 @@
 //! set-based from `search_source` (the documents from the same functions,
 //! the shared parts from those) in two halves while the lexicon's names
 //! are counted, then the words (from the search documents) while the
-//! indexes build, then statistics and the visibility map; a sample of the
-//! rows is checked against `search_source`.
+//! indexes build, then the common words' postings (nothing is posted
+//! while the search rows are inserted, so their triggers do nothing), then
+//! statistics and the visibility map; a sample of the rows is checked
+//! against `search_source`.
 
 use super::mix::Catalog;
 use super::names::{
@@ -162,7 +164,7 @@ pub async fn load(db: &PgPool, args: &Args, rng: &mut StdRng) -> anyhow::Result<
 
     let mut conn = db.acquire().await?;
     conn.execute(
-        "TRUNCATE event_search, search_words, search_names; \
+        "TRUNCATE event_search, search_words, search_names, search_posted; \
          DELETE FROM drops WHERE id LIKE 'cat-%'; \
          DELETE FROM events WHERE id LIKE 'cat-%'; \
          DELETE FROM venues WHERE id LIKE 'cat-%';",
@@ -196,7 +198,8 @@ pub async fn load(db: &PgPool, args: &Args, rng: &mut StdRng) -> anyhow::Result<
         .await?;
     conn.execute(
         "ALTER TABLE events DISABLE TRIGGER USER; ALTER TABLE drops DISABLE TRIGGER USER; \
-         ALTER TABLE event_search SET (autovacuum_enabled = false)",
+         ALTER TABLE event_search SET (autovacuum_enabled = false); \
+         ALTER TABLE search_postings SET (autovacuum_enabled = false)",
     )
     .await?;
 
@@ -301,13 +304,26 @@ pub async fn load(db: &PgPool, args: &Args, rng: &mut StdRng) -> anyhow::Result<
     println!("lexicon words and indexes built in {:.1?}", step.elapsed());
 
     let step = Instant::now();
+    // The common words' postings (migration 0017) from the words just
+    // counted and the search rows.
+    conn.execute("SET maintenance_work_mem = '256MB'; SET work_mem = '256MB'")
+        .await?;
+    conn.execute("SELECT search_rebuild_postings()").await?;
+    conn.execute("RESET maintenance_work_mem; RESET work_mem")
+        .await?;
+    println!("common words' postings built in {:.1?}", step.elapsed());
+
+    let step = Instant::now();
     // One statement each: VACUUM (which also sets the visibility map that
     // index-only scans need) cannot share a command string.
     for statement in [
         "ALTER TABLE events ENABLE TRIGGER USER",
         "ALTER TABLE drops ENABLE TRIGGER USER",
         "ALTER TABLE event_search RESET (autovacuum_enabled)",
+        "ALTER TABLE search_postings RESET (autovacuum_enabled)",
         "VACUUM ANALYZE event_search",
+        "VACUUM ANALYZE search_postings",
+        "VACUUM ANALYZE search_posted",
         "VACUUM ANALYZE search_words",
         "VACUUM ANALYZE search_names",
         "DROP TABLE search_load_places",

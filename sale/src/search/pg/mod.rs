@@ -54,10 +54,16 @@ pub const FACET_BOUND: i64 = 1000;
 /// Most matches ranked by relevance (the soonest ones): the facets' rows.
 pub const CANDIDATES: i64 = FACET_BOUND + 1;
 
+/// Connections of the suggestions' own pool.
+pub const SUGGEST_CONNECTIONS: u32 = 2;
+
 /// Searches the catalog in PostgreSQL.
 #[derive(Clone)]
 pub struct PgEngine {
     db: PgPool,
+    /// Suggestions' own connections: a fan typing (a few milliseconds a
+    /// statement) never queues behind the searches holding `db`.
+    suggest_db: PgPool,
     /// Two connections of their own for the change generation (read
     /// before every cached answer is served): a cache hit never waits
     /// behind the searches holding `db`.
@@ -65,8 +71,9 @@ pub struct PgEngine {
 }
 
 impl PgEngine {
-    /// An engine over its own pool (a replica's URL, or the primary's):
-    /// search load is bounded by `connections` and never takes the order
+    /// An engine over its own pools (a replica's URL, or the primary's):
+    /// search load is bounded by `connections` (and
+    /// [`SUGGEST_CONNECTIONS`] for suggestions) and never takes the order
     /// path's connections. Every statement is planned with its actual
     /// values (`plan_cache_mode = force_custom_plan`: the filters left out
     /// cost nothing), never JIT-compiled (compiling takes longer than any
@@ -74,33 +81,43 @@ impl PgEngine {
     /// [`super::SEARCH_TIMEOUT`].
     pub async fn connect(url: &str, connections: u32) -> anyhow::Result<Self> {
         use anyhow::Context;
-        use sqlx::Executor;
-        let timeout_ms = super::SEARCH_TIMEOUT.as_millis();
         let generation_db = sqlx::postgres::PgPoolOptions::new()
             .max_connections(2)
             .acquire_timeout(std::time::Duration::from_secs(1))
             .connect_lazy(url)
             .context("the search database's URL")?;
-        let db = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(connections)
-            .acquire_timeout(std::time::Duration::from_secs(1))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    conn.execute(
-                        format!(
-                            "SET plan_cache_mode = force_custom_plan; SET jit = off; \
-                             SET statement_timeout = {timeout_ms}"
-                        )
-                        .as_str(),
-                    )
-                    .await?;
-                    Ok(())
-                })
-            })
-            .connect_lazy(url)
-            .context("the search database's URL")?;
-        Ok(Self { db, generation_db })
+        Ok(Self {
+            db: search_pool(url, connections)?,
+            suggest_db: search_pool(url, SUGGEST_CONNECTIONS)?,
+            generation_db,
+        })
     }
+}
+
+/// A pool whose statements are planned with their values, never
+/// JIT-compiled and cancelled after [`super::SEARCH_TIMEOUT`].
+fn search_pool(url: &str, connections: u32) -> anyhow::Result<PgPool> {
+    use anyhow::Context;
+    use sqlx::Executor;
+    let timeout_ms = super::SEARCH_TIMEOUT.as_millis();
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(std::time::Duration::from_secs(1))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                conn.execute(
+                    format!(
+                        "SET plan_cache_mode = force_custom_plan; SET jit = off; \
+                         SET statement_timeout = {timeout_ms}"
+                    )
+                    .as_str(),
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .connect_lazy(url)
+        .context("the search database's URL")
 }
 
 /// The filter values as the queries take them (`search_filter`'s

@@ -8,6 +8,7 @@
 
 use super::super::{typo, SearchError, Suggestion};
 use super::PgEngine;
+use sqlx::PgPool;
 
 /// Trigram neighbours fetched per misspelt word.
 const SIMILAR_WORDS: i32 = 30;
@@ -27,8 +28,9 @@ struct Word {
 
 impl PgEngine {
     /// The words of a text (normalised, at most 10) with the candidate
-    /// corrections of the unknown ones, in one statement.
-    async fn words(&self, text: &str) -> Result<Vec<Word>, SearchError> {
+    /// corrections of the unknown ones, in one statement on `db` (the
+    /// searches' pool or the suggestions').
+    async fn words(&self, db: &PgPool, text: &str) -> Result<Vec<Word>, SearchError> {
         let rows = sqlx::query!(
             r#"SELECT n AS "n!", word AS "word!", known AS "known!", candidate AS "candidate?",
                  freq AS "freq?"
@@ -36,7 +38,7 @@ impl PgEngine {
             text,
             SIMILAR_WORDS
         )
-        .fetch_all(&self.db)
+        .fetch_all(db)
         .await?;
         let mut words: Vec<(i64, Word)> = Vec::new();
         for row in rows {
@@ -68,7 +70,7 @@ impl PgEngine {
         let mut parts = Vec::new();
         let mut shown = Vec::new();
         let mut corrected = false;
-        for word in self.words(text).await? {
+        for word in self.words(&self.db, text).await? {
             if word.known || typo::allowed_edits(word.word.chars().count()) == 0 {
                 parts.push(lexeme(&word.word));
                 shown.push(word.word);
@@ -108,7 +110,7 @@ impl PgEngine {
             // the last resort).
             let mut changed = false;
             let mut words = Vec::new();
-            for word in self.words(&norm).await? {
+            for word in self.words(&self.suggest_db, &norm).await? {
                 match typo::corrections(&word.word, &word.candidates)
                     .into_iter()
                     .next()
@@ -138,7 +140,7 @@ impl PgEngine {
                     norm,
                     limit as i32
                 )
-                .fetch_all(&self.db)
+                .fetch_all(&self.suggest_db)
                 .await?
             } else {
                 Vec::new()
@@ -188,7 +190,7 @@ impl PgEngine {
             text,
             i64::from(limit)
         )
-        .fetch_all(&self.db)
+        .fetch_all(&self.suggest_db)
         .await?;
         let norm = rows.first().map(|r| r.norm.clone()).unwrap_or_default();
         let found = rows

@@ -1,0 +1,291 @@
+//! The common words' postings (migration 0017): a search by relevance whose
+//! rarest word is posted walks that word's postings, and answers exactly
+//! what the GIN path answers (every page, the facets), whether the walk
+//! finds all the candidates, reads all the word's postings, or stops at its
+//! bound and hands over to the GIN; the triggers keep the postings equal to
+//! the documents through inserts, edits, venue renames and deletes; and the
+//! walk is what runs for a common word (its plan, executed).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::TestApp;
+use serde_json::Value;
+
+/// 9,000 events over 50 venues in 5 cities, three to a start time (ties
+/// broken by id), a tenth of them over, some cancelled. Words: "gala" in
+/// every name, "alpha" in a third (3,000), "beta" in the rest (6,000),
+/// "psi" in 2,760: 2,700 of beta's and 60 of alpha's (so "alpha psi" has
+/// a few matches among psi's first postings: the walk is not tried);
+/// "kappa" in 3,000, "zeta" in alpha's 3,000 and in the 600 soonest of
+/// kappa's (so "kappa zeta" starts well, but has fewer than 1,001 matches
+/// among kappa's first 2,002 postings: the walk gives up at its bound).
+const CATALOG: &str = "
+    ALTER TABLE events DISABLE TRIGGER USER;
+    INSERT INTO venues (id, name, city, country, timezone, lat, lon)
+      SELECT 'v' || i, 'Hall ' || i, 'City ' || (i % 5), 'DE', 'Europe/Berlin',
+        50 + i * 0.01, 7 + i * 0.01
+      FROM generate_series(1, 50) i;
+    INSERT INTO events (id, name, performers, venue_id, starts_at, genre, status)
+      SELECT 'e' || i,
+        'Gala ' || CASE WHEN i % 3 = 0 THEN 'alpha' ELSE 'beta' END
+          || CASE WHEN (i % 3 = 1 AND i % 10 < 9) OR (i % 3 = 0 AND i % 50 = 0)
+                  THEN ' psi' ELSE '' END
+          || CASE WHEN i % 3 = 2 THEN ' kappa' ELSE '' END
+          || CASE WHEN i % 3 = 0 OR (i % 3 = 2 AND (i * 7919) % 3000 < 600)
+                  THEN ' zeta' ELSE '' END,
+        ARRAY['Band ' || (i % 7)], 'v' || (1 + i % 50),
+        now() + (((i * 7919) % 3000) - 300) * interval '1 hour',
+        (ARRAY['Pop', 'Rock', 'Jazz'])[1 + i % 3],
+        CASE WHEN i % 97 = 0 THEN 'cancelled' ELSE 'scheduled' END
+      FROM generate_series(1, 9000) i;
+    ALTER TABLE events ENABLE TRIGGER USER;
+    SELECT search_refresh_all();
+    SELECT search_rebuild_lexicon();
+    ANALYZE;";
+
+/// The texts compared, each alone and with a date range.
+const TEXTS: &[&str] = &[
+    "gala",
+    "alpha",
+    "beta",
+    "psi",
+    "beta psi",
+    "alpha psi",
+    "alpha beta",
+    "kappa zeta",
+    "gala band 3",
+    "city 2 gala",
+    "alfa",
+];
+
+async fn get(app: &TestApp, query: &[(&str, &str)]) -> Value {
+    let response = app
+        .http
+        .get(app.url("/api/events"))
+        .query(query)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{query:?}");
+    response.json().await.unwrap()
+}
+
+/// Every page of a search by relevance: the hits' ids in order and the
+/// first page's facets.
+async fn answer(app: &TestApp, query: &[(&str, &str)]) -> (Vec<String>, Value) {
+    let mut q: Vec<(&str, &str)> = query.to_vec();
+    q.push(("limit", "50"));
+    let first = get(app, &q).await;
+    let mut ids = Vec::new();
+    let mut page = first.clone();
+    for _ in 0..40 {
+        ids.extend(
+            page["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["id"].as_str().unwrap().to_string()),
+        );
+        let Some(cursor) = page["next_cursor"].as_str().map(str::to_string) else {
+            return (ids, first["facets"].clone());
+        };
+        let mut next = q.clone();
+        next.push(("cursor", &cursor));
+        page = get(app, &next).await;
+    }
+    panic!("runaway paging: {query:?}");
+}
+
+async fn answers(app: &TestApp) -> Vec<(String, Vec<String>, Value)> {
+    // Answers of the other postings are not the cache's.
+    sqlx::query("SELECT nextval('search_generation')")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let from = (chrono::Utc::now() + chrono::Duration::days(20))
+        .date_naive()
+        .to_string();
+    let to = (chrono::Utc::now() + chrono::Duration::days(50))
+        .date_naive()
+        .to_string();
+    let mut out = Vec::new();
+    for text in TEXTS {
+        let (ids, facets) = answer(app, &[("q", text)]).await;
+        out.push((text.to_string(), ids, facets));
+        let dated = [("q", *text), ("from", from.as_str()), ("to", to.as_str())];
+        let (ids, facets) = answer(app, &dated).await;
+        out.push((format!("{text} {from}..{to}"), ids, facets));
+    }
+    out
+}
+
+async fn assert_same(app: &TestApp, walked: &[(String, Vec<String>, Value)]) {
+    sqlx::query("SELECT search_rebuild_postings(1000000, 1000000)")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let gin = answers(app).await;
+    for ((text, ids, facets), (_, gin_ids, gin_facets)) in walked.iter().zip(&gin) {
+        assert_eq!(ids, gin_ids, "{text}");
+        assert_eq!(facets, gin_facets, "{text}");
+    }
+}
+
+/// Postings that are not what the documents say (missing or extra).
+async fn postings_off(app: &TestApp) -> i64 {
+    sqlx::query_scalar(
+        "WITH expected AS (
+           SELECT d.lexeme, s.starts_at, s.event_id
+           FROM event_search s, unnest(tsvector_to_array(s.doc)) l(lexeme)
+           JOIN search_posted d ON d.lexeme = l.lexeme)
+         SELECT (SELECT count(*) FROM (SELECT * FROM expected
+                  EXCEPT ALL SELECT * FROM search_postings) missing)
+           + (SELECT count(*) FROM (SELECT * FROM search_postings
+                  EXCEPT ALL SELECT * FROM expected) extra)",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn walking_the_postings_answers_what_the_gin_answers() {
+    let app = TestApp::spawn().await;
+    sqlx::raw_sql(CATALOG).execute(&app.db).await.unwrap();
+    sqlx::query("SELECT search_rebuild_postings(100, 100000)")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let posted: i64 = sqlx::query_scalar("SELECT count(*) FROM search_posted")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert!(posted >= 6, "{posted} lexemes posted");
+    assert_eq!(postings_off(&app).await, 0);
+    let walked = answers(&app).await;
+    let found = |text: &str| walked.iter().find(|(t, _, _)| t == text).unwrap().1.len();
+    // The walk's ends: the candidates found, the postings read, not tried,
+    // the bound reached (the last two: then the GIN).
+    assert_eq!(found("gala"), 1001);
+    assert!((1..1001).contains(&found("alpha psi")));
+    assert!((1..1001).contains(&found("kappa zeta")));
+    assert_eq!(found("alpha beta"), 0);
+    assert_same(&app, &walked).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_triggers_keep_the_postings_with_the_documents() {
+    let app = TestApp::spawn().await;
+    sqlx::raw_sql(CATALOG).execute(&app.db).await.unwrap();
+    sqlx::query("SELECT search_rebuild_postings(100, 100000)")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO events (id, name, performers, venue_id, starts_at, genre)
+           VALUES ('new1', 'Gala alpha psi', ARRAY['Band 1'], 'v3', now() + interval '1 hour', 'Pop'),
+                  ('new2', 'Omega', ARRAY['Nobody'], 'v4', now() + interval '2 hours', 'Pop');
+         UPDATE events SET name = 'Gala beta' WHERE id = 'e3';
+         UPDATE events SET starts_at = now() + interval '30 minutes' WHERE id = 'e6';
+         UPDATE events SET name = 'Gala psi alpha', starts_at = now() + interval '3 hours'
+           WHERE id = 'e9';
+         UPDATE venues SET name = 'Gala Hall' WHERE id = 'v7';
+         DELETE FROM events WHERE id IN ('e12', 'e15');",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(postings_off(&app).await, 0);
+    let walked = answers(&app).await;
+    assert_same(&app, &walked).await;
+    // Emptied with the search rows.
+    sqlx::query("SELECT search_rebuild_postings(100, 100000)")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    sqlx::raw_sql("TRUNCATE event_search")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM search_postings")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    app.stop().await;
+}
+
+/// The relevance statement, straight from the engine's source.
+fn relevance_statement() -> String {
+    include_str!("../src/search/pg/page.rs")
+        .split("r#\"")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("\"#").map(|(sql, _)| sql.to_string()))
+        .find(|sql| sql.contains("ts_rank"))
+        .unwrap()
+}
+
+/// The relevance statement's plan, executed, for a tsquery.
+async fn explain(conn: &mut sqlx::PgConnection, tsquery: &str) -> Vec<String> {
+    let tsquery = tsquery.replace('\'', "''");
+    sqlx::query_scalar(&format!(
+        "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE q('{tsquery}', NULL, NULL, NULL, \
+         NULL, NULL, NULL, false, NULL, NULL, NULL, now(), NULL, NULL, NULL, 21, 1001, 1001)"
+    ))
+    .fetch_all(conn)
+    .await
+    .unwrap()
+}
+
+/// The plan's line of the other way to the candidates (the GIN or the
+/// start index: `event_search m`, run only when the walk does not end).
+fn other_way(plan: &[String]) -> &String {
+    plan.iter()
+        .find(|l| l.contains(" on event_search m"))
+        .unwrap_or_else(|| panic!("{}", plan.join("\n")))
+}
+
+#[tokio::test]
+async fn a_common_word_walks_its_postings_and_not_the_gin() {
+    let app = TestApp::spawn().await;
+    sqlx::raw_sql(CATALOG).execute(&app.db).await.unwrap();
+    sqlx::query("SELECT search_rebuild_postings(100, 100000)")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let mut conn = app.db.acquire().await.unwrap();
+    sqlx::raw_sql(&format!(
+        "SET plan_cache_mode = force_custom_plan; PREPARE q AS {}",
+        relevance_statement()
+    ))
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    // A common word: its postings walked, the other way planned but not
+    // run.
+    let plan = explain(&mut conn, "'beta'").await;
+    let shown = plan.join("\n");
+    assert!(shown.contains(" on search_postings p "), "{shown}");
+    assert!(other_way(&plan).contains("never executed"), "{shown}");
+    // Words that seldom come together: the first postings say so, the
+    // other way at once.
+    let plan = explain(&mut conn, "'alpha' & 'psi'").await;
+    assert!(
+        !other_way(&plan).contains("never executed"),
+        "{}",
+        plan.join("\n")
+    );
+    // Words that come together at first only: the walk to its bound, then
+    // the other way.
+    let plan = explain(&mut conn, "'kappa' & 'zeta'").await;
+    let shown = plan.join("\n");
+    assert!(
+        shown.contains("(actual rows=2002 loops=1)"),
+        "the walk read its bound: {shown}"
+    );
+    assert!(!other_way(&plan).contains("never executed"), "{shown}");
+    drop(conn);
+    app.stop().await;
+}
