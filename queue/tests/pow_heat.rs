@@ -35,10 +35,10 @@ fn ip(text: &str) -> IpAddr {
 }
 
 /// `n` challenges of `drop` asked from `from`; the last one's difficulty.
-fn ask(node: &ProofOfWork, drop: &str, from: &str, n: usize) -> u64 {
+async fn ask(node: &ProofOfWork, drop: &str, from: &str, n: usize) -> u64 {
     let mut last = 0;
     for _ in 0..n {
-        last = node.difficulty(drop, ip(from));
+        last = node.difficulty(drop, ip(from)).await;
     }
     last
 }
@@ -50,10 +50,10 @@ async fn a_hot_drop_on_one_node_is_hot_on_the_other(redis: &Redis) {
     let prefix = prefix();
     let a = node(redis, &prefix, 10, 1_000_000);
     let b = node(redis, &prefix, 10, 1_000_000);
-    assert_eq!(b.difficulty("hot", ip("192.0.2.1")), BASE);
-    assert_eq!(ask(&a, "hot", "198.51.100.1", 310), 8 * BASE);
+    assert_eq!(b.difficulty("hot", ip("192.0.2.1")).await, BASE);
+    assert_eq!(ask(&a, "hot", "198.51.100.1", 310).await, 8 * BASE);
     // No share yet: B knows only its own counts.
-    assert_eq!(b.difficulty("hot", ip("192.0.2.1")), BASE);
+    assert_eq!(b.difficulty("hot", ip("192.0.2.1")).await, BASE);
     a.share_heat().await.unwrap();
     b.share_heat().await.unwrap();
     // B's view: every node's 311 (the estimate slides, so at least 20 a
@@ -63,13 +63,13 @@ async fn a_hot_drop_on_one_node_is_hot_on_the_other(redis: &Redis) {
             .rate(&queue::pow::heat::Subject::Drop("hot".into()))
             >= 20
     );
-    assert!(b.difficulty("hot", ip("192.0.2.1")) >= 4 * BASE);
+    assert!(b.difficulty("hot", ip("192.0.2.1")).await >= 4 * BASE);
     // A cold drop is at the base on both, after shares too.
-    assert_eq!(b.difficulty("cold", ip("192.0.2.2")), BASE);
+    assert_eq!(b.difficulty("cold", ip("192.0.2.2")).await, BASE);
     a.share_heat().await.unwrap();
     b.share_heat().await.unwrap();
-    assert_eq!(a.difficulty("cold", ip("198.51.100.1")), BASE);
-    assert_eq!(b.difficulty("cold", ip("192.0.2.2")), BASE);
+    assert_eq!(a.difficulty("cold", ip("198.51.100.1")).await, BASE);
+    assert_eq!(b.difficulty("cold", ip("192.0.2.2")).await, BASE);
 }
 
 /// Per network, across two nodes: a /24 asking 6 a second on A (knee 2:
@@ -79,16 +79,16 @@ async fn a_hot_network_on_one_node_is_hot_on_the_other(redis: &Redis) {
     let prefix = prefix();
     let a = node(redis, &prefix, 1_000_000, 2);
     let b = node(redis, &prefix, 1_000_000, 2);
-    assert_eq!(b.difficulty("d", ip("203.0.113.200")), BASE);
-    assert_eq!(b.difficulty("d", ip("2001:db8:1:2::99")), BASE);
-    assert_eq!(ask(&a, "d", "203.0.113.7", 65), 8 * BASE);
-    assert_eq!(ask(&a, "d", "2001:db8:1:2::7", 65), 8 * BASE);
+    assert_eq!(b.difficulty("d", ip("203.0.113.200")).await, BASE);
+    assert_eq!(b.difficulty("d", ip("2001:db8:1:2::99")).await, BASE);
+    assert_eq!(ask(&a, "d", "203.0.113.7", 65).await, 8 * BASE);
+    assert_eq!(ask(&a, "d", "2001:db8:1:2::7", 65).await, 8 * BASE);
     a.share_heat().await.unwrap();
     b.share_heat().await.unwrap();
-    assert!(b.difficulty("d", ip("203.0.113.99")) >= 4 * BASE);
-    assert!(b.difficulty("d", ip("2001:db8:1:2:ffff::1")) >= 4 * BASE);
-    assert_eq!(b.difficulty("d", ip("203.0.114.1")), BASE);
-    assert_eq!(b.difficulty("d", ip("2001:db8:1:3::1")), BASE);
+    assert!(b.difficulty("d", ip("203.0.113.99")).await >= 4 * BASE);
+    assert!(b.difficulty("d", ip("2001:db8:1:2:ffff::1")).await >= 4 * BASE);
+    assert_eq!(b.difficulty("d", ip("203.0.114.1")).await, BASE);
+    assert_eq!(b.difficulty("d", ip("2001:db8:1:3::1")).await, BASE);
 }
 
 #[tokio::test]
@@ -110,7 +110,7 @@ async fn the_shared_counters_expire_and_sit_under_their_tags() {
     let redis = runtime::redis::connect(&common::redis_url()).await.unwrap();
     let prefix = prefix();
     let a = node(&redis, &prefix, 10, 2);
-    ask(&a, "d", "203.0.113.7", 5);
+    ask(&a, "d", "203.0.113.7", 5).await;
     a.share_heat().await.unwrap();
     let mut connection = redis.clone();
     let keys: Vec<String> = redis::cmd("KEYS")
@@ -153,7 +153,8 @@ async fn a_full_share_is_one_pipeline() {
     let a = node(&redis, &prefix, 10, 2);
     let networks = queue::pow::heat::MAX_SHARED_NETWORKS as u32 + 100;
     for i in 0..networks {
-        a.difficulty("d", IpAddr::from((0x0a00_0001 + (i << 8)).to_be_bytes()));
+        a.difficulty("d", IpAddr::from((0x0a00_0001 + (i << 8)).to_be_bytes()))
+            .await;
     }
     let started = Instant::now();
     a.share_heat().await.unwrap();
@@ -221,11 +222,11 @@ async fn with_redis_gone_a_node_goes_on_with_its_own_counts() {
     let prefix = prefix();
     let a = node(&redis, &prefix, 10, 1_000_000);
     let b = node(&redis, &prefix, 10, 1_000_000);
-    b.difficulty("d", ip("192.0.2.1"));
-    ask(&a, "d", "198.51.100.1", 310);
+    b.difficulty("d", ip("192.0.2.1")).await;
+    ask(&a, "d", "198.51.100.1", 310).await;
     a.share_heat().await.unwrap();
     b.share_heat().await.unwrap();
-    assert!(b.difficulty("d", ip("192.0.2.1")) >= 4 * BASE);
+    assert!(b.difficulty("d", ip("192.0.2.1")).await >= 4 * BASE);
 
     server.kill();
     let started = Instant::now();
@@ -233,12 +234,12 @@ async fn with_redis_gone_a_node_goes_on_with_its_own_counts() {
     assert!(b.share_heat().await.is_err());
     assert!(started.elapsed() < Duration::from_secs(8));
     // A keeps its own 310; B, which counted 3, drops everyone's totals.
-    assert!(a.difficulty("d", ip("198.51.100.1")) >= 4 * BASE);
-    assert_eq!(b.difficulty("d", ip("192.0.2.1")), BASE);
+    assert!(a.difficulty("d", ip("198.51.100.1")).await >= 4 * BASE);
+    assert_eq!(b.difficulty("d", ip("192.0.2.1")).await, BASE);
     // Challenges are still handed out at once (no Redis on that path).
     let started = Instant::now();
     for _ in 0..1_000 {
-        a.difficulty("d", ip("198.51.100.1"));
+        a.difficulty("d", ip("198.51.100.1")).await;
     }
     assert!(started.elapsed() < Duration::from_secs(1));
 }
@@ -306,4 +307,28 @@ async fn two_services_share_the_rates_within_two_seconds() {
     assert!(took < Duration::from_millis(3_000), "{took:?}");
     a.shut_down().await;
     b.shut_down().await;
+}
+
+/// A farm's burst split over two nodes behind a round-robin balancer,
+/// faster than any share: once its /24 is warm on a node, each challenge
+/// there is shared at once, so the burst meets (nearly) its whole rate on
+/// both nodes, not half of it on each.
+#[tokio::test]
+async fn a_burst_split_over_two_nodes_meets_its_whole_rate() {
+    let redis = runtime::redis::connect(&common::redis_url()).await.unwrap();
+    let prefix = prefix();
+    // Only the network's rate counts (knee 1 a second: a step per 10
+    // challenges in the window).
+    let a = node(&redis, &prefix, 1_000_000, 1);
+    let b = node(&redis, &prefix, 1_000_000, 1);
+    let mut last = 0;
+    for i in 0..40 {
+        let node = if i % 2 == 0 { &a } else { &b };
+        last = node.difficulty("d", ip("198.18.0.9")).await;
+    }
+    // One node alone counts 40 (16x); each half alone 20 (4x). Without a
+    // share, the last challenge on B sees at least 36 of them.
+    assert!(last >= 8 * BASE, "{last}");
+    // A home network (one challenge) is never shared on its path.
+    assert_eq!(b.difficulty("d", ip("192.0.2.1")).await, BASE);
 }

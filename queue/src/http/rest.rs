@@ -80,7 +80,7 @@ async fn challenge(
     let mut body = if state.settings.pow_algorithm == admission::contract::PowAlgorithm::Argon2id {
         // One Argon2id derivation (milliseconds, megabytes): off the async
         // threads.
-        let max = http.pow.hard_difficulty(&drop_id, client);
+        let max = http.pow.hard_difficulty(&drop_id, client).await;
         let challenger = http.pow.challenger.clone();
         let challenge = tokio::task::spawn_blocking(move || {
             challenger.hard_challenge(&drop_id, &user, max, now)
@@ -90,7 +90,7 @@ async fn challenge(
         .ok_or_else(|| anyhow::anyhow!("the Argon2id cost cannot derive keys"))?;
         serde_json::to_value(challenge).map_err(anyhow::Error::from)?
     } else {
-        let maxnumber = http.pow.difficulty(&drop_id, client);
+        let maxnumber = http.pow.difficulty(&drop_id, client).await;
         let challenge = http
             .pow
             .challenger

@@ -20,7 +20,11 @@
 //! ahead + current) / 10 s`. What a challenge reads is every node's count as
 //! last read plus this node's counts since, or this node's own count if that
 //! is higher: a burst here counts at once, one on other nodes about a
-//! second later. If Redis does not answer, the totals read before are
+//! second later. Except a warm network's (more than [`WARM`] challenges
+//! in the window): each of its challenges is shared at once, one pipeline
+//! on the challenge path ([`Heat::count_shared`]), so a farm's burst split
+//! over the nodes behind a balancer meets its whole rate while it lasts.
+//! If Redis does not answer, the totals read before are
 //! dropped and the node goes on with its own counts until a share succeeds
 //! (joins are never refused for it; the counts of a failed share stay
 //! local).
@@ -38,6 +42,7 @@ use runtime::shutdown::CancellationToken;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -53,6 +58,12 @@ pub const MAX_SHARED_NETWORKS: usize = 1_024;
 /// each); past it a network not counted yet is taken as cold until the
 /// next share prunes the cold ones.
 pub const MAX_KEPT: usize = 200_000;
+/// Challenges of a network in the current window past which each one is
+/// shared at once ([`Heat::count_shared`]): a fan's home network asks one
+/// or two, a farm's /24 many.
+pub const WARM: u64 = 3;
+/// How long a challenge waits for its network's counts to be shared.
+const COUNT_SHARED_TIMEOUT: Duration = Duration::from_millis(250);
 /// How many hash tags the per-network counters are spread over.
 pub const NETWORK_SHARDS: u16 = 64;
 
@@ -170,6 +181,9 @@ impl Entry {
 #[derive(Default)]
 pub struct Heat {
     entries: Mutex<HashMap<Subject, Entry>>,
+    /// Set when a share failed, cleared when one succeeds: meanwhile no
+    /// challenge waits for Redis ([`Heat::count_shared`] is not used).
+    unreachable: AtomicBool,
 }
 
 /// The counts one share carries: the subject and how many it adds.
@@ -195,6 +209,60 @@ impl Heat {
         let entry = entries.entry(subject).or_default();
         entry.local.add(now_ms / WINDOW_MS, 1);
         entry.unshared = entry.unshared.saturating_add(1);
+        entry.rate(now_ms)
+    }
+
+    /// Whether this node has seen at least `WARM` challenges of `subject`
+    /// in the current window (its own, or every node's as last read), and
+    /// Redis answered the last share: a challenge of it is then shared at
+    /// once.
+    pub fn is_warm(&self, subject: &Subject) -> bool {
+        if self.unreachable.load(Ordering::Relaxed) {
+            return false;
+        }
+        let window = now_ms() / WINDOW_MS;
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.get(subject).is_some_and(|entry| {
+            let shared = entry.shared.map_or(0, |shared| shared.at(window).current);
+            entry.local.at(window).current.max(shared) >= WARM
+        })
+    }
+
+    /// Counts one challenge for `subject` and shares its counts at once
+    /// (this one and any not shared yet): its rate with every node's
+    /// counts as they are now. For a warm network, so a burst split over
+    /// the nodes meets its whole rate while it lasts, not 1/N of it until
+    /// the next share. If Redis fails or is slow (it may have counted them
+    /// all the same), the counts taken are not shared again, so none is
+    /// counted twice: other nodes miss them (this one keeps them), and no
+    /// challenge waits for Redis until a share succeeds; a caller
+    /// cancelled meanwhile loses them the same way.
+    pub async fn count_shared(&self, redis: &Redis, prefix: &str, subject: Subject) -> u64 {
+        let now_ms = now_ms();
+        let window = now_ms / WINDOW_MS;
+        let unshared = {
+            let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            let entry = entries.entry(subject.clone()).or_default();
+            entry.local.add(window, 1);
+            std::mem::take(&mut entry.unshared).saturating_add(1)
+        };
+        let batch = vec![(subject.clone(), unshared)];
+        let (groups, order) = commands(&batch, prefix, window);
+        let totals = tokio::time::timeout(COUNT_SHARED_TIMEOUT, redis.query_groups(&groups))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .and_then(|replies| totals(&order, &replies, window));
+        if totals.is_none() {
+            self.unreachable.store(true, Ordering::Relaxed);
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(entry) = entries.get_mut(&subject) else {
+            return 0;
+        };
+        if let Some((_, counts)) = totals.and_then(|totals| totals.into_iter().next()) {
+            entry.shared = Some(counts);
+        }
         entry.rate(now_ms)
     }
 
@@ -233,6 +301,7 @@ impl Heat {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         match result {
             Ok(totals) => {
+                self.unreachable.store(false, Ordering::Relaxed);
                 for (subject, counts) in totals {
                     if let Some(entry) = entries.get_mut(&subject) {
                         entry.shared = Some(counts);
@@ -241,6 +310,7 @@ impl Heat {
                 Ok(())
             }
             Err(error) => {
+                self.unreachable.store(true, Ordering::Relaxed);
                 for entry in entries.values_mut() {
                     entry.shared = None;
                 }

@@ -253,27 +253,36 @@ impl ProofOfWork {
     /// the base, doubled per multiple of the knee in the drop's and the
     /// network's rates of challenges asked (every node's, see `heat`), at
     /// most 64 times the base. No I/O.
-    pub fn difficulty(&self, drop: &str, ip: IpAddr) -> u64 {
+    pub async fn difficulty(&self, drop: &str, ip: IpAddr) -> u64 {
         self.challenger
             .base
-            .saturating_mul(self.heat_factor(drop, ip))
+            .saturating_mul(self.heat_factor(drop, ip).await)
     }
 
     /// As [`Self::difficulty`] for the memory-hard function: the largest
     /// secret counter.
-    pub fn hard_difficulty(&self, drop: &str, ip: IpAddr) -> u64 {
+    pub async fn hard_difficulty(&self, drop: &str, ip: IpAddr) -> u64 {
         self.challenger
             .hard
             .cost
             .base_max
-            .saturating_mul(self.heat_factor(drop, ip))
+            .saturating_mul(self.heat_factor(drop, ip).await)
     }
 
     /// Counts a challenge asked for and gives the factor the base is
-    /// multiplied by: 2 per multiple of the knees, at most 64.
-    fn heat_factor(&self, drop: &str, ip: IpAddr) -> u64 {
+    /// multiplied by: 2 per multiple of the knees, at most 64. A warm
+    /// network's challenge is shared at once (one Redis pipeline; see
+    /// [`heat`]); every other one is counted in memory only.
+    async fn heat_factor(&self, drop: &str, ip: IpAddr) -> u64 {
         let drop_rate = self.heat.count(Subject::Drop(drop.to_string()));
-        let network_rate = self.heat.count(Subject::network_of(ip));
+        let network = Subject::network_of(ip);
+        let network_rate = if self.heat.is_warm(&network) {
+            self.heat
+                .count_shared(&self.redis, &self.prefix, network)
+                .await
+        } else {
+            self.heat.count(network)
+        };
         let steps = drop_rate / self.drop_knee + network_rate / self.network_knee;
         1u64.checked_shl(u32::try_from(steps).unwrap_or(u32::MAX).min(6))
             .unwrap_or(MAX_FACTOR)
