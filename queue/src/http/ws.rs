@@ -46,6 +46,9 @@ const EXACT_REFRESH_EVERY: Duration = Duration::from_secs(30);
 /// Frames and messages the socket reads at all (our own limit, 4 KiB, is
 /// checked on each message so the fan gets a proper 1009 close).
 const READ_LIMIT: usize = 16 * 1024;
+/// The socket's read buffer: what one read takes at most (a frame larger
+/// than this grows the buffer for as long as it takes).
+const READ_BUFFER: usize = 512;
 
 pub fn router() -> Router<HttpState> {
     Router::new().route("/api/drops/{id}/queue/ws", get(upgrade))
@@ -121,7 +124,11 @@ async fn upgrade(
         return Err(QueueError::TryAgain);
     }
     Ok(ws
-        .read_buffer_size(4 * 1024)
+        // A fan sends little (pings, a status request, maybe its token):
+        // a small read buffer, grown for a larger frame when one comes.
+        // Every socket's buffer is zeroed on its first read, so its size
+        // is paid by every waiting fan (4 KiB each before).
+        .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
         .max_write_buffer_size(64 * 1024)
         .max_message_size(READ_LIMIT)
@@ -142,12 +149,24 @@ fn close(code: u16, reason: &'static str) -> Message {
     }))
 }
 
+/// A status as the socket sends it: its fields and `"type": "status"`.
+#[derive(serde::Serialize)]
+struct StatusFrame<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(flatten)]
+    status: &'a Status,
+}
+
+/// A status frame, written straight to its text (once through a
+/// `serde_json::Value` and back, it cost a map of owned keys per message).
 fn frame(status: &Status) -> Message {
-    let mut value = serde_json::to_value(status).unwrap_or_default();
-    if let Some(object) = value.as_object_mut() {
-        object.insert("type".into(), "status".into());
-    }
-    Message::Text(value.to_string().into())
+    let text = serde_json::to_string(&StatusFrame {
+        kind: "status",
+        status,
+    })
+    .unwrap_or_default();
+    Message::Text(text.into())
 }
 
 /// What a socket's first message (or headers) carried besides the user.
@@ -196,6 +215,13 @@ async fn first_message_user(
 }
 
 /// Authenticates, joins, and runs the session until it ends.
+///
+/// The entry (first message, checks, the join itself) runs in a future of
+/// its own on the heap, freed once the fan has a place: what a waiting fan
+/// keeps for as long as it waits is only the session's loop. (In one
+/// future, the task of every waiting fan kept room for the entry's
+/// largest step: 8.5 KiB, against ~13.8 KiB per connection in all; see
+/// `loadtest/RESULTS.md`, "what a waiting fan keeps".)
 async fn run(
     http: HttpState,
     drop_id: String,
@@ -204,64 +230,110 @@ async fn run(
     mut socket: WebSocket,
     client: std::net::IpAddr,
 ) {
+    let entered = Box::pin(enter(&http, &drop_id, user, extras, &mut socket, client)).await;
+    let Some(Entered {
+        user,
+        place,
+        drop_rx,
+        user_slot: _user_slot,
+    }) = entered
+    else {
+        return;
+    };
+    let session = Session::new(&user, place, Instant::now().into_std());
+    let (sender, receiver) = socket.split();
+    Adapter {
+        http,
+        drop_id,
+        sender,
+    }
+    .drive(session, receiver, drop_rx)
+    .await;
+}
+
+/// A fan with a place in the line, ready for its session.
+struct Entered {
+    user: String,
+    place: crate::line::Place,
+    drop_rx: tokio::sync::watch::Receiver<std::sync::Arc<crate::catalog::DropState>>,
+    /// The user's count of sockets on this node, held while the socket lives.
+    user_slot: UserSlot,
+}
+
+/// Authenticates (headers or the first message), checks the fan's rate,
+/// sockets, the drop and its proofs, and joins. `None` when the fan was
+/// turned away (the socket is told why and closed).
+async fn enter(
+    http: &HttpState,
+    drop_id: &str,
+    user: Option<String>,
+    extras: Extras,
+    socket: &mut WebSocket,
+    client: std::net::IpAddr,
+) -> Option<Entered> {
+    match try_enter(http, drop_id, user, extras, socket, client).await {
+        Ok(entered) => Some(entered),
+        Err(goodbye) => {
+            for message in goodbye {
+                if socket.send(message).await.is_err() {
+                    break;
+                }
+            }
+            None
+        }
+    }
+}
+
+/// [`enter`]'s checks, in order; on a refusal, the messages to send
+/// before closing (a closed drop's status, then the close frame).
+async fn try_enter(
+    http: &HttpState,
+    drop_id: &str,
+    user: Option<String>,
+    extras: Extras,
+    socket: &mut WebSocket,
+    client: std::net::IpAddr,
+) -> Result<Entered, Vec<Message>> {
     let (user, extras) = match user {
         Some(user) => (user, extras),
-        None => match first_message_user(&http, &mut socket).await {
-            Ok((user, sent)) => (
-                user,
-                Extras {
-                    code: sent.code.or(extras.code),
-                    proofs: super::Proofs {
-                        pow: sent.proofs.pow.or(extras.proofs.pow),
-                        captcha: sent.proofs.captcha.or(extras.proofs.captcha),
-                    },
+        None => {
+            let (user, sent) = first_message_user(http, socket)
+                .await
+                .map_err(|goodbye| vec![goodbye])?;
+            let extras = Extras {
+                code: sent.code.or(extras.code),
+                proofs: super::Proofs {
+                    pow: sent.proofs.pow.or(extras.proofs.pow),
+                    captcha: sent.proofs.captcha.or(extras.proofs.captcha),
                 },
-            ),
-            Err(goodbye) => {
-                let _ = socket.send(goodbye).await;
-                return;
-            }
-        },
+            };
+            (user, extras)
+        }
     };
-    if check_rate(&http, &user, client).is_err() {
-        let _ = socket.send(close(4429, "rate_limited")).await;
-        return;
+    if check_rate(http, &user, client).is_err() {
+        return Err(vec![close(4429, "rate_limited")]);
     }
-    let Some(_user_slot): Option<UserSlot> = http
+    let user_slot = http
         .sockets
         .take_user_slot(&user, http.limits.max_sockets_per_user)
-    else {
-        let _ = socket
-            .send(close(4409, "too many sockets for this user"))
-            .await;
-        return;
-    };
-    let mut drop_rx = match http.room.catalog.watch(&drop_id).await {
+        .ok_or_else(|| vec![close(4409, "too many sockets for this user")])?;
+    let mut drop_rx = match http.room.catalog.watch(drop_id).await {
         Ok(Some(rx)) => rx,
-        Ok(None) => {
-            let _ = socket.send(close(4404, "unknown_drop")).await;
-            return;
-        }
-        Err(_) => {
-            let _ = socket.send(close(1011, "unavailable")).await;
-            return;
-        }
+        Ok(None) => return Err(vec![close(4404, "unknown_drop")]),
+        Err(_) => return Err(vec![close(1011, "unavailable")]),
     };
     let state = drop_rx.borrow_and_update().clone();
     if let Some(closed) = http.room.statuses.closed_status(&state) {
-        let _ = socket.send(frame(&closed)).await;
-        let _ = socket.send(close(1000, "closed")).await;
-        return;
+        return Err(vec![frame(&closed), close(1000, "closed")]);
     }
-    if let Err(refused) = super::check_entry(&http, &state, &user, &extras.proofs, client).await {
+    if let Err(refused) = super::check_entry(http, &state, &user, &extras.proofs, client).await {
         let reason = match refused {
             QueueError::Pow(why) => why.code(),
             QueueError::Captcha(why) => why.code(),
             _ => "unavailable",
         };
         let code = if reason == "unavailable" { 1011 } else { 4403 };
-        let _ = socket.send(close(code, reason)).await;
-        return;
+        return Err(vec![close(code, reason)]);
     }
     let place = match http.room.join(&state, &user, extras.code.as_deref()).await {
         Ok(place) => place,
@@ -273,19 +345,15 @@ async fn run(
             } else {
                 close(4403, code)
             };
-            let _ = socket.send(closing).await;
-            return;
+            return Err(vec![closing]);
         }
     };
-    let session = Session::new(&user, place, Instant::now().into_std());
-    let (sender, receiver) = socket.split();
-    Adapter {
-        http,
-        drop_id,
-        sender,
-    }
-    .drive(session, receiver, drop_rx)
-    .await;
+    Ok(Entered {
+        user,
+        place,
+        drop_rx,
+        user_slot,
+    })
 }
 
 /// Carries a session's effects out on its socket.
@@ -358,68 +426,79 @@ impl Adapter {
     async fn carry_out(&mut self, session: &mut Session, effects: Vec<Effect>) -> Flow {
         let mut queue = std::collections::VecDeque::from(effects);
         while let Some(effect) = queue.pop_front() {
-            let room = &self.http.room;
-            let user = session.user().to_string();
-            match effect {
-                Effect::Send(status) => {
-                    if self.sender.send(frame(&status)).await.is_err() {
-                        return Flow::End;
-                    }
-                }
+            let sent = match effect {
+                Effect::Send(status) => self.sender.send(frame(&status)).await,
                 Effect::SendError { error, message } => {
                     let body =
                         serde_json::json!({"type": "error", "error": error, "message": message});
-                    if self
-                        .sender
+                    self.sender
                         .send(Message::Text(body.to_string().into()))
                         .await
-                        .is_err()
-                    {
-                        return Flow::End;
-                    }
                 }
-                Effect::Ping => {
-                    if self
-                        .sender
-                        .send(Message::Ping(Vec::new().into()))
-                        .await
-                        .is_err()
-                    {
-                        return Flow::End;
-                    }
-                }
-                Effect::Touch => {
-                    let _ = room
-                        .lines
-                        .touch(&self.drop_id, &user, room.statuses.clock.now_ms())
-                        .await;
-                }
-                Effect::ReadPlace => {
-                    if let Ok(place) = room.lines.place(&self.drop_id, &user).await {
-                        queue.extend(session.on_place(place));
-                    }
-                }
-                Effect::Rejoin => {
-                    if let Ok(state) = room.drop_state(&self.drop_id).await {
-                        match room.join(&state, &user, None).await {
-                            Ok(place) => session.on_joined(place),
-                            Err(RoomError::Revoked) => {
-                                let _ = self.sender.send(close(4403, "revoked")).await;
-                                return Flow::End;
-                            }
-                            Err(_) => {}
-                        }
-                    }
-                }
-                Effect::Leave => {
-                    let _ = room.lines.leave(&self.drop_id, &user).await;
-                }
+                Effect::Ping => self.sender.send(Message::Ping(Vec::new().into())).await,
                 Effect::Close(code, reason) => {
                     let _ = self.sender.send(close(code, reason)).await;
                     return Flow::End;
                 }
+                // Redis, every 20-30 s at most: on the heap for the moment
+                // it takes, so the session's loop does not keep room for
+                // the Redis calls' futures while it waits.
+                store => match Box::pin(self.ask_store(session, store)).await {
+                    Stored::Then(more) => {
+                        queue.extend(more);
+                        Ok(())
+                    }
+                    Stored::End => return Flow::End,
+                },
+            };
+            if sent.is_err() {
+                return Flow::End;
             }
         }
         Flow::Continue
     }
+
+    /// Carries out one of the effects that read or write the line.
+    async fn ask_store(&mut self, session: &mut Session, effect: Effect) -> Stored {
+        let room = &self.http.room;
+        let user = session.user().to_string();
+        match effect {
+            Effect::Touch => {
+                let _ = room
+                    .lines
+                    .touch(&self.drop_id, &user, room.statuses.clock.now_ms())
+                    .await;
+            }
+            Effect::ReadPlace => {
+                if let Ok(place) = room.lines.place(&self.drop_id, &user).await {
+                    return Stored::Then(session.on_place(place));
+                }
+            }
+            Effect::Rejoin => {
+                if let Ok(state) = room.drop_state(&self.drop_id).await {
+                    match room.join(&state, &user, None).await {
+                        Ok(place) => session.on_joined(place),
+                        Err(RoomError::Revoked) => {
+                            let _ = self.sender.send(close(4403, "revoked")).await;
+                            return Stored::End;
+                        }
+                        Err(_) => {}
+                    }
+                }
+            }
+            Effect::Leave => {
+                let _ = room.lines.leave(&self.drop_id, &user).await;
+            }
+            Effect::Send(_) | Effect::SendError { .. } | Effect::Ping | Effect::Close(..) => {}
+        }
+        Stored::Then(Vec::new())
+    }
+}
+
+/// What a store effect leads to.
+enum Stored {
+    /// More effects (the session's answer to a reading).
+    Then(Vec<Effect>),
+    /// The session ends (the socket was closed).
+    End,
 }
