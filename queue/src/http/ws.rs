@@ -133,12 +133,14 @@ async fn upgrade(
         .max_write_buffer_size(64 * 1024)
         .max_message_size(READ_LIMIT)
         .max_frame_size(READ_LIMIT)
-        .on_upgrade(move |socket| async move {
-            // The connection's slot under the process-wide cap stays taken
-            // for the socket's life.
-            let _connection = connection;
-            run(http, drop_id, user, extras, socket, client).await;
-            drop(slot);
+        .on_upgrade(move |socket| {
+            // The connection's slot under the process-wide cap and this
+            // node's count stay taken for the socket's life.
+            let slots = SocketSlots {
+                _node: slot,
+                _connection: connection,
+            };
+            run(http, drop_id, user, extras, socket, client, slots)
         }))
 }
 
@@ -214,14 +216,24 @@ async fn first_message_user(
     ))
 }
 
-/// Authenticates, joins, and runs the session until it ends.
+/// What a socket holds for as long as it lives: its place in this node's
+/// count of WebSockets and its connection's slot under the process-wide cap.
+struct SocketSlots {
+    _node: NodeSlot,
+    _connection: Option<Extension<ConnectionSlot>>,
+}
+
+/// Authenticates and joins, then hands the fan's session to a task of its
+/// own, which runs it until it ends.
 ///
-/// The entry (first message, checks, the join itself) runs in a future of
-/// its own on the heap, freed once the fan has a place: what a waiting fan
-/// keeps for as long as it waits is only the session's loop. (In one
-/// future, the task of every waiting fan kept room for the entry's
-/// largest step: 8.5 KiB, against ~13.8 KiB per connection in all; see
-/// `loadtest/RESULTS.md`, "what a waiting fan keeps".)
+/// What a waiting fan keeps for as long as it waits is only that task: its
+/// session's loop. The entry (first message, checks, the join itself) runs
+/// in a future on the heap, freed once the fan has a place, and the
+/// upgrade's task (with axum's state around this one) ends once the
+/// session is handed over. (In one task, every waiting fan kept room for
+/// the entry's largest step and the upgrade's state: 8.5 KiB of future,
+/// against ~13.8 KiB per connection in all; see `loadtest/RESULTS.md`,
+/// "what a waiting fan keeps".)
 async fn run(
     http: HttpState,
     drop_id: String,
@@ -229,26 +241,27 @@ async fn run(
     extras: Extras,
     mut socket: WebSocket,
     client: std::net::IpAddr,
+    slots: SocketSlots,
 ) {
     let entered = Box::pin(enter(&http, &drop_id, user, extras, &mut socket, client)).await;
     let Some(Entered {
         user,
         place,
         drop_rx,
-        user_slot: _user_slot,
+        user_slot,
     }) = entered
     else {
         return;
     };
     let session = Session::new(&user, place, Instant::now().into_std());
     let (sender, receiver) = socket.split();
-    Adapter {
+    let adapter = Adapter {
         http,
         drop_id,
         sender,
-    }
-    .drive(session, receiver, drop_rx)
-    .await;
+        _slots: (slots, user_slot),
+    };
+    tokio::spawn(adapter.drive(session, receiver, drop_rx));
 }
 
 /// A fan with a place in the line, ready for its session.
@@ -361,6 +374,8 @@ struct Adapter {
     http: HttpState,
     drop_id: String,
     sender: SplitSink<WebSocket, Message>,
+    /// Held while the session runs: the socket's slots and the user's.
+    _slots: (SocketSlots, UserSlot),
 }
 
 /// Whether the session goes on after some effects.
@@ -384,11 +399,14 @@ impl Adapter {
         refresh.reset();
         let shutdown = self.http.shutdown.clone();
         loop {
-            let now = Instant::now().into_std();
-            let state = drop_rx.borrow().clone();
-            let statuses = self.http.room.statuses.clone();
-            let mut effects = session.render(&statuses, &state, now);
-            effects.extend(session.on_admission_check(&statuses, &state));
+            let effects = {
+                let now = Instant::now().into_std();
+                let state = drop_rx.borrow().clone();
+                let statuses = &self.http.room.statuses;
+                let mut effects = session.render(statuses, &state, now);
+                effects.extend(session.on_admission_check(statuses, &state));
+                effects
+            };
             if let Flow::End = self.carry_out(&mut session, effects).await {
                 return;
             }
@@ -423,7 +441,18 @@ impl Adapter {
     }
 
     /// Carries out effects in order; Redis answers go back into the session.
+    ///
+    /// On the heap, for the moment it takes, when there is anything to do:
+    /// the session's loop, which waits most of its life, keeps no room for
+    /// the sends' and the Redis calls' futures.
     async fn carry_out(&mut self, session: &mut Session, effects: Vec<Effect>) -> Flow {
+        if effects.is_empty() {
+            return Flow::Continue;
+        }
+        Box::pin(self.carry_out_now(session, effects)).await
+    }
+
+    async fn carry_out_now(&mut self, session: &mut Session, effects: Vec<Effect>) -> Flow {
         let mut queue = std::collections::VecDeque::from(effects);
         while let Some(effect) = queue.pop_front() {
             let sent = match effect {
@@ -440,10 +469,7 @@ impl Adapter {
                     let _ = self.sender.send(close(code, reason)).await;
                     return Flow::End;
                 }
-                // Redis, every 20-30 s at most: on the heap for the moment
-                // it takes, so the session's loop does not keep room for
-                // the Redis calls' futures while it waits.
-                store => match Box::pin(self.ask_store(session, store)).await {
+                store => match self.ask_store(session, store).await {
                     Stored::Then(more) => {
                         queue.extend(more);
                         Ok(())
