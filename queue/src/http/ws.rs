@@ -43,6 +43,8 @@ use tokio::time::Instant;
 const AUTH_WAIT: Duration = Duration::from_secs(10);
 const PING_EVERY: Duration = Duration::from_secs(20);
 const EXACT_REFRESH_EVERY: Duration = Duration::from_secs(30);
+/// A session looks at its timers this often (its one timer).
+const TICK_EVERY: Duration = Duration::from_secs(1);
 /// Frames and messages the socket reads at all (our own limit, 4 KiB, is
 /// checked on each message so the fan gets a proper 1009 close).
 const READ_LIMIT: usize = 16 * 1024;
@@ -247,21 +249,27 @@ async fn run(
     let Some(Entered {
         user,
         place,
-        drop_rx,
+        mut drop_rx,
         user_slot,
     }) = entered
     else {
         return;
     };
-    let session = Session::new(&user, place, Instant::now().into_std());
-    let (sender, receiver) = socket.split();
-    let adapter = Adapter {
+    let mut session = Session::new(&user, place, Instant::now().into_std());
+    let (sender, mut receiver) = socket.split();
+    let mut adapter = Adapter {
         http,
         drop_id,
         sender,
         _slots: (slots, user_slot),
     };
-    tokio::spawn(adapter.drive(session, receiver, drop_rx));
+    // The task owns the session's state once, and the loop borrows it (an
+    // async fn's arguments would be kept twice in its future).
+    tokio::spawn(async move {
+        adapter
+            .drive(&mut session, &mut receiver, &mut drop_rx)
+            .await;
+    });
 }
 
 /// A fan with a place in the line, ready for its session.
@@ -386,17 +394,18 @@ enum Flow {
 
 impl Adapter {
     async fn drive(
-        mut self,
-        mut session: Session,
-        mut receiver: SplitStream<WebSocket>,
-        mut drop_rx: tokio::sync::watch::Receiver<std::sync::Arc<crate::catalog::DropState>>,
+        &mut self,
+        session: &mut Session,
+        receiver: &mut SplitStream<WebSocket>,
+        drop_rx: &mut tokio::sync::watch::Receiver<std::sync::Arc<crate::catalog::DropState>>,
     ) {
         let mut admission = self.http.admitted.wait(&self.drop_id, session.user());
-        let mut ping = tokio::time::interval(PING_EVERY);
-        let mut refresh = tokio::time::interval(EXACT_REFRESH_EVERY);
-        let mut keepalive = tokio::time::interval(Duration::from_secs(1));
-        ping.reset();
-        refresh.reset();
+        // One timer a socket, every second (a fan's position and the
+        // admission's clock are looked at then); the ping and the exact
+        // refresh are due on the tick at or after their time.
+        let mut tick = tokio::time::interval(TICK_EVERY);
+        let mut ping_at = Instant::now() + PING_EVERY;
+        let mut refresh_at = Instant::now() + EXACT_REFRESH_EVERY;
         let shutdown = self.http.shutdown.clone();
         loop {
             let effects = {
@@ -407,7 +416,7 @@ impl Adapter {
                 effects.extend(session.on_admission_check(statuses, &state));
                 effects
             };
-            if let Flow::End = self.carry_out(&mut session, effects).await {
+            if let Flow::End = self.carry_out(session, effects).await {
                 return;
             }
             let effects = tokio::select! {
@@ -430,11 +439,21 @@ impl Adapter {
                         Some(Ok(_)) => { session.on_heard(now); Vec::new() }
                     }
                 }
-                _ = ping.tick() => session.on_ping_timer(Instant::now().into_std()),
-                _ = refresh.tick() => session.on_refresh_timer(&drop_rx.borrow()),
-                _ = keepalive.tick() => Vec::new(),
+                _ = tick.tick() => {
+                    let now = Instant::now();
+                    let mut effects = Vec::new();
+                    if now >= ping_at {
+                        ping_at = now + PING_EVERY;
+                        effects.extend(session.on_ping_timer(now.into_std()));
+                    }
+                    if now >= refresh_at {
+                        refresh_at = now + EXACT_REFRESH_EVERY;
+                        effects.extend(session.on_refresh_timer(&drop_rx.borrow()));
+                    }
+                    effects
+                }
             };
-            if let Flow::End = self.carry_out(&mut session, effects).await {
+            if let Flow::End = self.carry_out(session, effects).await {
                 return;
             }
         }
