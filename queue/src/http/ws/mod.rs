@@ -17,14 +17,18 @@
 //! token in time, 4409 too many sockets for this user, 4429 rate limited,
 //! 1011 the queue is unavailable.
 //!
-//! Over 400 lines (about 430): the upgrade, the first message, the checks
-//! before a place and the driver of one session's effects are one path;
-//! the session's own logic is transport-free in `crate::session`.
+//! - [`entry`]: the way in (the first message, the checks, the join), in
+//!   a future freed once the fan has a place;
+//! - here: the upgrade, and the driver of one session's effects, in a task
+//!   of its own for as long as the fan waits; the session's own logic is
+//!   transport-free in `crate::session`.
+
+mod entry;
 
 use super::error::QueueError;
-use super::{check_address_rate, check_rate, client_ip, user_of, verify_user, HttpState, UserSlot};
+use super::{check_address_rate, check_rate, client_ip, user_of, HttpState, UserSlot};
 use crate::room::RoomError;
-use crate::session::{Effect, Session, MAX_MESSAGE_BYTES};
+use crate::session::{Effect, Session};
 use crate::status::Status;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, State};
@@ -32,6 +36,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
+use entry::{enter, Entered, Extras};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use runtime::serve::ConnectionSlot;
@@ -40,7 +45,6 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::time::Instant;
 
-const AUTH_WAIT: Duration = Duration::from_secs(10);
 const PING_EVERY: Duration = Duration::from_secs(20);
 const EXACT_REFRESH_EVERY: Duration = Duration::from_secs(30);
 /// A session looks at its timers this often (its one timer).
@@ -146,7 +150,7 @@ async fn upgrade(
         }))
 }
 
-fn close(code: u16, reason: &'static str) -> Message {
+pub(super) fn close(code: u16, reason: &'static str) -> Message {
     Message::Close(Some(CloseFrame {
         code,
         reason: reason.into(),
@@ -164,58 +168,13 @@ struct StatusFrame<'a> {
 
 /// A status frame, written straight to its text (once through a
 /// `serde_json::Value` and back, it cost a map of owned keys per message).
-fn frame(status: &Status) -> Message {
+pub(super) fn frame(status: &Status) -> Message {
     let text = serde_json::to_string(&StatusFrame {
         kind: "status",
         status,
     })
     .unwrap_or_default();
     Message::Text(text.into())
-}
-
-/// What a socket's first message (or headers) carried besides the user.
-#[derive(Default)]
-struct Extras {
-    /// An access code (invite-only drops).
-    code: Option<String>,
-    /// A proof-of-work solution and a CAPTCHA token.
-    proofs: super::Proofs,
-}
-
-/// Waits for `{"token": "...", "code": "...", "pow": "...", "captcha":
-/// "..."}` as the first message (the access code, the proof of work and
-/// the CAPTCHA token when the drop asks).
-async fn first_message_user(
-    http: &HttpState,
-    socket: &mut WebSocket,
-) -> Result<(String, Extras), Message> {
-    let first = tokio::time::timeout(AUTH_WAIT, socket.recv()).await;
-    let text = match first {
-        Ok(Some(Ok(Message::Text(text)))) => text,
-        Ok(Some(Err(_))) => return Err(close(1009, "message too big")),
-        _ => return Err(close(4408, "send {\"token\": ...} first")),
-    };
-    if text.len() > MAX_MESSAGE_BYTES {
-        return Err(close(1009, "message too big"));
-    }
-    let message = serde_json::from_str::<serde_json::Value>(&text).ok();
-    let field = |name: &str| {
-        message
-            .as_ref()
-            .and_then(|v| v.get(name).and_then(|t| t.as_str()).map(str::to_string))
-    };
-    let token = field("token").ok_or_else(|| close(4401, "invalid_token"))?;
-    let user = verify_user(http, &token).map_err(|_| close(4401, "invalid_token"))?;
-    Ok((
-        user,
-        Extras {
-            code: field("code"),
-            proofs: super::Proofs {
-                pow: field("pow"),
-                captcha: field("captcha"),
-            },
-        },
-    ))
 }
 
 /// What a socket holds for as long as it lives: its place in this node's
@@ -270,111 +229,6 @@ async fn run(
             .drive(&mut session, &mut receiver, &mut drop_rx)
             .await;
     });
-}
-
-/// A fan with a place in the line, ready for its session.
-struct Entered {
-    user: String,
-    place: crate::line::Place,
-    drop_rx: tokio::sync::watch::Receiver<std::sync::Arc<crate::catalog::DropState>>,
-    /// The user's count of sockets on this node, held while the socket lives.
-    user_slot: UserSlot,
-}
-
-/// Authenticates (headers or the first message), checks the fan's rate,
-/// sockets, the drop and its proofs, and joins. `None` when the fan was
-/// turned away (the socket is told why and closed).
-async fn enter(
-    http: &HttpState,
-    drop_id: &str,
-    user: Option<String>,
-    extras: Extras,
-    socket: &mut WebSocket,
-    client: std::net::IpAddr,
-) -> Option<Entered> {
-    match try_enter(http, drop_id, user, extras, socket, client).await {
-        Ok(entered) => Some(entered),
-        Err(goodbye) => {
-            for message in goodbye {
-                if socket.send(message).await.is_err() {
-                    break;
-                }
-            }
-            None
-        }
-    }
-}
-
-/// [`enter`]'s checks, in order; on a refusal, the messages to send
-/// before closing (a closed drop's status, then the close frame).
-async fn try_enter(
-    http: &HttpState,
-    drop_id: &str,
-    user: Option<String>,
-    extras: Extras,
-    socket: &mut WebSocket,
-    client: std::net::IpAddr,
-) -> Result<Entered, Vec<Message>> {
-    let (user, extras) = match user {
-        Some(user) => (user, extras),
-        None => {
-            let (user, sent) = first_message_user(http, socket)
-                .await
-                .map_err(|goodbye| vec![goodbye])?;
-            let extras = Extras {
-                code: sent.code.or(extras.code),
-                proofs: super::Proofs {
-                    pow: sent.proofs.pow.or(extras.proofs.pow),
-                    captcha: sent.proofs.captcha.or(extras.proofs.captcha),
-                },
-            };
-            (user, extras)
-        }
-    };
-    if check_rate(http, &user, client).is_err() {
-        return Err(vec![close(4429, "rate_limited")]);
-    }
-    let user_slot = http
-        .sockets
-        .take_user_slot(&user, http.limits.max_sockets_per_user)
-        .ok_or_else(|| vec![close(4409, "too many sockets for this user")])?;
-    let mut drop_rx = match http.room.catalog.watch(drop_id).await {
-        Ok(Some(rx)) => rx,
-        Ok(None) => return Err(vec![close(4404, "unknown_drop")]),
-        Err(_) => return Err(vec![close(1011, "unavailable")]),
-    };
-    let state = drop_rx.borrow_and_update().clone();
-    if let Some(closed) = http.room.statuses.closed_status(&state) {
-        return Err(vec![frame(&closed), close(1000, "closed")]);
-    }
-    if let Err(refused) = super::check_entry(http, &state, &user, &extras.proofs, client).await {
-        let reason = match refused {
-            QueueError::Pow(why) => why.code(),
-            QueueError::Captcha(why) => why.code(),
-            _ => "unavailable",
-        };
-        let code = if reason == "unavailable" { 1011 } else { 4403 };
-        return Err(vec![close(code, reason)]);
-    }
-    let place = match http.room.join(&state, &user, extras.code.as_deref()).await {
-        Ok(place) => place,
-        Err(refused) => {
-            // The same codes as the HTTP join; the store's trouble is 1011.
-            let (status, code) = QueueError::from(refused).parts();
-            let closing = if status.is_server_error() {
-                close(1011, "unavailable")
-            } else {
-                close(4403, code)
-            };
-            return Err(vec![closing]);
-        }
-    };
-    Ok(Entered {
-        user,
-        place,
-        drop_rx,
-        user_slot,
-    })
 }
 
 /// Carries a session's effects out on its socket.
