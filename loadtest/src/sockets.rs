@@ -1,6 +1,7 @@
 //! `loadtest sockets`: holds N idle fans on a queue node's WebSocket and
 //! measures what they cost and how fast the node serves them:
-//! - joins per second (upgrade + join + first status) at up to 1,000 in flight;
+//! - joins per second (upgrade + join + first status) at up to 1,000 in flight,
+//!   with the node's CPU per join and this generator's own;
 //! - the node's RSS before and after, per connection, and its CPU time
 //!   per join while the fans joined (from /proc, so the node must run on
 //!   this machine; pass its pid);
@@ -96,6 +97,11 @@ pub struct SocketsResult {
     /// The queue process's CPU while the fans joined, and per join.
     pub queue_cpu: CpuUse,
     pub queue_cpu_per_join_us: Option<f64>,
+    /// This generator's own CPU over the same window, and per join (its
+    /// side of each join: the token, the handshake, the first status), so
+    /// the joins/s a shared box allows can be read from both sides.
+    pub generator_cpu: CpuUse,
+    pub generator_cpu_per_join_us: Option<f64>,
     /// The queue process's CPU while holding every fan for `--hold-secs`,
     /// per fan and second, and the messages pushed to them per second.
     pub hold_cpu: CpuUse,
@@ -119,10 +125,12 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
 
     let seen = Arc::new(Seen::default());
     let meter = CpuMeter::start(args.queue_pid)?;
+    let own_meter = CpuMeter::start(std::process::id())?;
     let started = Instant::now();
     let fans = connect_fans(&args, &seen).await?;
     let join_time = started.elapsed();
     let queue_cpu = meter.stop()?;
+    let generator_cpu = own_meter.stop()?;
     let connected = seen.joined.load(Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let rss_after = rss_kib(args.queue_pid)?;
@@ -153,6 +161,8 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
         kib_per_connection: rss_after.saturating_sub(rss_before) as f64 / connected.max(1) as f64,
         queue_cpu_per_join_us: queue_cpu.per_unit_us(connected as u64),
         queue_cpu,
+        generator_cpu_per_join_us: generator_cpu.per_unit_us(connected as u64),
+        generator_cpu,
         hold_us_per_fan_second: hold_cpu
             .per_unit_us(connected as u64)
             .map(|us| us / hold.as_secs_f64()),
@@ -186,6 +196,16 @@ impl SocketsResult {
                 "join",
                 connected as u64,
                 "--queue-pid"
+            )
+        );
+        println!(
+            "{}",
+            CpuUse::describe(
+                Some(&self.generator_cpu),
+                "generator",
+                "join",
+                connected as u64,
+                ""
             )
         );
         println!(
