@@ -243,11 +243,7 @@ async fn lost_releases_in_each_bucket_are_mended_between_full_passes() {
     let k = 2;
     bucketed_drop(&app, "mend", 4, k, json!({})).await;
     let expiry = app.sale.expiry();
-    let cadence = sale::reconcile::Cadence {
-        grace: std::time::Duration::from_secs(60),
-        scan_every: std::time::Duration::from_secs(3600),
-        full_every: std::time::Duration::from_secs(3600),
-    };
+    let cadence = common::cadence(3600, 3600);
     let mut mark = sale::reconcile::Watermark::default();
     assert!(
         expiry
@@ -260,14 +256,7 @@ async fn lost_releases_in_each_bucket_are_mended_between_full_passes() {
         let user = &users_in(b, k, 1, "mend")[0];
         let (status, order) = buy(&app, "mend", user, 2).await;
         assert_eq!(status, 201, "{order}");
-        let id: uuid::Uuid = order["id"].as_str().unwrap().parse().unwrap();
-        let cancelled = sale::store::orders::cancel_pending(&app.db, id, user)
-            .await
-            .unwrap();
-        assert!(matches!(
-            cancelled,
-            sale::store::orders::Cancel::Cancelled(_)
-        ));
+        app.cancel_unseen(&order, user).await;
     }
     assert_eq!(redis_left(&app, "mend", k).await, 0, "Redis never heard");
     let done = expiry.reconcile_since(&mut mark, &cadence).await.unwrap();

@@ -434,14 +434,7 @@ async fn orphan_reservations_are_released_within_the_grace_period() {
         .unwrap();
     assert!(matches!(reserved, sale::gate::Reservation::Reserved { .. }));
     // And one order was cancelled in PostgreSQL whose Redis release was lost.
-    let alice_id: uuid::Uuid = recorded["id"].as_str().unwrap().parse().unwrap();
-    let cancelled = sale::store::orders::cancel_pending(&app.db, alice_id, "alice")
-        .await
-        .unwrap();
-    assert!(matches!(
-        cancelled,
-        sale::store::orders::Cancel::Cancelled(_)
-    ));
+    app.cancel_unseen(&recorded, "alice").await;
     assert_eq!(app.redis_sold("orph").await, 4);
     assert_eq!(
         buy(&app, "orph", "carol", 1).await.0,
@@ -483,23 +476,12 @@ async fn orphan_reservations_are_released_within_the_grace_period() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn between_full_passes_a_record_is_looked_up_once_when_it_crosses_the_grace() {
     let clock = manual_clock();
-    let app = TestApp::spawn_with(
-        |c| {
-            c.expiry_sweep_ms = 3_600_000;
-            c.reconcile_every_secs = 3600;
-        },
-        Some(clock.clone()),
-    )
-    .await;
+    let app = TestApp::spawn_for_passes(&clock).await;
     drop_with_timeout(&app, "once", 10, 3600).await;
     assert_eq!(buy(&app, "once", "alice", 2).await.0, 201);
     assert_eq!(buy(&app, "once", "bob", 1).await.0, 201);
     let expiry = app.sale.expiry();
-    let cadence = sale::reconcile::Cadence {
-        grace: Duration::from_secs(60),
-        scan_every: Duration::from_secs(30),
-        full_every: Duration::from_secs(600),
-    };
+    let cadence = common::cadence(30, 600);
     let mut mark = sale::reconcile::Watermark::default();
     let mut pass = async |advance_secs: i64| {
         clock.advance(chrono::Duration::seconds(advance_secs));
@@ -531,23 +513,12 @@ async fn between_full_passes_a_record_is_looked_up_once_when_it_crosses_the_grac
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn between_full_passes_lost_releases_and_orphans_are_still_released() {
     let clock = manual_clock();
-    let app = TestApp::spawn_with(
-        |c| {
-            c.expiry_sweep_ms = 3_600_000;
-            c.reconcile_every_secs = 3600;
-        },
-        Some(clock.clone()),
-    )
-    .await;
+    let app = TestApp::spawn_for_passes(&clock).await;
     drop_with_timeout(&app, "lost", 6, 600).await;
     let (_, alice) = buy(&app, "lost", "alice", 2).await;
     let (_, bob) = buy(&app, "lost", "bob", 2).await;
     let expiry = app.sale.expiry();
-    let cadence = sale::reconcile::Cadence {
-        grace: Duration::from_secs(60),
-        scan_every: Duration::from_secs(60),
-        full_every: Duration::from_secs(3600),
-    };
+    let cadence = common::cadence(60, 3600);
     let mut mark = sale::reconcile::Watermark::default();
     let mut pass = async |advance_secs: i64| {
         clock.advance(chrono::Duration::seconds(advance_secs));
@@ -557,14 +528,7 @@ async fn between_full_passes_lost_releases_and_orphans_are_still_released() {
     assert_eq!(pass(61).await.checked, 2, "both looked up: holding");
 
     // Alice cancels; the process dies before Redis hears of it.
-    let alice_id: uuid::Uuid = alice["id"].as_str().unwrap().parse().unwrap();
-    let cancelled = sale::store::orders::cancel_pending(&app.db, alice_id, "alice")
-        .await
-        .unwrap();
-    assert!(matches!(
-        cancelled,
-        sale::store::orders::Cancel::Cancelled(_)
-    ));
+    app.cancel_unseen(&alice, "alice").await;
     assert_eq!(app.redis_sold("lost").await, 4);
     let done = pass(10).await;
     assert_eq!(
@@ -627,22 +591,11 @@ async fn between_full_passes_lost_releases_and_orphans_are_still_released() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_the_passes_between_miss_the_next_full_pass_releases() {
     let clock = manual_clock();
-    let app = TestApp::spawn_with(
-        |c| {
-            c.expiry_sweep_ms = 3_600_000;
-            c.reconcile_every_secs = 3600;
-        },
-        Some(clock.clone()),
-    )
-    .await;
+    let app = TestApp::spawn_for_passes(&clock).await;
     drop_with_timeout(&app, "hand", 4, 3600).await;
     let (_, order) = buy(&app, "hand", "alice", 2).await;
     let expiry = app.sale.expiry();
-    let cadence = sale::reconcile::Cadence {
-        grace: Duration::from_secs(60),
-        scan_every: Duration::from_secs(60),
-        full_every: Duration::from_secs(600),
-    };
+    let cadence = common::cadence(60, 600);
     let mut mark = sale::reconcile::Watermark::default();
     let mut pass = async |advance_secs: i64| {
         clock.advance(chrono::Duration::seconds(advance_secs));
@@ -675,22 +628,11 @@ async fn what_the_passes_between_miss_the_next_full_pass_releases() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_release_behind_a_wave_of_endings_and_a_slow_commit_is_mended() {
     let clock = manual_clock();
-    let app = TestApp::spawn_with(
-        |c| {
-            c.expiry_sweep_ms = 3_600_000;
-            c.reconcile_every_secs = 3600;
-        },
-        Some(clock.clone()),
-    )
-    .await;
+    let app = TestApp::spawn_for_passes(&clock).await;
     drop_with_timeout(&app, "wave", 4, 3600).await;
     let (_, order) = buy(&app, "wave", "alice", 2).await;
     let expiry = app.sale.expiry();
-    let cadence = sale::reconcile::Cadence {
-        grace: Duration::from_secs(60),
-        scan_every: Duration::from_secs(3600),
-        full_every: Duration::from_secs(3600),
-    };
+    let cadence = common::cadence(3600, 3600);
     let mut mark = sale::reconcile::Watermark::default();
     clock.advance(chrono::Duration::seconds(61));
     let first = expiry.reconcile_since(&mut mark, &cadence).await.unwrap();

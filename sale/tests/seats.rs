@@ -742,14 +742,7 @@ async fn the_reconciler_gives_back_seats_of_an_order_that_ended_unseen() {
         .await;
     assert_eq!(status, 201, "{order}");
     // The order is cancelled in PostgreSQL; Redis never hears of it.
-    let id: uuid::Uuid = order["id"].as_str().unwrap().parse().unwrap();
-    let cancelled = sale::store::orders::cancel_pending(&app.db, id, "ann")
-        .await
-        .unwrap();
-    assert!(matches!(
-        cancelled,
-        sale::store::orders::Cancel::Cancelled(_)
-    ));
+    app.cancel_unseen(&order, "ann").await;
     assert_eq!(app.redis_sold("recon").await, 1);
     let early = app.sale.reconcile(Duration::ZERO).await.unwrap();
     assert_eq!(
@@ -777,14 +770,7 @@ async fn the_reconciler_gives_back_seats_of_an_order_that_ended_unseen() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn between_full_passes_seats_of_an_order_that_ended_unseen_are_given_back() {
     let clock = ManualClock::new(chrono::Utc::now());
-    let app = TestApp::spawn_with(
-        |c| {
-            c.expiry_sweep_ms = 3_600_000;
-            c.reconcile_every_secs = 3600;
-        },
-        Some(clock.clone()),
-    )
-    .await;
+    let app = TestApp::spawn_for_passes(&clock).await;
     app.seated_sale("recon2").await;
     let (_, hold) = app
         .hold("recon2", "ann", "1", json!({"seats": [seat("H", 3)]}))
@@ -796,21 +782,10 @@ async fn between_full_passes_seats_of_an_order_that_ended_unseen_are_given_back(
     assert_eq!(status, 201, "{order}");
     let expiry = app.sale.expiry();
     let mut mark = sale::reconcile::Watermark::default();
-    let cadence = sale::reconcile::Cadence {
-        grace: Duration::from_secs(60),
-        scan_every: Duration::from_secs(3600),
-        full_every: Duration::from_secs(3600),
-    };
+    let cadence = common::cadence(3600, 3600);
     let first = expiry.reconcile_since(&mut mark, &cadence).await.unwrap();
     assert!(first.full);
-    let id: uuid::Uuid = order["id"].as_str().unwrap().parse().unwrap();
-    let cancelled = sale::store::orders::cancel_pending(&app.db, id, "ann")
-        .await
-        .unwrap();
-    assert!(matches!(
-        cancelled,
-        sale::store::orders::Cancel::Cancelled(_)
-    ));
+    app.cancel_unseen(&order, "ann").await;
     assert_eq!(app.redis_sold("recon2").await, 1);
     clock.advance(chrono::Duration::seconds(10));
     let done = expiry.reconcile_since(&mut mark, &cadence).await.unwrap();

@@ -66,6 +66,33 @@ impl TestApp {
     }
 
     /// A service with its settings adjusted and, optionally, a manual clock.
+    /// A sale on `clock` whose expiry sweep and background reconciler wait
+    /// an hour after their first tick: the test runs the passes.
+    pub async fn spawn_for_passes(clock: &ManualClock) -> Self {
+        Self::spawn_with(
+            |c| {
+                c.expiry_sweep_ms = 3_600_000;
+                c.reconcile_every_secs = 3600;
+            },
+            Some(clock.clone()),
+        )
+        .await
+    }
+
+    /// Cancels `order` (a placed order's JSON) of `user` in PostgreSQL
+    /// only, as a process dying before Redis heard of it leaves it; its id.
+    pub async fn cancel_unseen(&self, order: &Value, user: &str) -> uuid::Uuid {
+        let id: uuid::Uuid = order["id"].as_str().unwrap().parse().unwrap();
+        let cancelled = sale::store::orders::cancel_pending(&self.db, id, user)
+            .await
+            .unwrap();
+        assert!(matches!(
+            cancelled,
+            sale::store::orders::Cancel::Cancelled(_)
+        ));
+        id
+    }
+
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config), clock: Option<ManualClock>) -> Self {
         if std::env::var("TEST_LOG").is_ok() {
             runtime::telemetry::init_tracing(false);
@@ -639,4 +666,14 @@ pub async fn check_invariants(
     let lost: Vec<_> = acknowledged.difference(&recorded).collect();
     assert!(lost.is_empty(), "acknowledged but not recorded: {lost:?}");
     units
+}
+
+/// The reconciler's cadence of a test: a 60 s grace, scans and full passes
+/// every so many seconds.
+pub fn cadence(scan_secs: u64, full_secs: u64) -> sale::reconcile::Cadence {
+    sale::reconcile::Cadence {
+        grace: std::time::Duration::from_secs(60),
+        scan_every: std::time::Duration::from_secs(scan_secs),
+        full_every: std::time::Duration::from_secs(full_secs),
+    }
 }
