@@ -149,14 +149,21 @@ async fn postings_off(app: &TestApp) -> i64 {
     .unwrap()
 }
 
-#[tokio::test]
-async fn walking_the_postings_answers_what_the_gin_answers() {
+/// A sale with the test catalog loaded and its postings built (words in
+/// 100 events or more posted).
+async fn posted_catalog() -> TestApp {
     let app = TestApp::spawn().await;
     sqlx::raw_sql(CATALOG).execute(&app.db).await.unwrap();
     sqlx::query("SELECT search_rebuild_postings(100, 100000)")
         .execute(&app.db)
         .await
         .unwrap();
+    app
+}
+
+#[tokio::test]
+async fn walking_the_postings_answers_what_the_gin_answers() {
+    let app = posted_catalog().await;
     let posted: i64 = sqlx::query_scalar("SELECT count(*) FROM search_posted")
         .fetch_one(&app.db)
         .await
@@ -177,12 +184,7 @@ async fn walking_the_postings_answers_what_the_gin_answers() {
 
 #[tokio::test]
 async fn the_triggers_keep_the_postings_with_the_documents() {
-    let app = TestApp::spawn().await;
-    sqlx::raw_sql(CATALOG).execute(&app.db).await.unwrap();
-    sqlx::query("SELECT search_rebuild_postings(100, 100000)")
-        .execute(&app.db)
-        .await
-        .unwrap();
+    let app = posted_catalog().await;
     sqlx::raw_sql(
         "INSERT INTO events (id, name, performers, venue_id, starts_at, genre)
            VALUES ('new1', 'Gala alpha psi', ARRAY['Band 1'], 'v3', now() + interval '1 hour', 'Pop'),
@@ -249,12 +251,7 @@ fn other_way(plan: &[String]) -> &String {
 
 #[tokio::test]
 async fn a_common_word_walks_its_postings_and_not_the_gin() {
-    let app = TestApp::spawn().await;
-    sqlx::raw_sql(CATALOG).execute(&app.db).await.unwrap();
-    sqlx::query("SELECT search_rebuild_postings(100, 100000)")
-        .execute(&app.db)
-        .await
-        .unwrap();
+    let app = posted_catalog().await;
     let mut conn = app.db.acquire().await.unwrap();
     sqlx::raw_sql(&format!(
         "SET plan_cache_mode = force_custom_plan; PREPARE q AS {}",
