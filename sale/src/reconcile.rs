@@ -36,6 +36,9 @@
 //! rebuilt from PostgreSQL, dated 0, whose order is still holding) waits
 //! for the next full pass: units held too long, an undersell, never an
 //! oversell.
+//!
+//! One module of some 450 lines: the three kinds of pass share their
+//! tally, their page sizes and the releases, and read best together.
 
 use crate::expiry::Expiry;
 use crate::gate::{buckets, GateKeys, ReservationRecord};

@@ -29,6 +29,9 @@
 //! (joins are never refused for it; the counts of a failed share stay
 //! local).
 //!
+//! One module (about 470 lines before its tests): counting, the shares
+//! and the warm path write the same entries under one lock.
+//!
 //! Memory: a drop or network is kept while it was counted in the current or
 //! the previous window (pruned at each share), at most [`MAX_KEPT`] of them,
 //! and a share carries every drop and the [`MAX_SHARED_NETWORKS`] networks
