@@ -20,7 +20,7 @@
 //! ahead + current) / 10 s`. What a challenge reads is every node's count as
 //! last read plus this node's counts since, or this node's own count if that
 //! is higher: a burst here counts at once, one on other nodes about a
-//! second later. Except a warm network's (more than [`WARM`] challenges
+//! second later. Except a warm network's ([`WARM`] or more challenges
 //! in the window): each of its challenges is shared at once, one pipeline
 //! on the challenge path ([`Heat::count_shared`]), so a farm's burst split
 //! over the nodes behind a balancer meets its whole rate while it lasts.
