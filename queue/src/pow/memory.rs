@@ -183,11 +183,9 @@ pub(super) struct Hard {
 }
 
 impl Hard {
-    pub fn new(key: &[u8], cost: Argon2Cost) -> Self {
-        let key_signing = Keyed::new(key)
-            .mac(b"altcha-key-signature")
-            .finalize()
-            .into_bytes();
+    /// Its key-signing key derived with `signer` (the challenges' key).
+    pub fn new(signer: &Keyed, cost: Argon2Cost) -> Self {
+        let key_signing = signer.mac(b"altcha-key-signature").finalize().into_bytes();
         Self {
             cost,
             key_signer: Keyed::new(&key_signing),

@@ -166,8 +166,7 @@ fn challenge_of(salt: &str, number: u64) -> String {
 /// on its own.
 #[derive(Clone)]
 pub struct Challenger {
-    key: Arc<[u8]>,
-    /// Signs challenges with `key`.
+    /// Signs challenges with the proof-of-work key.
     signer: Keyed,
     /// `maxnumber` at rest; 0 turns proof of work off on this node.
     pub base: u64,
@@ -308,18 +307,18 @@ impl ProofOfWork {
 
 impl Challenger {
     pub fn new(key: &[u8], base: u64, ttl: Duration) -> Self {
+        let signer = Keyed::new(key);
         Self {
-            key: key.into(),
-            signer: Keyed::new(key),
+            hard: memory::Hard::new(&signer, Argon2Cost::default()),
+            signer,
             base,
             ttl,
-            hard: memory::Hard::new(key, Argon2Cost::default()),
         }
     }
 
     /// The same, with the memory-hard function's cost.
     pub fn with_argon2(mut self, cost: Argon2Cost) -> Self {
-        self.hard = memory::Hard::new(&self.key, cost);
+        self.hard = memory::Hard::new(&self.signer, cost);
         self
     }
 
