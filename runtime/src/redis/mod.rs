@@ -161,6 +161,21 @@ impl Redis {
         command
     }
 
+    /// The values of `fields` in the hash at `key` (HMGET, bounded), `None`
+    /// where a field is missing; no call at all for no fields.
+    pub async fn hash_values(
+        &self,
+        key: &str,
+        fields: &[String],
+    ) -> RedisResult<Vec<Option<String>>> {
+        if fields.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut command = redis::cmd("HMGET");
+        command.arg(key).arg(fields);
+        bounded(command.query_async(&mut self.clone())).await
+    }
+
     /// Runs groups of commands, each group's keys in one slot (one drop's),
     /// and returns every reply in order: one pipeline, one round trip, on a
     /// single Redis; one pipeline per group, concurrently, on a cluster

@@ -300,14 +300,11 @@ impl StockGate {
         slot: &GateKeys,
         order_ids: &[Uuid],
     ) -> redis::RedisResult<Vec<ReservationRecord>> {
-        if order_ids.is_empty() {
-            return Ok(Vec::new());
-        }
         let fields: Vec<String> = order_ids.iter().map(Uuid::to_string).collect();
-        let mut command = redis::cmd("HMGET");
-        command.arg(slot.reservations()).arg(&fields);
-        let values: Vec<Option<String>> =
-            bounded(command.query_async(&mut self.redis.clone())).await?;
+        let values = self
+            .redis
+            .hash_values(&slot.reservations(), &fields)
+            .await?;
         Ok(fields
             .iter()
             .zip(values)

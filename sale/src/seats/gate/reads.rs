@@ -55,14 +55,11 @@ impl SeatGate {
         drop_id: &str,
         hold_ids: &[Uuid],
     ) -> redis::RedisResult<Vec<Uuid>> {
-        if hold_ids.is_empty() {
-            return Ok(Vec::new());
-        }
         let fields: Vec<String> = hold_ids.iter().map(Uuid::to_string).collect();
-        let mut command = redis::cmd("HMGET");
-        command.arg(self.keys(drop_id).holds()).arg(&fields);
-        let values: Vec<Option<String>> =
-            bounded(command.query_async(&mut self.redis.clone())).await?;
+        let values = self
+            .redis
+            .hash_values(&self.keys(drop_id).holds(), &fields)
+            .await?;
         Ok(hold_ids
             .iter()
             .zip(values)
