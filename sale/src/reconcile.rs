@@ -187,9 +187,13 @@ impl Expiry {
                 let ordered = self.seats.ordered_holds_among(drop_id, page).await?;
                 self.release_holds(drop_id, ordered, done).await?;
             }
+            let stock: Vec<&&EndedOrder> = ended.iter().filter(|o| o.hold_id.is_none()).collect();
+            if stock.is_empty() {
+                continue;
+            }
             let k = self.gate.bucket_count(drop_id).await?;
             let mut by_slot: BTreeMap<u32, Vec<Uuid>> = BTreeMap::new();
-            for order in ended.iter().filter(|o| o.hold_id.is_none()) {
+            for order in stock {
                 let bucket = if k > 1 {
                     buckets::bucket_of(&order.user_id, k)
                 } else {

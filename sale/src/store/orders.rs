@@ -317,7 +317,7 @@ pub async fn ended_since(db: &PgPool, since: Option<DateTime<Utc>>) -> sqlx::Res
 }
 
 /// Orders read per page by [`ended_since`].
-pub const ENDED_PAGE: i64 = 1000;
+const ENDED_PAGE: i64 = 1000;
 
 /// What [`ended_since`] read.
 #[derive(Debug)]
