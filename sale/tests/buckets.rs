@@ -242,16 +242,8 @@ async fn lost_releases_in_each_bucket_are_mended_between_full_passes() {
     let app = TestApp::spawn_with(|c| c.reconcile_every_secs = 3600, None).await;
     let k = 2;
     bucketed_drop(&app, "mend", 4, k, json!({})).await;
-    let expiry = app.sale.expiry();
-    let cadence = common::cadence(3600, 3600);
-    let mut mark = sale::reconcile::Watermark::default();
-    assert!(
-        expiry
-            .reconcile_since(&mut mark, &cadence)
-            .await
-            .unwrap()
-            .full
-    );
+    let mut passes = common::Passes::new(&app, None, 3600, 3600);
+    assert!(passes.after(0).await.full);
     for b in 0..k {
         let user = &users_in(b, k, 1, "mend")[0];
         let (status, order) = buy(&app, "mend", user, 2).await;
@@ -259,10 +251,10 @@ async fn lost_releases_in_each_bucket_are_mended_between_full_passes() {
         app.cancel_unseen(&order, user).await;
     }
     assert_eq!(redis_left(&app, "mend", k).await, 0, "Redis never heard");
-    let done = expiry.reconcile_since(&mut mark, &cadence).await.unwrap();
+    let done = passes.after(0).await;
     assert_eq!((done.scanned, done.stale_released), (false, 2), "{done:?}");
     assert_eq!(redis_left(&app, "mend", k).await, 4);
-    let again = expiry.reconcile_since(&mut mark, &cadence).await.unwrap();
+    let again = passes.after(0).await;
     assert_eq!(again.stale_released, 0);
     app.stop().await;
 }

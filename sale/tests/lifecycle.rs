@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{TestApp, WEBHOOK_SECRET};
+use common::{Passes, TestApp, WEBHOOK_SECRET};
 use sale::clock::ManualClock;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -480,12 +480,9 @@ async fn between_full_passes_a_record_is_looked_up_once_when_it_crosses_the_grac
     drop_with_timeout(&app, "once", 10, 3600).await;
     assert_eq!(buy(&app, "once", "alice", 2).await.0, 201);
     assert_eq!(buy(&app, "once", "bob", 1).await.0, 201);
-    let expiry = app.sale.expiry();
-    let cadence = common::cadence(30, 600);
-    let mut mark = sale::reconcile::Watermark::default();
-    let mut pass = async |advance_secs: i64| {
-        clock.advance(chrono::Duration::seconds(advance_secs));
-        let done = expiry.reconcile_since(&mut mark, &cadence).await.unwrap();
+    let mut passes = Passes::new(&app, Some(&clock), 30, 600);
+    let mut pass = async |secs: i64| {
+        let done = passes.after(secs).await;
         (done.full, done.scanned, done.checked)
     };
 
@@ -517,27 +514,21 @@ async fn between_full_passes_lost_releases_and_orphans_are_still_released() {
     drop_with_timeout(&app, "lost", 6, 600).await;
     let (_, alice) = buy(&app, "lost", "alice", 2).await;
     let (_, bob) = buy(&app, "lost", "bob", 2).await;
-    let expiry = app.sale.expiry();
-    let cadence = common::cadence(60, 3600);
-    let mut mark = sale::reconcile::Watermark::default();
-    let mut pass = async |advance_secs: i64| {
-        clock.advance(chrono::Duration::seconds(advance_secs));
-        expiry.reconcile_since(&mut mark, &cadence).await.unwrap()
-    };
-    pass(0).await;
-    assert_eq!(pass(61).await.checked, 2, "both looked up: holding");
+    let mut passes = Passes::new(&app, Some(&clock), 60, 3600);
+    passes.after(0).await;
+    assert_eq!(passes.after(61).await.checked, 2, "both looked up: holding");
 
     // Alice cancels; the process dies before Redis hears of it.
     app.cancel_unseen(&alice, "alice").await;
     assert_eq!(app.redis_sold("lost").await, 4);
-    let done = pass(10).await;
+    let done = passes.after(10).await;
     assert_eq!(
         (done.full, done.scanned, done.stale_released),
         (false, false, 1),
         "{done:?}"
     );
     assert_eq!(app.redis_sold("lost").await, 2);
-    assert_eq!(pass(10).await.stale_released, 0, "released once");
+    assert_eq!(passes.after(10).await.stale_released, 0, "released once");
 
     // Bob's order expires; the sweeper dies before releasing it in Redis.
     clock.advance(chrono::Duration::seconds(600));
@@ -548,10 +539,14 @@ async fn between_full_passes_lost_releases_and_orphans_are_still_released() {
     assert_eq!(expired.len(), 1);
     let bob_id: uuid::Uuid = bob["id"].as_str().unwrap().parse().unwrap();
     assert_eq!(expired[0].id, bob_id);
-    let done = pass(10).await;
+    let done = passes.after(10).await;
     assert_eq!((done.full, done.stale_released), (false, 1), "{done:?}");
     assert_eq!(app.redis_sold("lost").await, 0);
-    assert_eq!(pass(60).await.stale_released, 0, "and the scan finds none");
+    assert_eq!(
+        passes.after(60).await.stale_released,
+        0,
+        "and the scan finds none"
+    );
 
     // A process reserves for carol and dies before recording.
     let orphan_id = uuid::Uuid::now_v7();
@@ -570,13 +565,13 @@ async fn between_full_passes_lost_releases_and_orphans_are_still_released() {
         .await
         .unwrap();
     assert!(matches!(reserved, sale::gate::Reservation::Reserved { .. }));
-    let done = pass(30).await;
+    let done = passes.after(30).await;
     assert_eq!(
         (done.scanned, done.orphans_released),
         (false, 0),
         "{done:?}"
     );
-    let done = pass(31).await;
+    let done = passes.after(31).await;
     assert_eq!(
         (done.full, done.scanned, done.checked, done.orphans_released),
         (false, true, 1, 1),
@@ -594,14 +589,8 @@ async fn what_the_passes_between_miss_the_next_full_pass_releases() {
     let app = TestApp::spawn_for_passes(&clock).await;
     drop_with_timeout(&app, "hand", 4, 3600).await;
     let (_, order) = buy(&app, "hand", "alice", 2).await;
-    let expiry = app.sale.expiry();
-    let cadence = common::cadence(60, 600);
-    let mut mark = sale::reconcile::Watermark::default();
-    let mut pass = async |advance_secs: i64| {
-        clock.advance(chrono::Duration::seconds(advance_secs));
-        expiry.reconcile_since(&mut mark, &cadence).await.unwrap()
-    };
-    pass(61).await;
+    let mut passes = Passes::new(&app, Some(&clock), 60, 600);
+    passes.after(61).await;
     let id: uuid::Uuid = order["id"].as_str().unwrap().parse().unwrap();
     sqlx::query("UPDATE orders SET status = 'cancelled', updated_at = now() - interval '1 hour' WHERE id = $1")
         .bind(id)
@@ -612,10 +601,10 @@ async fn what_the_passes_between_miss_the_next_full_pass_releases() {
         .execute(&app.db)
         .await
         .unwrap();
-    let done = pass(10).await;
+    let done = passes.after(10).await;
     assert_eq!((done.full, done.stale_released), (false, 0), "{done:?}");
     assert_eq!(app.redis_sold("hand").await, 2);
-    let done = pass(600).await;
+    let done = passes.after(600).await;
     assert_eq!((done.full, done.stale_released), (true, 1), "{done:?}");
     assert_eq!(app.redis_sold("hand").await, 0);
     common::check_invariants(&app.db, "hand", &Default::default()).await;
@@ -631,11 +620,8 @@ async fn a_lost_release_behind_a_wave_of_endings_and_a_slow_commit_is_mended() {
     let app = TestApp::spawn_for_passes(&clock).await;
     drop_with_timeout(&app, "wave", 4, 3600).await;
     let (_, order) = buy(&app, "wave", "alice", 2).await;
-    let expiry = app.sale.expiry();
-    let cadence = common::cadence(3600, 3600);
-    let mut mark = sale::reconcile::Watermark::default();
-    clock.advance(chrono::Duration::seconds(61));
-    let first = expiry.reconcile_since(&mut mark, &cadence).await.unwrap();
+    let mut passes = Passes::new(&app, Some(&clock), 3600, 3600);
+    let first = passes.after(61).await;
     assert_eq!((first.full, first.checked), (true, 1));
 
     // 1,200 orders of others ended (their releases reached Redis), dated
@@ -665,8 +651,7 @@ async fn a_lost_release_behind_a_wave_of_endings_and_a_slow_commit_is_mended() {
         "dated before now"
     );
     assert_eq!(app.redis_sold("wave").await, 2);
-    clock.advance(chrono::Duration::seconds(10));
-    let done = expiry.reconcile_since(&mut mark, &cadence).await.unwrap();
+    let done = passes.after(10).await;
     assert_eq!((done.scanned, done.stale_released), (false, 1), "{done:?}");
     assert_eq!(app.redis_sold("wave").await, 0);
 }

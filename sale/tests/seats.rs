@@ -780,15 +780,12 @@ async fn between_full_passes_seats_of_an_order_that_ended_unseen_are_given_back(
         .place_in("recon2", &app.admit("ann", "recon2"), "o", &body)
         .await;
     assert_eq!(status, 201, "{order}");
-    let expiry = app.sale.expiry();
-    let mut mark = sale::reconcile::Watermark::default();
-    let cadence = common::cadence(3600, 3600);
-    let first = expiry.reconcile_since(&mut mark, &cadence).await.unwrap();
+    let mut passes = common::Passes::new(&app, Some(&clock), 3600, 3600);
+    let first = passes.after(0).await;
     assert!(first.full);
     app.cancel_unseen(&order, "ann").await;
     assert_eq!(app.redis_sold("recon2").await, 1);
-    clock.advance(chrono::Duration::seconds(10));
-    let done = expiry.reconcile_since(&mut mark, &cadence).await.unwrap();
+    let done = passes.after(10).await;
     assert_eq!((done.scanned, done.stale_released), (false, 1), "{done:?}");
     assert_eq!(app.redis_sold("recon2").await, 0);
     app.stop().await;

@@ -668,12 +668,37 @@ pub async fn check_invariants(
     units
 }
 
-/// The reconciler's cadence of a test: a 60 s grace, scans and full passes
-/// every so many seconds.
-pub fn cadence(scan_secs: u64, full_secs: u64) -> sale::reconcile::Cadence {
-    sale::reconcile::Cadence {
-        grace: std::time::Duration::from_secs(60),
-        scan_every: std::time::Duration::from_secs(scan_secs),
-        full_every: std::time::Duration::from_secs(full_secs),
+/// The background reconciler's passes, run by a test: a 60 s grace, scans
+/// and full passes every so many seconds, the pass's memory kept between.
+pub struct Passes {
+    expiry: sale::expiry::Expiry,
+    clock: Option<ManualClock>,
+    cadence: sale::reconcile::Cadence,
+    mark: sale::reconcile::Watermark,
+}
+
+impl Passes {
+    pub fn new(app: &TestApp, clock: Option<&ManualClock>, scan_secs: u64, full_secs: u64) -> Self {
+        Self {
+            expiry: app.sale.expiry(),
+            clock: clock.cloned(),
+            cadence: sale::reconcile::Cadence {
+                grace: std::time::Duration::from_secs(60),
+                scan_every: std::time::Duration::from_secs(scan_secs),
+                full_every: std::time::Duration::from_secs(full_secs),
+            },
+            mark: sale::reconcile::Watermark::default(),
+        }
+    }
+
+    /// One pass, once the clock moved on `secs` seconds.
+    pub async fn after(&mut self, secs: i64) -> sale::reconcile::Reconciled {
+        if let Some(clock) = &self.clock {
+            clock.advance(chrono::Duration::seconds(secs));
+        }
+        self.expiry
+            .reconcile_since(&mut self.mark, &self.cadence)
+            .await
+            .unwrap()
     }
 }
