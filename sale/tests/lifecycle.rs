@@ -32,6 +32,33 @@ async fn drop_with_timeout(app: &TestApp, id: &str, stock: i64, timeout_secs: i6
     .await;
 }
 
+/// Reserves 2 units for `user` in Redis only (key `<user>-key`), as a
+/// process that died before recording leaves them; the order id.
+async fn reserve_unrecorded(
+    app: &TestApp,
+    clock: &ManualClock,
+    drop: &str,
+    user: &str,
+) -> uuid::Uuid {
+    let order_id = uuid::Uuid::now_v7();
+    let reserved = app
+        .sale
+        .gate
+        .reserve(
+            drop,
+            user,
+            "jti",
+            2,
+            sale::clock::Clock::now(clock).timestamp_millis(),
+            order_id,
+            &format!("{user}-key"),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(reserved, sale::gate::Reservation::Reserved { .. }));
+    order_id
+}
+
 async fn redis_held_users(app: &TestApp, drop: &str) -> i64 {
     redis::cmd("HLEN")
         .arg(format!("{}:{{{drop}}}:held", app.prefix))
@@ -417,22 +444,7 @@ async fn orphan_reservations_are_released_within_the_grace_period() {
     assert_eq!(status, 201);
 
     // A process reserved and died before recording (simulated: reserve only).
-    let orphan_id = uuid::Uuid::now_v7();
-    let reserved = app
-        .sale
-        .gate
-        .reserve(
-            "orph",
-            "bob",
-            "jti",
-            2,
-            sale::clock::Clock::now(&clock).timestamp_millis(),
-            orphan_id,
-            "bob-key",
-        )
-        .await
-        .unwrap();
-    assert!(matches!(reserved, sale::gate::Reservation::Reserved { .. }));
+    let orphan_id = reserve_unrecorded(&app, &clock, "orph", "bob").await;
     // And one order was cancelled in PostgreSQL whose Redis release was lost.
     app.cancel_unseen(&recorded, "alice").await;
     assert_eq!(app.redis_sold("orph").await, 4);
@@ -549,22 +561,7 @@ async fn between_full_passes_lost_releases_and_orphans_are_still_released() {
     );
 
     // A process reserves for carol and dies before recording.
-    let orphan_id = uuid::Uuid::now_v7();
-    let reserved = app
-        .sale
-        .gate
-        .reserve(
-            "lost",
-            "carol",
-            "jti",
-            2,
-            sale::clock::Clock::now(&clock).timestamp_millis(),
-            orphan_id,
-            "carol-key",
-        )
-        .await
-        .unwrap();
-    assert!(matches!(reserved, sale::gate::Reservation::Reserved { .. }));
+    reserve_unrecorded(&app, &clock, "lost", "carol").await;
     let done = passes.after(30).await;
     assert_eq!(
         (done.scanned, done.orphans_released),

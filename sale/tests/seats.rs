@@ -726,21 +726,27 @@ async fn a_seat_taken_reaches_an_open_stream_at_once() {
     app.stop().await;
 }
 
+/// A seated sale `drop` in which ann holds seat H3 and orders it; the order.
+async fn ordered_seat(app: &TestApp, drop: &str) -> Value {
+    app.seated_sale(drop).await;
+    let (_, hold) = app
+        .hold(drop, "ann", "1", json!({"seats": [seat("H", 3)]}))
+        .await;
+    let body = json!({"hold_id": hold["id"]}).to_string();
+    let (status, order) = app
+        .place_in(drop, &app.admit("ann", drop), "o", &body)
+        .await;
+    assert_eq!(status, 201, "{order}");
+    order
+}
+
 /// An ordered hold whose order PostgreSQL no longer holds (its release never
 /// reached Redis) is given back by the reconciler, once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reconciler_gives_back_seats_of_an_order_that_ended_unseen() {
     let clock = ManualClock::new(chrono::Utc::now());
     let app = TestApp::spawn_with(|c| c.expiry_sweep_ms = 3_600_000, Some(clock.clone())).await;
-    app.seated_sale("recon").await;
-    let (_, hold) = app
-        .hold("recon", "ann", "1", json!({"seats": [seat("H", 3)]}))
-        .await;
-    let body = json!({"hold_id": hold["id"]}).to_string();
-    let (status, order) = app
-        .place_in("recon", &app.admit("ann", "recon"), "o", &body)
-        .await;
-    assert_eq!(status, 201, "{order}");
+    let order = ordered_seat(&app, "recon").await;
     // The order is cancelled in PostgreSQL; Redis never hears of it.
     app.cancel_unseen(&order, "ann").await;
     assert_eq!(app.redis_sold("recon").await, 1);
@@ -771,15 +777,7 @@ async fn the_reconciler_gives_back_seats_of_an_order_that_ended_unseen() {
 async fn between_full_passes_seats_of_an_order_that_ended_unseen_are_given_back() {
     let clock = ManualClock::new(chrono::Utc::now());
     let app = TestApp::spawn_for_passes(&clock).await;
-    app.seated_sale("recon2").await;
-    let (_, hold) = app
-        .hold("recon2", "ann", "1", json!({"seats": [seat("H", 3)]}))
-        .await;
-    let body = json!({"hold_id": hold["id"]}).to_string();
-    let (status, order) = app
-        .place_in("recon2", &app.admit("ann", "recon2"), "o", &body)
-        .await;
-    assert_eq!(status, 201, "{order}");
+    let order = ordered_seat(&app, "recon2").await;
     let mut passes = common::Passes::new(&app, Some(&clock), 3600, 3600);
     let first = passes.after(0).await;
     assert!(first.full);
