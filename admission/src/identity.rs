@@ -5,7 +5,10 @@
 //! it). [`UserVerifier`] checks such tokens with whatever keys are configured: a
 //! shared secret (HS256/384/512), a PEM public key (RSA, EC or Ed25519) or a JWKS
 //! file; any of them may be combined. A token with `"operator"` in `roles` (or
-//! `role: "operator"`) is an operator.
+//! `role: "operator"`) is an operator. The provider may also say when the
+//! account was made (`account_created_at`, seconds since the epoch): the
+//! queue asks a young account for more proof of work (README, "Bot
+//! defence").
 //!
 //! [`DevIssuer`] signs such tokens with a dev secret; services expose it as
 //! `POST /api/dev/login` only in dev mode.
@@ -29,6 +32,10 @@ pub struct UserClaims {
     pub roles: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// When the account was made (Unix seconds), if the identity provider
+    /// says; Lineup reads it only to price a young account's proof of work.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_created_at: Option<u64>,
 }
 
 impl UserClaims {
@@ -231,7 +238,7 @@ impl DevIssuer {
 
     /// A token for `user`, valid for `ttl_secs`, with the operator role when asked.
     pub fn issue(&self, user: &str, operator: bool, ttl_secs: u64) -> anyhow::Result<String> {
-        let claims = UserClaims {
+        self.issue_claims(&UserClaims {
             sub: user.to_string(),
             exp: crate::unix_now() + ttl_secs,
             roles: if operator {
@@ -240,8 +247,30 @@ impl DevIssuer {
                 vec![]
             },
             role: None,
-        };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key)
+            account_created_at: None,
+        })
+    }
+
+    /// A fan's token for `user`, valid for `ttl_secs`, saying the account
+    /// was made at `account_created_at` (Unix seconds), as a provider that
+    /// knows it would.
+    pub fn issue_aged(
+        &self,
+        user: &str,
+        ttl_secs: u64,
+        account_created_at: u64,
+    ) -> anyhow::Result<String> {
+        self.issue_claims(&UserClaims {
+            sub: user.to_string(),
+            exp: crate::unix_now() + ttl_secs,
+            roles: vec![],
+            role: None,
+            account_created_at: Some(account_created_at),
+        })
+    }
+
+    fn issue_claims(&self, claims: &UserClaims) -> anyhow::Result<String> {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.key)
             .map_err(|e| anyhow::anyhow!("signing dev user token: {e}"))
     }
 }
@@ -272,6 +301,11 @@ mod tests {
             .verify(&issuer.issue("olga", true, 60).expect("t"))
             .expect("ok");
         assert!(op.is_operator());
+        assert_eq!(op.account_created_at, None);
+        let young = verifier()
+            .verify(&issuer.issue_aged("bea", 60, 1_700_000_000).expect("t"))
+            .expect("ok");
+        assert_eq!(young.account_created_at, Some(1_700_000_000));
     }
 
     #[test]
@@ -285,6 +319,7 @@ mod tests {
             exp: 1,
             roles: vec![],
             role: None,
+            account_created_at: None,
         };
         let old = jsonwebtoken::encode(
             &Header::default(),
@@ -317,6 +352,7 @@ mod tests {
             exp: crate::unix_now() + 60,
             roles: vec![],
             role: None,
+            account_created_at: None,
         };
         let token =
             jsonwebtoken::encode(&header, &claims, &pair.encoding_key().expect("k")).expect("t");

@@ -2,8 +2,9 @@
 //! against a queue asking for proof of work and trusting this machine's
 //! `X-Forwarded-For`, with the real per-address limits. Every human is
 //! admitted, no replay and no skipped proof joins, the farm behind few
-//! addresses meets a higher difficulty than the base, and the figures of
-//! the report are there.
+//! addresses meets a higher difficulty than the base, the spread farm's
+//! young accounts four times the base, and the figures of the report are
+//! there.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -38,6 +39,8 @@ async fn bots_pay_for_their_places_and_replays_never_join() {
         browser_mhs: 0.45,
         pow_algorithm: "SHA-256".into(),
         browser_argon2_ms: 110.0,
+        human_account_days: 400,
+        bot_account_days: 1,
         admit_per_sec: 20,
         seconds: 40,
         solver_threads: 2,
@@ -64,10 +67,14 @@ async fn bots_pay_for_their_places_and_replays_never_join() {
     assert!(!mixed.bots_admitted_by_kind.contains_key("skipper"));
     // The farm's /24 asks for challenges fast: its difficulty rose.
     assert!(mixed.max_difficulty_seen > 2_000, "{mixed:?}");
-    // The spread farm, each account in a /24 of its own, paid the base.
+    // The spread farm, each account in a /24 of its own, meets no rate:
+    // its young accounts pay POW_NEW_ACCOUNT_FACTOR (4) times the base,
+    // the humans' old ones the base.
     let asked = &mixed.mean_maxnumber_by_kind;
-    assert_eq!(asked["spread"], 2_000, "{mixed:?}");
+    assert_eq!(asked["spread"], 8_000, "{mixed:?}");
+    assert_eq!(asked["human"], 2_000, "{mixed:?}");
     assert!(asked["farm"] > asked["spread"], "{mixed:?}");
+    assert!(mixed.cpu_s_per_admission_by_kind["human"] > 0.0, "{mixed:?}");
     assert!(mixed.cpu_s_per_human_admission.unwrap() > 0.0);
     assert!(mixed.cpu_s_per_bot_admission.unwrap() > 0.0);
     assert!(result.human_extra_wait_s.is_some());

@@ -100,7 +100,11 @@ impl App {
             &settings.redis_prefix,
         )
         .with_argon2(config.argon2())
-        .with_knees(config.pow_drop_knee, config.pow_network_knee);
+        .with_knees(config.pow_drop_knee, config.pow_network_knee)
+        .with_new_accounts(crate::pow::NewAccounts::new(
+            config.pow_new_account_days,
+            config.pow_new_account_factor,
+        ));
         let captcha = crate::captcha::Captcha::new(
             &config.captcha(),
             settings.dev,

@@ -104,6 +104,18 @@ pub struct Config {
     #[arg(long, env = "POW_NETWORK_KNEE", default_value_t = 2)]
     pub pow_network_knee: u64,
 
+    /// A young account pays more proof of work: when the user token says
+    /// when the account was made (`account_created_at`), an account younger
+    /// than this many days is asked `POW_NEW_ACCOUNT_FACTOR` times the
+    /// difficulty. A token without the claim pays the base.
+    #[arg(long, env = "POW_NEW_ACCOUNT_DAYS", default_value_t = 30)]
+    pub pow_new_account_days: u64,
+
+    /// What a young account's difficulty is multiplied by (1: off; at most
+    /// 64).
+    #[arg(long, env = "POW_NEW_ACCOUNT_FACTOR", default_value_t = 4)]
+    pub pow_new_account_factor: u64,
+
     /// The key challenges are signed with, the same on every queue node
     /// (32 bytes or more). Unset: a random key for this process (only
     /// right for a single node).
@@ -206,6 +218,8 @@ impl Config {
             pow_heat_share_ms: 1000,
             pow_drop_knee: 200,
             pow_network_knee: 2,
+            pow_new_account_days: 30,
+            pow_new_account_factor: 4,
             pow_key: None,
             pow_ttl_secs: 120,
             pow_argon2_memory_kib: 8192,

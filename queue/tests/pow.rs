@@ -3,7 +3,8 @@
 //! wrong-difficulty solutions get a 4xx and change nothing; a drop the
 //! operator exempted needs none; the WebSocket takes the solution in its
 //! upgrade headers; a drop whose operator chose the memory-hard function
-//! (Argon2id) asks for it and refuses the other one.
+//! (Argon2id) asks for it and refuses the other one; a young account is
+//! asked for more work.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -297,4 +298,72 @@ async fn the_operator_sets_the_join_rates_at_which_the_difficulty_rises() {
             assert_eq!(last, BASE, "knee 200");
         }
     }
+}
+
+/// A young account (the user token's `account_created_at` within
+/// `POW_NEW_ACCOUNT_DAYS`) is asked `POW_NEW_ACCOUNT_FACTOR` times the
+/// difficulty, by either function; an old account, and a token that does
+/// not say, the base; with the factor at 1 nobody pays more. A young
+/// account's solution joins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_young_account_is_asked_for_more_work() {
+    const DAY: u64 = 86_400;
+    let deployment = Deployment::new().await;
+    deployment.create_drop("light", 100, 1.0, 100, 0).await;
+    deployment.create_drop("hard", 100, 1.0, 100, 0).await;
+    sqlx::query("INSERT INTO drop_access (drop_id, pow_algorithm) VALUES ('hard', 'ARGON2ID')")
+        .execute(&deployment.db)
+        .await
+        .unwrap();
+    let start = |factor: u64| {
+        Node::start(&deployment, move |config| {
+            config.pow_base_maxnumber = BASE;
+            config.pow_key = Some(KEY.into());
+            config.pow_argon2_memory_kib = 256;
+            config.pow_argon2_base_maxcounter = 4;
+            config.pow_new_account_days = 30;
+            config.pow_new_account_factor = factor;
+        })
+    };
+    let now = deployment.clock.now().timestamp() as u64;
+    let asked = |node: &Node, drop: &str, user: &str, created: Option<u64>| {
+        let token = match created {
+            Some(at) => deployment.aged_user_token(user, at),
+            None => deployment.user_token(user),
+        };
+        let request = node
+            .http
+            .get(node.url(&format!("/api/drops/{drop}/queue/challenge")))
+            .bearer_auth(token);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let max = |body: &Value| {
+        body["maxnumber"]
+            .as_u64()
+            .or_else(|| body["parameters"]["data"]["max"].as_u64())
+            .unwrap_or_else(|| panic!("no difficulty in {body}"))
+    };
+
+    let node = start(4).await;
+    node.knows("light").await;
+    node.knows("hard").await;
+    let young = Some(now - DAY);
+    let old = Some(now - 400 * DAY);
+    assert_eq!(max(&asked(&node, "light", "old", old).await), BASE);
+    assert_eq!(max(&asked(&node, "light", "unsaid", None).await), BASE);
+    let body = asked(&node, "light", "young", young).await;
+    assert_eq!(max(&body), 4 * BASE);
+    assert_eq!(max(&asked(&node, "hard", "old", old).await), 4);
+    assert_eq!(max(&asked(&node, "hard", "young", young).await), 16);
+
+    let challenge: Challenge = serde_json::from_value(body).unwrap();
+    let solution = encode(&solve(&challenge).unwrap());
+    assert_eq!(
+        join(&node, &deployment, "light", "young", Some(&solution)).await,
+        (200, String::new())
+    );
+
+    let off = start(1).await;
+    off.knows("light").await;
+    assert_eq!(max(&asked(&off, "light", "young2", young).await), BASE);
 }

@@ -103,7 +103,11 @@ async fn solved(run: &Run, fan: &Fan, body: serde_json::Value) -> Option<String>
             true => work as f64 * run.args.browser_argon2_ms / 1e3,
             false => work as f64 / (run.args.browser_mhs * 1e6),
         };
-        run.tally().human_cpu += browser;
+        {
+            let mut tally = run.tally();
+            tally.human_cpu += browser;
+            *tally.cpu_by_kind.entry("human".into()).or_default() += browser;
+        }
         if let Some(left) = Duration::try_from_secs_f64(browser)
             .ok()
             .and_then(|b| b.checked_sub(spent))
@@ -111,7 +115,12 @@ async fn solved(run: &Run, fan: &Fan, body: serde_json::Value) -> Option<String>
             tokio::time::sleep(left).await;
         }
     } else {
-        run.tally().bot_cpu += spent.as_secs_f64();
+        let mut tally = run.tally();
+        tally.bot_cpu += spent.as_secs_f64();
+        *tally
+            .cpu_by_kind
+            .entry(format!("{:?}", fan.kind).to_lowercase())
+            .or_default() += spent.as_secs_f64();
     }
     Some(solution)
 }

@@ -15,6 +15,12 @@
 //!   offer their admission token for another account and another drop;
 //! - **(d) skippers**: joins with no solution or an unsolved one.
 //!
+//! Every fan's user token says when its account was made, as the site's
+//! identity provider would: the humans' `--human-account-days` ago (400),
+//! the bots' `--bot-account-days` (1: a farm's accounts are young unless it
+//! aged or bought them; the queue asks a young account for
+//! `POW_NEW_ACCOUNT_FACTOR` times the work).
+//!
 //! `--pow-algorithm ARGON2ID` sets both drops to the memory-hard function
 //! (ALTCHA PoW v2's Argon2id, as an operator would): humans then wait out
 //! `--browser-argon2-ms` per key derived (the fan page's hash-wasm worker
@@ -33,7 +39,8 @@
 //! phase with the humans alone (their wait without bots), then the mix.
 //!
 //! Report: the share of admitted fans that were bots, CPU-seconds per bot
-//! admission and per human admission, the humans' extra wait, and the
+//! admission and per human admission (and per admission of each kind),
+//! the humans' extra wait, and the
 //! replays and skips that joined (must be 0; the run fails otherwise).
 //!
 //! The parts: this file (flags, the cast, the phases, the report),
@@ -91,6 +98,15 @@ pub struct Args {
     /// `node web/tests/pow-bench.mjs --argon2`).
     #[arg(long, default_value_t = 110.0)]
     pub browser_argon2_ms: f64,
+    /// How old the humans' accounts are, days (the user token's
+    /// `account_created_at`, as the site's identity provider would say).
+    #[arg(long, default_value_t = 400)]
+    pub human_account_days: u64,
+    /// How old the bots' accounts are, days: a farm's are young unless it
+    /// bought or aged them (the queue asks accounts younger than its
+    /// POW_NEW_ACCOUNT_DAYS for POW_NEW_ACCOUNT_FACTOR times the work).
+    #[arg(long, default_value_t = 1)]
+    pub bot_account_days: u64,
     /// The drop's admission rate, fans per second.
     #[arg(long, default_value_t = 20)]
     pub admit_per_sec: u32,
@@ -140,6 +156,8 @@ pub struct Phase {
     pub bot_cpu_s: f64,
     pub cpu_s_per_human_admission: Option<f64>,
     pub cpu_s_per_bot_admission: Option<f64>,
+    /// Solving time per admission of each kind (human: browser time).
+    pub cpu_s_per_admission_by_kind: std::collections::BTreeMap<String, f64>,
     /// Humans' time from arrival to admission, seconds.
     pub human_wait_mean_s: Option<f64>,
     pub human_wait_p90_s: Option<f64>,
@@ -168,6 +186,8 @@ struct Tally {
     admitted: Vec<(Kind, f64)>,
     human_cpu: f64,
     bot_cpu: f64,
+    /// Per kind: the solving time (a human's: browser time), seconds.
+    cpu_by_kind: std::collections::BTreeMap<String, f64>,
     challenges: usize,
     max_difficulty: u64,
     /// Per kind: the sum of the difficulties asked, and how many.
@@ -302,11 +322,17 @@ async fn phase(args: &Args, drop: &str, bots: bool) -> anyhow::Result<Phase> {
         }
     }
     let mut tasks = Vec::new();
+    let now = admission::unix_now();
     for (n, (kind, address)) in cast.into_iter().enumerate() {
         let user = format!("{drop}-{kind:?}-{n}").to_lowercase();
+        let days = match kind {
+            Kind::Human => args.human_account_days,
+            _ => args.bot_account_days,
+        };
+        let created_at = now.saturating_sub(days.saturating_mul(86_400));
         let fan = Fan {
             kind,
-            token: run.issuer.issue(&user, false, 3600)?,
+            token: run.issuer.issue_aged(&user, 3600, created_at)?,
             user,
             address,
         };
@@ -346,6 +372,17 @@ fn report(run: &Run, seconds: f64) -> Phase {
     }
     let bots: usize = by_kind.values().sum();
     let per = |cpu: f64, n: usize| (n > 0).then(|| cpu / n as f64);
+    let cpu_per_kind = tally
+        .cpu_by_kind
+        .iter()
+        .filter_map(|(kind, cpu)| {
+            let admitted = match kind.as_str() {
+                "human" => humans,
+                _ => by_kind.get(kind).copied().unwrap_or(0),
+            };
+            per(*cpu, admitted).map(|each| (kind.clone(), each))
+        })
+        .collect();
     Phase {
         drop: run.drop.clone(),
         seconds,
@@ -361,6 +398,7 @@ fn report(run: &Run, seconds: f64) -> Phase {
         bot_cpu_s: tally.bot_cpu,
         cpu_s_per_human_admission: per(tally.human_cpu, humans),
         cpu_s_per_bot_admission: per(tally.bot_cpu, bots),
+        cpu_s_per_admission_by_kind: cpu_per_kind,
         human_wait_mean_s: (humans > 0).then(|| waits.iter().sum::<f64>() / humans as f64),
         human_wait_p90_s: waits
             .get((humans * 9).div_ceil(10).saturating_sub(1))

@@ -17,7 +17,7 @@ pub mod rest;
 pub mod ws;
 
 use crate::room::WaitingRoom;
-use admission::identity::{DevIssuer, UserVerifier};
+use admission::identity::{DevIssuer, UserClaims, UserVerifier};
 use admission::keys::Jwks;
 use axum::http::HeaderMap;
 use axum::Router;
@@ -134,6 +134,12 @@ pub fn router(state: HttpState) -> Router {
 
 /// The user of a request's bearer token.
 pub fn user_of(http: &HttpState, headers: &HeaderMap) -> Result<String, QueueError> {
+    claims_of(http, headers).map(|claims| claims.sub)
+}
+
+/// The claims of the user token a request carries (`Authorization:
+/// Bearer`).
+pub fn claims_of(http: &HttpState, headers: &HeaderMap) -> Result<UserClaims, QueueError> {
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -142,13 +148,16 @@ pub fn user_of(http: &HttpState, headers: &HeaderMap) -> Result<String, QueueErr
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .ok_or_else(|| QueueError::InvalidToken("a user token is required".into()))?;
-    verify_user(http, token)
+    verify_claims(http, token)
 }
 
 pub fn verify_user(http: &HttpState, token: &str) -> Result<String, QueueError> {
+    verify_claims(http, token).map(|claims| claims.sub)
+}
+
+fn verify_claims(http: &HttpState, token: &str) -> Result<UserClaims, QueueError> {
     http.users
         .verify(token.trim())
-        .map(|claims| claims.sub)
         .map_err(|e| QueueError::InvalidToken(e.to_string()))
 }
 

@@ -2,7 +2,7 @@
 //! draw, and the admission keys.
 
 use super::error::QueueError;
-use super::{check_rate, client_ip, user_of, HttpState};
+use super::{check_rate, claims_of, client_ip, user_of, HttpState};
 use crate::status::Status;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::HeaderMap;
@@ -69,7 +69,8 @@ async fn challenge(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, QueueError> {
-    let user = user_of(&http, &headers)?;
+    let claims = claims_of(&http, &headers)?;
+    let user = claims.sub;
     let client = client_ip(&http, peer.ip(), &headers);
     check_rate(&http, &user, client)?;
     let state = http.room.drop_state(&drop_id).await?;
@@ -77,10 +78,15 @@ async fn challenge(
         return Ok(Json(serde_json::json!({"required": false})));
     }
     let now = u64::try_from(http.room.statuses.clock.now().timestamp()).unwrap_or(0);
+    let young = http.pow.account_factor(claims.account_created_at, now);
     let mut body = if state.settings.pow_algorithm == admission::contract::PowAlgorithm::Argon2id {
         // One Argon2id derivation (milliseconds, megabytes): off the async
         // threads.
-        let max = http.pow.hard_difficulty(&drop_id, client).await;
+        let max = http
+            .pow
+            .hard_difficulty(&drop_id, client)
+            .await
+            .saturating_mul(young);
         let challenger = http.pow.challenger.clone();
         let challenge = tokio::task::spawn_blocking(move || {
             challenger.hard_challenge(&drop_id, &user, max, now)
@@ -90,7 +96,11 @@ async fn challenge(
         .ok_or_else(|| anyhow::anyhow!("the Argon2id cost cannot derive keys"))?;
         serde_json::to_value(challenge).map_err(anyhow::Error::from)?
     } else {
-        let maxnumber = http.pow.difficulty(&drop_id, client).await;
+        let maxnumber = http
+            .pow
+            .difficulty(&drop_id, client)
+            .await
+            .saturating_mul(young);
         let challenge = http
             .pow
             .challenger

@@ -23,7 +23,8 @@
 //! across every queue node (see `heat`: counted here at once, shared
 //! through Redis about once a second by a background task, so a node sees
 //! the others' with about a second's lag), up to 64 times the base; the
-//! knees are `POW_DROP_KNEE` and `POW_NETWORK_KNEE`. The fan sees none of
+//! knees are `POW_DROP_KNEE` and `POW_NETWORK_KNEE`; a young account pays
+//! a multiple of that (see `standing`). The fan sees none of
 //! it beyond "checking your browser". A drop can be exempted
 //! (`proof_of_work: false`).
 //!
@@ -33,7 +34,7 @@
 //!
 //! Inside: `solve` (the client's side: solving, encoding), `memory` (the
 //! Argon2id challenges), `heat` (the join rates, shared across nodes),
-//! `tests`.
+//! `standing` (what a young account pays), `tests`.
 
 use crate::spent::spend_once;
 use admission::contract::{DropKeys, PowAlgorithm};
@@ -51,6 +52,7 @@ use std::time::Duration;
 pub mod heat;
 mod memory;
 mod solve;
+mod standing;
 #[cfg(test)]
 mod tests;
 
@@ -59,6 +61,7 @@ pub use memory::{
     Parameters, ARGON2ID,
 };
 pub use solve::{encode, solve, solve_fast};
+pub use standing::{NewAccounts, MAX_NEW_ACCOUNT_FACTOR};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -184,6 +187,8 @@ pub struct ProofOfWork {
     drop_knee: u64,
     /// Likewise per client network (/24 or /64).
     network_knee: u64,
+    /// What a young account pays.
+    new_accounts: NewAccounts,
     heat: Arc<Heat>,
     redis: Redis,
     prefix: Arc<str>,
@@ -195,6 +200,7 @@ impl ProofOfWork {
             challenger: Challenger::new(key, base, ttl),
             drop_knee: 200,
             network_knee: 2,
+            new_accounts: NewAccounts::default(),
             heat: Arc::default(),
             redis,
             prefix: prefix.into(),
@@ -214,6 +220,19 @@ impl ProofOfWork {
         self.drop_knee = drop_knee.max(1);
         self.network_knee = network_knee.max(1);
         self
+    }
+
+    /// The same, asking young accounts for more work
+    /// (`POW_NEW_ACCOUNT_DAYS`, `POW_NEW_ACCOUNT_FACTOR`).
+    pub fn with_new_accounts(mut self, new_accounts: NewAccounts) -> Self {
+        self.new_accounts = new_accounts;
+        self
+    }
+
+    /// What the difficulty is multiplied by for an account made at
+    /// `created_at` (the user token's `account_created_at`), at `now_s`.
+    pub fn account_factor(&self, created_at: Option<u64>, now_s: u64) -> u64 {
+        self.new_accounts.factor(created_at, now_s)
     }
 
     /// The join rates this node reads (counted here, shared by

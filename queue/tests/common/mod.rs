@@ -155,6 +155,14 @@ impl Deployment {
             .issue(user, false, 3600)
             .unwrap()
     }
+
+    /// A fan's token saying the account was made at `created_at` (Unix
+    /// seconds).
+    pub fn aged_user_token(&self, user: &str, created_at: u64) -> String {
+        admission::identity::DevIssuer::new(USER_SECRET)
+            .issue_aged(user, 3600, created_at)
+            .unwrap()
+    }
 }
 
 /// One queue process of a deployment, with its pump driven by the test.
