@@ -30,6 +30,15 @@ pub fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
     Ok(Duration::from_millis(ticks * 1000 / TICKS_PER_SEC))
 }
 
+/// The CPU time the calling thread has run so far, to the nanosecond
+/// (`/proc/thread-self/schedstat`'s first field); None where the kernel
+/// does not keep it.
+pub fn thread_cpu_time() -> Option<Duration> {
+    let schedstat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let nanos = schedstat.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(nanos))
+}
+
 /// utime + stime (fields 14 and 15) of a `/proc/<pid>/stat` line. The
 /// command name (field 2) is in parentheses and may hold spaces and
 /// parentheses itself, so fields are counted after its last `)`.

@@ -31,7 +31,9 @@
 //! for those) with the tuned solver a farm would run
 //! (`queue::pow::solve_fast`: the salt hashed once, SHA-NI where the CPU
 //! has it; `--plain-bot-solver` for the plain one); a bot's CPU is its
-//! time spent solving (HTTP costs are left out on both sides). Addresses
+//! solver thread's CPU time while solving (`/proc/thread-self/schedstat`;
+//! the wall time where the kernel does not keep it), so a busy box does
+//! not inflate it; HTTP costs are left out on both sides. Addresses
 //! travel in `X-Forwarded-For`, so the queue must trust this machine as a
 //! proxy (`TRUSTED_PROXIES=127.0.0.1`). Everyone polls until admitted; a
 //! phase ends when every human is admitted and every replayer has
