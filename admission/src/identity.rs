@@ -34,8 +34,25 @@ pub struct UserClaims {
     pub role: Option<String>,
     /// When the account was made (Unix seconds), if the identity provider
     /// says; Lineup reads it only to price a young account's proof of work.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A value of another shape (a date string, a negative number) counts
+    /// as unsaid rather than making the token invalid.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "unix_seconds_or_none"
+    )]
     pub account_created_at: Option<u64>,
+}
+
+/// Whole Unix seconds (a fractional number is cut to them), or None for
+/// any other JSON value.
+fn unix_seconds_or_none<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u64>, D::Error> {
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(value
+        .as_u64()
+        .or_else(|| value.as_f64().filter(|s| *s >= 0.0).map(|s| s as u64)))
 }
 
 impl UserClaims {
@@ -306,6 +323,22 @@ mod tests {
             .verify(&issuer.issue_aged("bea", 60, 1_700_000_000).expect("t"))
             .expect("ok");
         assert_eq!(young.account_created_at, Some(1_700_000_000));
+    }
+
+    #[test]
+    fn an_account_time_of_another_shape_is_unsaid_not_invalid() {
+        let key = EncodingKey::from_secret(SECRET.as_bytes());
+        let exp = crate::unix_now() + 60;
+        let age = |created: serde_json::Value| {
+            let claims = serde_json::json!({"sub": "c", "exp": exp, "account_created_at": created});
+            let token = jsonwebtoken::encode(&Header::default(), &claims, &key).expect("t");
+            verifier().verify(&token).expect("valid").account_created_at
+        };
+        assert_eq!(age(serde_json::json!(1_700_000_000)), Some(1_700_000_000));
+        assert_eq!(age(serde_json::json!(1_700_000_000.7)), Some(1_700_000_000));
+        assert_eq!(age(serde_json::json!("2024-01-01T00:00:00Z")), None);
+        assert_eq!(age(serde_json::json!(-5)), None);
+        assert_eq!(age(serde_json::Value::Null), None);
     }
 
     #[test]
