@@ -792,20 +792,32 @@ function renderSelection() {
   $("picked-empty").hidden = picked.length > 0;
   $("seats-cap").textContent = String(cap());
   $("picked-total").textContent = picked.length ? seatMoney(total) : "–";
+  $("bar-count").textContent = picked.length === 1 ? "1 seat" : picked.length ? `${picked.length} seats` : "No seats yet";
+  $("bar-total").textContent = $("picked-total").textContent;
   renderButtons();
+}
+
+// The Hold button the fan sees: the panel's, or on a phone the bar's.
+const phoneWidth = window.matchMedia("(max-width: 52rem)");
+function holdButton() {
+  return phoneWidth.matches ? $("bar-hold") : $("hold");
 }
 
 // Focus goes where the fan can carry on: the Hold button, or the map when
 // there is nothing to hold.
 function focusAfterChange() {
-  if (!$("hold").disabled) $("hold").focus();
+  if (!holdButton().disabled) holdButton().focus();
   else $("seatmap").querySelector("[role=listbox]").focus();
 }
 
 function renderButtons() {
   const picked = seat.map ? seat.map.getSelected().length : 0;
-  $("hold").disabled = picked === 0 || seat.inFlight > 0 || Boolean(seat.hold);
-  $("hold").textContent = seat.inFlight ? "Holding your seats…" : "Hold these seats";
+  for (const button of [$("hold"), $("bar-hold")]) {
+    button.disabled = picked === 0 || seat.inFlight > 0 || Boolean(seat.hold);
+    button.textContent = seat.inFlight ? "Holding your seats…" : "Hold these seats";
+  }
+  // The phone's bar shows while there is something to hold or holding.
+  $("seat-bar").classList.toggle("idle", Boolean(seat.hold) || (picked === 0 && !seat.inFlight));
   $("best").disabled = seat.inFlight > 0 || Boolean(seat.hold);
   // Checkout waits for every hold request still in flight.
   $("checkout").disabled = !seat.hold || seat.inFlight > 0 || seat.busy;
@@ -1031,6 +1043,7 @@ $("buy-form").addEventListener("submit", buy);
 $("access-form").addEventListener("submit", submitCode);
 $("pay-form").addEventListener("submit", pay);
 $("hold").addEventListener("click", holdPicked);
+$("bar-hold").addEventListener("click", holdPicked);
 $("best-form").addEventListener("submit", holdBest);
 $("checkout").addEventListener("click", checkout);
 $("release").addEventListener("click", release);

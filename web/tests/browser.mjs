@@ -777,6 +777,16 @@ await step("seats taken while the fan was choosing are named in plain words", as
   await gina.touchscreen.tap(box.x + at.x, box.y + at.y);
   await gina.locator("#picked li").first().waitFor();
   assert.equal(await gina.locator("#picked li").count(), 1);
+  // On a phone the sum and Hold stay at the bottom of the screen while the
+  // map is in view (the panel's Hold, further down, is hidden at this width).
+  await gina.locator("#seatmap").scrollIntoViewIfNeeded();
+  const bar = await gina.locator("#seat-bar").boundingBox();
+  const screen = gina.viewportSize().height;
+  assert.ok(bar && bar.y + bar.height <= screen + 1 && bar.y > screen * 0.75, `the bar sits at the bottom of the screen: ${JSON.stringify(bar)}`);
+  assert.equal(await gina.locator("#bar-count").innerText(), "1 seat");
+  assert.match(await gina.locator("#bar-total").innerText(), /^€\d+/);
+  assert.ok(await gina.locator("#hold").isHidden(), "one Hold button at this width");
+  await gina.screenshot({ path: `${ARTIFACTS}fan-seats-phone-bar.png` });
   assert.equal((await holdByApi("ivan", seatedDrop, { seats: [arenaSeats[target].id] })).status, 201);
   await gina.getByRole("button", { name: "Hold these seats" }).click();
   const s = arenaSeats[target];
