@@ -1,7 +1,8 @@
 //! A process's cost read from `/proc` (so it must run on this machine): its
 //! resident memory, and the CPU time it used over a measured window
 //! ([`CpuMeter`]: user + system time of all its threads, from
-//! `/proc/<pid>/stat`, in clock ticks of 10 ms).
+//! `/proc/<pid>/stat`, in clock ticks of 10 ms); and the calling thread's
+//! own CPU time to the nanosecond ([`thread_cpu_time`]).
 
 use anyhow::Context;
 use serde::Serialize;
@@ -30,13 +31,13 @@ pub fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
     Ok(Duration::from_millis(ticks * 1000 / TICKS_PER_SEC))
 }
 
-/// The CPU time the calling thread has run so far, to the nanosecond
-/// (`/proc/thread-self/schedstat`'s first field); None where the kernel
-/// does not keep it.
+/// The CPU time the calling thread has run so far
+/// (`CLOCK_THREAD_CPUTIME_ID`, brought up to date when read, unlike
+/// `/proc/thread-self/schedstat`, which lags by up to a scheduler tick);
+/// None where the clock cannot be read.
 pub fn thread_cpu_time() -> Option<Duration> {
-    let schedstat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let nanos = schedstat.split_whitespace().next()?.parse().ok()?;
-    Some(Duration::from_nanos(nanos))
+    let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID).ok()?;
+    Some(Duration::from(now))
 }
 
 /// utime + stime (fields 14 and 15) of a `/proc/<pid>/stat` line. The

@@ -113,7 +113,8 @@ pub struct Config {
 
     /// What a young account's difficulty is multiplied by (1: off; at most
     /// 64).
-    #[arg(long, env = "POW_NEW_ACCOUNT_FACTOR", default_value_t = 4)]
+    #[arg(long, env = "POW_NEW_ACCOUNT_FACTOR", default_value_t = 4,
+          value_parser = clap::value_parser!(u64).range(1..=64))]
     pub pow_new_account_factor: u64,
 
     /// The key challenges are signed with, the same on every queue node

@@ -67,10 +67,7 @@ async fn solved(run: &Run, fan: &Fan, body: serde_json::Value) -> Option<String>
         let mut tally = run.tally();
         tally.challenges += 1;
         tally.max_difficulty = tally.max_difficulty.max(difficulty);
-        let asked = tally
-            .asked
-            .entry(format!("{:?}", fan.kind).to_lowercase())
-            .or_default();
+        let asked = tally.asked.entry(fan.kind).or_default();
         asked.0 += difficulty;
         asked.1 += 1;
     }
@@ -111,11 +108,7 @@ async fn solved(run: &Run, fan: &Fan, body: serde_json::Value) -> Option<String>
             true => work as f64 * run.args.browser_argon2_ms / 1e3,
             false => work as f64 / (run.args.browser_mhs * 1e6),
         };
-        {
-            let mut tally = run.tally();
-            tally.human_cpu += browser;
-            *tally.cpu_by_kind.entry("human".into()).or_default() += browser;
-        }
+        *run.tally().cpu_by_kind.entry(Kind::Human).or_default() += browser;
         if let Some(left) = Duration::try_from_secs_f64(browser)
             .ok()
             .and_then(|b| b.checked_sub(spent))
@@ -123,12 +116,7 @@ async fn solved(run: &Run, fan: &Fan, body: serde_json::Value) -> Option<String>
             tokio::time::sleep(left).await;
         }
     } else {
-        let mut tally = run.tally();
-        tally.bot_cpu += cpu.as_secs_f64();
-        *tally
-            .cpu_by_kind
-            .entry(format!("{:?}", fan.kind).to_lowercase())
-            .or_default() += cpu.as_secs_f64();
+        *run.tally().cpu_by_kind.entry(fan.kind).or_default() += cpu.as_secs_f64();
     }
     Some(solution)
 }

@@ -31,8 +31,8 @@
 //! for those) with the tuned solver a farm would run
 //! (`queue::pow::solve_fast`: the salt hashed once, SHA-NI where the CPU
 //! has it; `--plain-bot-solver` for the plain one); a bot's CPU is its
-//! solver thread's CPU time while solving (`/proc/thread-self/schedstat`;
-//! the wall time where the kernel does not keep it), so a busy box does
+//! solver thread's CPU time while solving (`CLOCK_THREAD_CPUTIME_ID`;
+//! the wall time where that clock cannot be read), so a busy box does
 //! not inflate it; HTTP costs are left out on both sides. Addresses
 //! travel in `X-Forwarded-For`, so the queue must trust this machine as a
 //! proxy (`TRUSTED_PROXIES=127.0.0.1`). Everyone polls until admitted; a
@@ -133,7 +133,7 @@ pub struct Args {
     pub out: std::path::PathBuf,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 enum Kind {
     Human,
@@ -141,6 +141,19 @@ enum Kind {
     Spread,
     Replayer,
     Skipper,
+}
+
+impl Kind {
+    /// Its name in the report.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Human => "human",
+            Self::Farm => "farm",
+            Self::Spread => "spread",
+            Self::Replayer => "replayer",
+            Self::Skipper => "skipper",
+        }
+    }
 }
 
 /// What one phase saw.
@@ -186,14 +199,12 @@ pub struct BotsResult {
 #[derive(Default)]
 struct Tally {
     admitted: Vec<(Kind, f64)>,
-    human_cpu: f64,
-    bot_cpu: f64,
     /// Per kind: the solving time (a human's: browser time), seconds.
-    cpu_by_kind: std::collections::BTreeMap<String, f64>,
+    cpu_by_kind: std::collections::BTreeMap<Kind, f64>,
     challenges: usize,
     max_difficulty: u64,
     /// Per kind: the sum of the difficulties asked, and how many.
-    asked: std::collections::BTreeMap<String, (u64, u64)>,
+    asked: std::collections::BTreeMap<Kind, (u64, u64)>,
     rate_limited: usize,
     replays_tried: usize,
     replays_joined: usize,
@@ -326,7 +337,7 @@ async fn phase(args: &Args, drop: &str, bots: bool) -> anyhow::Result<Phase> {
     let mut tasks = Vec::new();
     let now = admission::unix_now();
     for (n, (kind, address)) in cast.into_iter().enumerate() {
-        let user = format!("{drop}-{kind:?}-{n}").to_lowercase();
+        let user = format!("{drop}-{}-{n}", kind.name());
         let days = match kind {
             Kind::Human => args.human_account_days,
             _ => args.bot_account_days,
@@ -366,24 +377,26 @@ fn report(run: &Run, seconds: f64) -> Phase {
         .collect();
     waits.sort_by(f64::total_cmp);
     let humans = waits.len();
-    let mut by_kind = std::collections::BTreeMap::new();
-    for (kind, _) in tally.admitted.iter().filter(|(k, _)| *k != Kind::Human) {
-        *by_kind
-            .entry(format!("{kind:?}").to_lowercase())
-            .or_insert(0) += 1;
+    let mut admitted = std::collections::BTreeMap::new();
+    for (kind, _) in &tally.admitted {
+        *admitted.entry(*kind).or_insert(0) += 1;
     }
-    let bots: usize = by_kind.values().sum();
+    let bots = tally.admitted.len() - humans;
     let per = |cpu: f64, n: usize| (n > 0).then(|| cpu / n as f64);
+    let human_cpu = tally.cpu_by_kind.get(&Kind::Human).copied().unwrap_or(0.0);
+    let bot_cpu: f64 = tally.cpu_by_kind.values().sum::<f64>() - human_cpu;
     let cpu_per_kind = tally
         .cpu_by_kind
         .iter()
         .filter_map(|(kind, cpu)| {
-            let admitted = match kind.as_str() {
-                "human" => humans,
-                _ => by_kind.get(kind).copied().unwrap_or(0),
-            };
-            per(*cpu, admitted).map(|each| (kind.clone(), each))
+            per(*cpu, admitted.get(kind).copied().unwrap_or(0))
+                .map(|each| (kind.name().to_string(), each))
         })
+        .collect();
+    let by_kind = admitted
+        .iter()
+        .filter(|(kind, _)| **kind != Kind::Human)
+        .map(|(kind, n)| (kind.name().to_string(), *n))
         .collect();
     Phase {
         drop: run.drop.clone(),
@@ -396,10 +409,10 @@ fn report(run: &Run, seconds: f64) -> Phase {
         } else {
             0.0
         },
-        human_cpu_s: tally.human_cpu,
-        bot_cpu_s: tally.bot_cpu,
-        cpu_s_per_human_admission: per(tally.human_cpu, humans),
-        cpu_s_per_bot_admission: per(tally.bot_cpu, bots),
+        human_cpu_s: human_cpu,
+        bot_cpu_s: bot_cpu,
+        cpu_s_per_human_admission: per(human_cpu, humans),
+        cpu_s_per_bot_admission: per(bot_cpu, bots),
         cpu_s_per_admission_by_kind: cpu_per_kind,
         human_wait_mean_s: (humans > 0).then(|| waits.iter().sum::<f64>() / humans as f64),
         human_wait_p90_s: waits
@@ -410,7 +423,7 @@ fn report(run: &Run, seconds: f64) -> Phase {
         mean_maxnumber_by_kind: tally
             .asked
             .iter()
-            .map(|(kind, (sum, n))| (kind.clone(), sum / (*n).max(1)))
+            .map(|(kind, (sum, n))| (kind.name().to_string(), sum / (*n).max(1)))
             .collect(),
         rate_limited: tally.rate_limited,
         replays_tried: tally.replays_tried,

@@ -62,7 +62,9 @@ async fn join(
 /// this user and drop (ALTCHA's shape, plus `"required"`: the classic
 /// SHA-256 one, or PoW v2's `{"parameters", "signature"}` when the drop
 /// asks for the memory-hard function), or
-/// `{"required": false}` when joins of this drop need none.
+/// `{"required": false}` when joins of this drop need none. The
+/// difficulty is the rates' (see `pow`) times the young-account factor
+/// when the user token says the account is young.
 async fn challenge(
     State(http): State<HttpState>,
     Path(drop_id): Path<String>,
@@ -78,7 +80,8 @@ async fn challenge(
         return Ok(Json(serde_json::json!({"required": false})));
     }
     let now = u64::try_from(http.room.statuses.clock.now().timestamp()).unwrap_or(0);
-    let young = http.pow.account_factor(claims.account_created_at, now);
+    let (age, account_factor) = http.pow.account_factor(claims.account_created_at, now);
+    metrics::counter!("queue_pow_challenges_total", "account" => age.name()).increment(1);
     let mut body = if state.settings.pow_algorithm == admission::contract::PowAlgorithm::Argon2id {
         // One Argon2id derivation (milliseconds, megabytes): off the async
         // threads.
@@ -86,7 +89,7 @@ async fn challenge(
             .pow
             .hard_difficulty(&drop_id, client)
             .await
-            .saturating_mul(young);
+            .saturating_mul(account_factor);
         let challenger = http.pow.challenger.clone();
         let challenge = tokio::task::spawn_blocking(move || {
             challenger.hard_challenge(&drop_id, &user, max, now)
@@ -100,7 +103,7 @@ async fn challenge(
             .pow
             .difficulty(&drop_id, client)
             .await
-            .saturating_mul(young);
+            .saturating_mul(account_factor);
         let challenge = http
             .pow
             .challenger

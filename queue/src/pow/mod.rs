@@ -24,7 +24,8 @@
 //! through Redis about once a second by a background task, so a node sees
 //! the others' with about a second's lag), up to 64 times the base; the
 //! knees are `POW_DROP_KNEE` and `POW_NETWORK_KNEE`; a young account pays
-//! a multiple of that (see `standing`). The fan sees none of
+//! `POW_NEW_ACCOUNT_FACTOR` times that (see `account_age`; so at most 64
+//! times that factor in all). The fan sees none of
 //! it beyond "checking your browser". A drop can be exempted
 //! (`proof_of_work: false`).
 //!
@@ -34,7 +35,7 @@
 //!
 //! Inside: `solve` (the client's side: solving, encoding), `memory` (the
 //! Argon2id challenges), `heat` (the join rates, shared across nodes),
-//! `standing` (what a young account pays), `tests`.
+//! `account_age` (what a young account pays), `tests`.
 
 use crate::spent::spend_once;
 use admission::contract::{DropKeys, PowAlgorithm};
@@ -49,19 +50,19 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod account_age;
 pub mod heat;
 mod memory;
 mod solve;
-mod standing;
 #[cfg(test)]
 mod tests;
 
+pub use account_age::{AccountAge, NewAccounts};
 pub use memory::{
     encode_hard, solve_hard, Argon2Cost, Binding, Deriver, Found, HardChallenge, HardSolution,
     Parameters, ARGON2ID,
 };
 pub use solve::{encode, solve, solve_fast};
-pub use standing::{NewAccounts, MAX_NEW_ACCOUNT_FACTOR};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -229,10 +230,12 @@ impl ProofOfWork {
         self
     }
 
-    /// What the difficulty is multiplied by for an account made at
-    /// `created_at` (the user token's `account_created_at`), at `now_s`.
-    pub fn account_factor(&self, created_at: Option<u64>, now_s: u64) -> u64 {
-        self.new_accounts.factor(created_at, now_s)
+    /// How old an account made at `created_at` (the user token's
+    /// `account_created_at`) is at `now_s`, and what the difficulty is
+    /// multiplied by for it.
+    pub fn account_factor(&self, created_at: Option<u64>, now_s: u64) -> (AccountAge, u64) {
+        let age = self.new_accounts.age(created_at, now_s);
+        (age, self.new_accounts.factor(age))
     }
 
     /// The join rates this node reads (counted here, shared by
