@@ -13,7 +13,10 @@ port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() {
   local p
   while :; do
-    p=$((20000 + RANDOM % 20000))
+    # Below Linux's ephemeral range (32768-60999 by default): a port there
+    # may be taken by an outgoing connection, which the check above cannot
+    # see (it only finds listeners), and the bind then fails.
+    p=$((20000 + RANDOM % 12000))
     port_free "$p" && { echo "$p"; return; }
   done
 }
