@@ -271,7 +271,10 @@ async fn walk_lookups(conn: &mut sqlx::PgConnection, words: &[&str]) -> (i64, i6
     .unwrap();
     let after: i64 = sqlx::query_scalar(scans).fetch_one(&mut *tx).await.unwrap();
     tx.rollback().await.unwrap();
-    assert!(nulls == 0 || rows == 1, "{words:?}: {rows} rows, {nulls} of NULLs");
+    assert!(
+        nulls == 0 || rows == 1,
+        "{words:?}: {rows} rows, {nulls} of NULLs"
+    );
     (after - before, if nulls == 1 { -1 } else { rows })
 }
 
