@@ -623,7 +623,13 @@ fn engine_queries() -> Vec<String> {
         .split("r#\"")
         .skip(1)
         .filter_map(|rest| rest.split_once("\"#").map(|(sql, _)| sql.to_string()))
-        .filter(|sql| sql.contains("FROM event_search s") || sql.contains("FROM search_names n"))
+        // The relevance statement reads `event_search m` itself (its walk
+        // is `search_walk`, migration 0019), the others `event_search s`.
+        .filter(|sql| {
+            sql.contains("FROM event_search s")
+                || sql.contains("FROM event_search m")
+                || sql.contains("FROM search_names n")
+        })
         .collect()
 }
 

@@ -8,7 +8,9 @@
 //! postings of its rarest word in time order (`search_postings`, migration
 //! 0017), each checked against the whole search, and hands over to the GIN
 //! when its words seldom come together: the same candidates, in about
-//! 1,001 rows instead of every match or every event in date order.
+//! 1,001 rows instead of every match or every event in date order. The
+//! walk is a PL/pgSQL function (`search_walk`, migration 0019) whose plans
+//! each connection keeps: the statement plans one function scan.
 //!
 //! Near a point (without a text) the soonest matches are taken cell by
 //! cell (`search_cells`, `event_search_by_cell`): each branch of a
@@ -142,100 +144,36 @@ impl PgEngine {
         let rows = match query.params.sort {
             // The CANDIDATES soonest matches ranked; the facets count them.
             // A text alone whose rarest word is common walks the postings
-            // of that word (`walked`, at most 2 × CANDIDATES postings,
-            // migration 0017) when half its first CANDIDATES / 5 match
-            // (`walk_worth`); when it does not, or the walk neither found
-            // the candidates nor read all the word's postings, the GIN path
-            // (the second branch, planned but run only then). Without a text, or with
-            // other filters, `search_walk_words` folds to NULL: the walk
-            // is not planned and the statement plans as before.
+            // of that word (`search_walk`, at most 2 × CANDIDATES postings,
+            // migrations 0017 and 0019: its plans kept per connection, not
+            // made again with every statement) when half its first
+            // CANDIDATES / 5 match; when it does not, or the walk neither
+            // found the candidates nor read all the word's postings, it
+            // answers a row of NULLs and the GIN path runs (the second
+            // branch, planned but run only then). Without a text, or with
+            // other filters, `search_walk_words` folds to NULL: the walk is
+            // neither planned nor called and the statement plans as before.
             Sort::Relevance => {
                 sqlx::query_as!(
                     HitRow,
-                    r#"WITH drive AS MATERIALIZED (
-                     -- The text's rarest word, when it is posted.
-                     SELECT d.lexeme FROM search_posted d
+                    r#"WITH walk AS MATERIALIZED (
+                     -- The walk of the rarest word's postings (migration
+                     -- 0019): the candidates, or a row of NULLs.
+                     SELECT w.event_id, w.starts_at, w.rank, w.city, w.genre, w.local_start
+                     FROM search_walk($1, search_walk_words($1, $2, $3, $4, $5, $8, $9),
+                       $6, $7, $12, $17) w
                      WHERE search_walk_words($1, $2, $3, $4, $5, $8, $9) IS NOT NULL
-                       AND d.lexeme = (SELECT w.word FROM search_words w
-                                       WHERE w.word = ANY (search_walk_words($1, $2, $3, $4, $5, $8, $9))
-                                       ORDER BY w.freq, w.word LIMIT 1)
-                       AND (SELECT count(*) FROM search_words w
-                            WHERE w.word = ANY (search_walk_words($1, $2, $3, $4, $5, $8, $9)))
-                           = cardinality(search_walk_words($1, $2, $3, $4, $5, $8, $9))
-                   ), walk_worth AS MATERIALIZED (
-                     -- The word's first CANDIDATES / 5 postings: the walk goes
-                     -- on only if at least half of them match (else it would
-                     -- likely end at its bound: the GIN at once).
-                     SELECT count(s.one) * 2 >= count(*) AS worth
-                     FROM (SELECT p.starts_at, p.event_id FROM search_postings p
-                           WHERE search_walk_words($1, $2, $3, $4, $5, $8, $9) IS NOT NULL
-                             AND p.lexeme = (SELECT drive.lexeme FROM drive)
-                             AND p.starts_at >= COALESCE(
-                               ($6::date - 1)::timestamp AT TIME ZONE 'UTC', $12::timestamptz)
-                             AND ($7::date IS NULL
-                                  OR p.starts_at < ($7::date + 2)::timestamp AT TIME ZONE 'UTC')
-                           ORDER BY p.starts_at, p.event_id
-                           LIMIT $17::bigint / 5) w
-                     LEFT JOIN LATERAL (
-                       SELECT 1 AS one FROM event_search s
-                       WHERE search_walk_words($1, $2, $3, $4, $5, $8, $9) IS NOT NULL
-                         AND s.event_id = w.event_id AND s.starts_at = w.starts_at
-                         AND search_filter(s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                       LIMIT 1
-                     ) s ON true
-                   ), walked AS MATERIALIZED (
-                     SELECT s.event_id, s.starts_at, s.rank, s.city, s.genre, s.local_start
-                     FROM (SELECT p.starts_at, p.event_id FROM search_postings p
-                           WHERE search_walk_words($1, $2, $3, $4, $5, $8, $9) IS NOT NULL
-                             AND (SELECT walk_worth.worth FROM walk_worth)
-                             AND p.lexeme = (SELECT drive.lexeme FROM drive)
-                             AND p.starts_at >= COALESCE(
-                               ($6::date - 1)::timestamp AT TIME ZONE 'UTC', $12::timestamptz)
-                             AND ($7::date IS NULL
-                                  OR p.starts_at < ($7::date + 2)::timestamp AT TIME ZONE 'UTC')
-                           ORDER BY p.starts_at, p.event_id
-                           LIMIT 2 * $17::bigint) w
-                     -- Each posting's event looked up by its key, in the
-                     -- postings' order (LIMIT 1: not flattened into a join
-                     -- the planner would rather feed from the GIN).
-                     CROSS JOIN LATERAL (
-                       SELECT s.event_id, s.starts_at, ts_rank(s.doc, $1::text::tsquery) AS rank,
-                         s.city, s.genre, s.local_start
-                       FROM event_search s
-                       WHERE search_walk_words($1, $2, $3, $4, $5, $8, $9) IS NOT NULL
-                         AND s.event_id = w.event_id AND s.starts_at = w.starts_at
-                         AND search_filter(s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                       LIMIT 1
-                     ) s
-                     ORDER BY w.starts_at, w.event_id
-                     LIMIT $17
-                   ), walk_done AS MATERIALIZED (
-                     -- The walk found the candidates, or read all the word's
-                     -- postings: its rows are the soonest matches.
-                     SELECT search_walk_words($1, $2, $3, $4, $5, $8, $9) IS NOT NULL
-                       AND EXISTS (SELECT 1 FROM drive)
-                       AND (SELECT walk_worth.worth FROM walk_worth)
-                       AND ((SELECT count(*) FROM walked) >= $17
-                            OR (SELECT count(*) FROM (
-                                  SELECT 1 FROM search_postings p
-                                  WHERE p.lexeme = (SELECT drive.lexeme FROM drive)
-                                    AND p.starts_at >= COALESCE(
-                                      ($6::date - 1)::timestamp AT TIME ZONE 'UTC',
-                                      $12::timestamptz)
-                                    AND ($7::date IS NULL OR p.starts_at
-                                         < ($7::date + 2)::timestamp AT TIME ZONE 'UTC')
-                                  LIMIT 2 * $17::bigint) x) < 2 * $17::bigint) AS done
                    ), cand AS MATERIALIZED (
-                     SELECT walked.event_id, walked.starts_at, walked.rank, walked.city,
-                       walked.genre, walked.local_start
-                     FROM walked
-                     WHERE (SELECT walk_done.done FROM walk_done)
+                     SELECT walk.event_id, walk.starts_at, walk.rank, walk.city, walk.genre,
+                       walk.local_start
+                     FROM walk
+                     WHERE walk.event_id IS NOT NULL
                      UNION ALL
                      (SELECT m.event_id, m.starts_at, ts_rank(m.doc, $1::text::tsquery) AS rank,
                         m.city, m.genre, m.local_start
                       FROM event_search m
                       WHERE (search_walk_words($1, $2, $3, $4, $5, $8, $9) IS NULL
-                             OR NOT (SELECT walk_done.done FROM walk_done))
+                             OR EXISTS (SELECT 1 FROM walk WHERE walk.event_id IS NULL))
                         AND search_filter(m, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                       ORDER BY m.starts_at, m.event_id
                       LIMIT $17)
