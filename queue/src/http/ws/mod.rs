@@ -273,9 +273,15 @@ impl Adapter {
         let mut tick = tokio::time::interval(TICK_EVERY);
         let mut ping_at = Instant::now() + PING_EVERY;
         let mut refresh_at = Instant::now() + EXACT_REFRESH_EVERY;
+        // A tick's own time, for the render it wakes: progress is read on
+        // the ticks (see `crate::catalog`), so the pushes it paces ("at
+        // least every 5 s", "at most once a second") are timed on them;
+        // timed by when each tick happened to run, a push due after 5 s
+        // waited for the next tick about half the time.
+        let mut ticked_at = None;
         loop {
             let effects = {
-                let now = Instant::now().into_std();
+                let now = ticked_at.take().unwrap_or_else(Instant::now).into_std();
                 let state = drop_rx.borrow().clone();
                 let statuses = &self.http.room.statuses;
                 let mut effects = session.render(statuses, &state, now);
@@ -310,7 +316,8 @@ impl Adapter {
                         Some(Ok(_)) => { session.on_heard(now); Vec::new() }
                     }
                 }
-                _ = tick.tick() => {
+                at = tick.tick() => {
+                    ticked_at = Some(at);
                     let now = Instant::now();
                     let mut effects = Vec::new();
                     if now >= ping_at {
