@@ -55,8 +55,12 @@ pub async fn websocket_with(
         socket.bind((source, 0).into())?;
     }
     let stream = socket.connect(server).await?;
+    // An idle fan reads a status now and then (a few hundred bytes; a
+    // larger frame grows the buffer while it is read), and tungstenite
+    // zeroes the whole read size on every read: 512 bytes, as the queue's
+    // own sockets (4 KiB cost a memset per read and a fresh page per fan).
     let config = WebSocketConfig::default()
-        .read_buffer_size(4096)
+        .read_buffer_size(512)
         .write_buffer_size(0)
         .max_write_buffer_size(64 * 1024);
     let (ws, _) =

@@ -1,7 +1,9 @@
 //! `loadtest sockets`: holds N idle fans on a queue node's WebSocket and
 //! measures what they cost and how fast the node serves them:
 //! - joins per second (upgrade + join + first status) at up to 1,000 in flight,
-//!   with the node's CPU per join and this generator's own;
+//!   with the node's CPU per join and this generator's own (the fans' user
+//!   tokens are minted before, as an identity provider would have: a
+//!   join's CPU is the connection's, not the token's);
 //! - the node's RSS before and after, per connection, and its CPU time
 //!   per join while the fans joined (from /proc, so the node must run on
 //!   this machine; pass its pid);
@@ -122,12 +124,16 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
     set_state("open").await?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let rss_before = rss_kib(args.queue_pid)?;
+    let issuer = DevIssuer::new(&args.user_secret);
+    let tokens = (0..args.connections)
+        .map(|n| issuer.issue(&format!("fan-{n}"), false, 3600))
+        .collect::<Result<Vec<_>, _>>()?;
 
     let seen = Arc::new(Seen::default());
     let meter = CpuMeter::start(args.queue_pid)?;
     let own_meter = CpuMeter::start(std::process::id())?;
     let started = Instant::now();
-    let fans = connect_fans(&args, &seen).await?;
+    let fans = connect_fans(&args, tokens, &seen).await?;
     let join_time = started.elapsed();
     let queue_cpu = meter.stop()?;
     let generator_cpu = own_meter.stop()?;
@@ -249,20 +255,20 @@ async fn proof_of_work(client: &reqwest::Client, url: &str, token: &str) -> anyh
     Ok(queue::pow::encode(&solution))
 }
 
-/// Opens every fan's socket (1,000 joins in flight at most) and returns
-/// once each has joined or failed; the fans stay connected, idle.
+/// Opens every fan's socket (1,000 joins in flight at most), fan `n` with
+/// `tokens[n]`, and returns once each has joined or failed; the fans stay
+/// connected, idle.
 async fn connect_fans(
     args: &Args,
+    tokens: Vec<String>,
     seen: &Arc<Seen>,
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
-    let issuer = DevIssuer::new(&args.user_secret);
     let gate = Arc::new(Semaphore::new(1000));
     let clients = crate::connect::http_clients(args.source_addresses.max(1))?;
     let solve_pow = args.solve_pow;
     let mut fans = Vec::with_capacity(args.connections);
-    for n in 0..args.connections {
+    for (n, token) in tokens.into_iter().enumerate() {
         let permit = gate.clone().acquire_owned().await?;
-        let token = issuer.issue(&format!("fan-{n}"), false, 3600)?;
         let source = crate::connect::source_address(n, args.source_addresses.max(1));
         let url = format!("ws://{}/api/drops/{}/queue/ws", args.queue, args.drop);
         let seen = seen.clone();

@@ -194,6 +194,18 @@ impl AdmissionWait {
     }
 }
 
+impl AdmissionWait {
+    /// [`AdmissionWait::woken`], owning the registration and handing it
+    /// back with what woke it. A session keeps this future pinned across
+    /// its loop and makes a new one only after it resolves, so its waiter
+    /// stays registered between wake-ups (one made and dropped on every
+    /// turn of the loop cost two trips to the entry's waiter list).
+    pub async fn into_woken(mut self) -> (Self, Woken) {
+        let woken = self.woken().await;
+        (self, woken)
+    }
+}
+
 impl Drop for AdmissionWait {
     fn drop(&mut self) {
         self.waiters.leave(&self.drop, &self.user);

@@ -11,7 +11,10 @@
 //!
 //! Each drop's state is published on a `watch` channel: every connection
 //! computes its fan's status from it locally, so status costs no Redis call
-//! per fan.
+//! per fan. A change of settings, or of what the line says beyond progress
+//! (sold out, all reserved, the shop full), wakes every session; a snapshot
+//! that only moves the line is stored without waking them, and each reads
+//! it on its next tick (once a second).
 
 pub mod state;
 
@@ -275,13 +278,21 @@ impl Catalog {
                     {
                         return false;
                     }
-                    *current = Arc::new(DropState {
+                    let next = DropState {
                         line,
                         measured_rate: rate,
                         measured_rate_minute: rate_minute,
                         ..(**current).clone()
-                    });
-                    true
+                    };
+                    let says_more = next.line_says() != current.line_says();
+                    *current = Arc::new(next);
+                    // Stored either way; the sessions are woken only when
+                    // a status says more than progress. Progress alone
+                    // they read on their next tick (a second at most, as
+                    // often as they push it at all): woken by every
+                    // snapshot, every waiting fan cost two more wake-ups
+                    // a second.
+                    says_more
                 });
             }
         }

@@ -76,4 +76,12 @@ impl DropState {
     pub fn shop_full(&self) -> bool {
         self.line.active >= u64::try_from(self.settings.max_active).unwrap_or(0)
     }
+
+    /// What a status says of the line beyond progress (sold out, all
+    /// reserved, the shop full): a change in it is told to every fan at
+    /// once, while progress alone (positions, the line's length, the rates)
+    /// waits for each session's next tick.
+    pub fn line_says(&self) -> (bool, bool, bool) {
+        (self.sold_out(), self.all_reserved(), self.shop_full())
+    }
 }

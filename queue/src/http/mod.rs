@@ -278,6 +278,12 @@ pub fn check_address_rate(http: &HttpState, ip: IpAddr) -> Result<(), QueueError
 /// client network (/24, /64).
 pub fn check_rate(http: &HttpState, user: &str, ip: IpAddr) -> Result<(), QueueError> {
     check_address_rate(http, ip)?;
+    check_user_rate(http, user)
+}
+
+/// The per-user part of [`check_rate`], for a request whose address was
+/// checked already (a WebSocket whose user arrives in its first message).
+pub fn check_user_rate(http: &HttpState, user: &str) -> Result<(), QueueError> {
     if !http.user_limiter.allows(&user.to_string()) {
         metrics::counter!("queue_rate_limited_total").increment(1);
         return Err(QueueError::RateLimited);

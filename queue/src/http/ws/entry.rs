@@ -8,7 +8,7 @@
 
 use super::{close, frame};
 use crate::http::error::QueueError;
-use crate::http::{check_rate, verify_user, HttpState, Proofs, UserSlot};
+use crate::http::{check_user_rate, verify_user, HttpState, Proofs, UserSlot};
 use crate::session::MAX_MESSAGE_BYTES;
 use axum::extract::ws::{Message, WebSocket};
 use std::time::Duration;
@@ -103,6 +103,9 @@ async fn try_enter(
     socket: &mut WebSocket,
     client: std::net::IpAddr,
 ) -> Result<Entered, Vec<Message>> {
+    // The upgrade checked the rate: the user's and the address's for a
+    // token in its header, the address's alone otherwise. Each is counted
+    // once a socket, so only the user of a first message is checked here.
     let (user, extras) = match user {
         Some(user) => (user, extras),
         None => {
@@ -116,12 +119,12 @@ async fn try_enter(
                     captcha: sent.proofs.captcha.or(extras.proofs.captcha),
                 },
             };
+            if check_user_rate(http, &user).is_err() {
+                return Err(vec![close(4429, "rate_limited")]);
+            }
             (user, extras)
         }
     };
-    if check_rate(http, &user, client).is_err() {
-        return Err(vec![close(4429, "rate_limited")]);
-    }
     let user_slot = http
         .sockets
         .take_user_slot(&user, http.limits.max_sockets_per_user)

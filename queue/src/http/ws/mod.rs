@@ -30,6 +30,7 @@ use super::{check_address_rate, check_rate, client_ip, user_of, HttpState, UserS
 use crate::room::RoomError;
 use crate::session::{Effect, Session};
 use crate::status::Status;
+use crate::waiters::Woken;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::HeaderMap;
@@ -208,7 +209,7 @@ async fn run(
     let Some(Entered {
         user,
         place,
-        mut drop_rx,
+        drop_rx,
         user_slot,
     }) = entered
     else {
@@ -225,9 +226,7 @@ async fn run(
     // The task owns the session's state once, and the loop borrows it (an
     // async fn's arguments would be kept twice in its future).
     tokio::spawn(async move {
-        adapter
-            .drive(&mut session, &mut receiver, &mut drop_rx)
-            .await;
+        adapter.drive(&mut session, &mut receiver, &drop_rx).await;
     });
 }
 
@@ -247,23 +246,42 @@ enum Flow {
 }
 
 impl Adapter {
+    /// Runs the session until it ends.
+    ///
+    /// What wakes a waiting fan (the node shutting down, the drop's state
+    /// changing, the fan's admission) is waited for by futures made once
+    /// and kept pinned across the loop, each made again only after it
+    /// fired: a wake-up (the tick, a new snapshot of the line) polls them
+    /// where they stand instead of registering three waiters anew and
+    /// dropping them again on every turn.
     async fn drive(
         &mut self,
         session: &mut Session,
         receiver: &mut SplitStream<WebSocket>,
-        drop_rx: &mut tokio::sync::watch::Receiver<std::sync::Arc<crate::catalog::DropState>>,
+        drop_rx: &DropWatch,
     ) {
-        let mut admission = self.http.admitted.wait(&self.drop_id, session.user());
+        let admission = self.http.admitted.wait(&self.drop_id, session.user());
+        let admitted = admission.into_woken();
+        tokio::pin!(admitted);
+        let changed = next_change(drop_rx.clone());
+        tokio::pin!(changed);
+        let shutdown = self.http.shutdown.clone().cancelled_owned();
+        tokio::pin!(shutdown);
         // One timer a socket, every second (a fan's position and the
         // admission's clock are looked at then); the ping and the exact
         // refresh are due on the tick at or after their time.
         let mut tick = tokio::time::interval(TICK_EVERY);
         let mut ping_at = Instant::now() + PING_EVERY;
         let mut refresh_at = Instant::now() + EXACT_REFRESH_EVERY;
-        let shutdown = self.http.shutdown.clone();
+        // A tick's own time, for the render it wakes: progress is read on
+        // the ticks (see `crate::catalog`), so the pushes it paces ("at
+        // least every 5 s", "at most once a second") are timed on them;
+        // timed by when each tick happened to run, a push due after 5 s
+        // waited for the next tick about half the time.
+        let mut ticked_at = None;
         loop {
             let effects = {
-                let now = Instant::now().into_std();
+                let now = ticked_at.take().unwrap_or_else(Instant::now).into_std();
                 let state = drop_rx.borrow().clone();
                 let statuses = &self.http.room.statuses;
                 let mut effects = session.render(statuses, &state, now);
@@ -274,15 +292,20 @@ impl Adapter {
                 return;
             }
             let effects = tokio::select! {
-                _ = shutdown.cancelled() => session.on_shutdown(),
-                changed = drop_rx.changed() => {
-                    if changed.is_err() { return; }
+                () = &mut shutdown => session.on_shutdown(),
+                watching = &mut changed => {
+                    // The drop's watch ended (the catalog let it go).
+                    let Some(watching) = watching else { return };
+                    changed.set(next_change(watching));
                     Vec::new()
                 }
-                woken = admission.woken() => match woken {
-                    crate::waiters::Woken::Admitted(at_ms) => { session.on_admitted(at_ms); Vec::new() }
-                    crate::waiters::Woken::Revoked => vec![crate::session::Effect::Close(4403, "revoked")],
-                },
+                (wait, woken) = &mut admitted => {
+                    admitted.set(wait.into_woken());
+                    match woken {
+                        Woken::Admitted(at_ms) => { session.on_admitted(at_ms); Vec::new() }
+                        Woken::Revoked => vec![Effect::Close(4403, "revoked")],
+                    }
+                }
                 message = receiver.next() => {
                     let now = Instant::now().into_std();
                     match message {
@@ -293,7 +316,8 @@ impl Adapter {
                         Some(Ok(_)) => { session.on_heard(now); Vec::new() }
                     }
                 }
-                _ = tick.tick() => {
+                at = tick.tick() => {
+                    ticked_at = Some(at);
                     let now = Instant::now();
                     let mut effects = Vec::new();
                     if now >= ping_at {
@@ -392,6 +416,16 @@ impl Adapter {
         }
         Stored::Then(Vec::new())
     }
+}
+
+/// A drop's published state, as a session watches it.
+type DropWatch = tokio::sync::watch::Receiver<std::sync::Arc<crate::catalog::DropState>>;
+
+/// Resolves when the drop's state changes after what `watching` has seen,
+/// handing the receiver back; `None` once the drop's watch ended.
+async fn next_change(mut watching: DropWatch) -> Option<DropWatch> {
+    watching.changed().await.ok()?;
+    Some(watching)
 }
 
 /// What a store effect leads to.
