@@ -255,17 +255,7 @@ impl DevIssuer {
 
     /// A token for `user`, valid for `ttl_secs`, with the operator role when asked.
     pub fn issue(&self, user: &str, operator: bool, ttl_secs: u64) -> anyhow::Result<String> {
-        self.issue_claims(&UserClaims {
-            sub: user.to_string(),
-            exp: crate::unix_now() + ttl_secs,
-            roles: if operator {
-                vec![OPERATOR_ROLE.to_string()]
-            } else {
-                vec![]
-            },
-            role: None,
-            account_created_at: None,
-        })
+        self.issue_for(user, operator, ttl_secs, None)
     }
 
     /// A fan's token for `user`, valid for `ttl_secs`, saying the account
@@ -277,12 +267,29 @@ impl DevIssuer {
         ttl_secs: u64,
         account_created_at: u64,
     ) -> anyhow::Result<String> {
+        self.issue_for(user, false, ttl_secs, Some(account_created_at))
+    }
+
+    /// A token for `user`, valid for `ttl_secs`, with the operator role
+    /// when asked, saying when the account was made if `account_created_at`
+    /// is given.
+    pub fn issue_for(
+        &self,
+        user: &str,
+        operator: bool,
+        ttl_secs: u64,
+        account_created_at: Option<u64>,
+    ) -> anyhow::Result<String> {
         self.issue_claims(&UserClaims {
             sub: user.to_string(),
             exp: crate::unix_now() + ttl_secs,
-            roles: vec![],
+            roles: if operator {
+                vec![OPERATOR_ROLE.to_string()]
+            } else {
+                vec![]
+            },
             role: None,
-            account_created_at: Some(account_created_at),
+            account_created_at,
         })
     }
 

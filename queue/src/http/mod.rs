@@ -115,7 +115,7 @@ impl Drop for UserSlot {
 pub fn router(state: HttpState) -> Router {
     let dev = state.dev_issuer.clone().map(|issuer| {
         let issue: runtime::dev::Issue =
-            Arc::new(move |user, _| issuer.issue(user, false, 24 * 3600));
+            Arc::new(move |user, _, created| issuer.issue_for(user, false, 24 * 3600, created));
         runtime::dev::router(issue, false)
     });
     let routes = Router::new()

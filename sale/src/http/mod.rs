@@ -75,8 +75,9 @@ impl HttpParts {
 pub fn router(state: HttpState) -> Router {
     let cors = cors(&state.cors_origins);
     let dev = state.dev_issuer.clone().map(|issuer| {
-        let issue: runtime::dev::Issue =
-            Arc::new(move |user, operator| issuer.issue(user, operator, 24 * 3600));
+        let issue: runtime::dev::Issue = Arc::new(move |user, operator, created| {
+            issuer.issue_for(user, operator, 24 * 3600, created)
+        });
         runtime::dev::router(issue, true)
     });
     let api = Router::new()
