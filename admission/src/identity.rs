@@ -258,21 +258,9 @@ impl DevIssuer {
         self.issue_for(user, operator, ttl_secs, None)
     }
 
-    /// A fan's token for `user`, valid for `ttl_secs`, saying the account
-    /// was made at `account_created_at` (Unix seconds), as a provider that
-    /// knows it would.
-    pub fn issue_aged(
-        &self,
-        user: &str,
-        ttl_secs: u64,
-        account_created_at: u64,
-    ) -> anyhow::Result<String> {
-        self.issue_for(user, false, ttl_secs, Some(account_created_at))
-    }
-
     /// A token for `user`, valid for `ttl_secs`, with the operator role
-    /// when asked, saying when the account was made if `account_created_at`
-    /// is given.
+    /// when asked, saying when the account was made (Unix seconds) if
+    /// `account_created_at` is given, as a provider that knows it would.
     pub fn issue_for(
         &self,
         user: &str,
@@ -327,7 +315,11 @@ mod tests {
         assert!(op.is_operator());
         assert_eq!(op.account_created_at, None);
         let young = verifier()
-            .verify(&issuer.issue_aged("bea", 60, 1_700_000_000).expect("t"))
+            .verify(
+                &issuer
+                    .issue_for("bea", false, 60, Some(1_700_000_000))
+                    .expect("t"),
+            )
             .expect("ok");
         assert_eq!(young.account_created_at, Some(1_700_000_000));
     }

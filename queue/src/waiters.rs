@@ -192,9 +192,7 @@ impl AdmissionWait {
             notified.await;
         }
     }
-}
 
-impl AdmissionWait {
     /// [`AdmissionWait::woken`], owning the registration and handing it
     /// back with what woke it. A session keeps this future pinned across
     /// its loop and makes a new one only after it resolves, so its waiter

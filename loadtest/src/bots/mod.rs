@@ -345,7 +345,7 @@ async fn phase(args: &Args, drop: &str, bots: bool) -> anyhow::Result<Phase> {
         let created_at = now.saturating_sub(days.saturating_mul(86_400));
         let fan = Fan {
             kind,
-            token: run.issuer.issue_aged(&user, 3600, created_at)?,
+            token: run.issuer.issue_for(&user, false, 3600, Some(created_at))?,
             user,
             address,
         };

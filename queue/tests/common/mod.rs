@@ -160,7 +160,7 @@ impl Deployment {
     /// seconds).
     pub fn aged_user_token(&self, user: &str, created_at: u64) -> String {
         admission::identity::DevIssuer::new(USER_SECRET)
-            .issue_aged(user, 3600, created_at)
+            .issue_for(user, false, 3600, Some(created_at))
             .unwrap()
     }
 }
