@@ -27,7 +27,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -40,6 +40,25 @@ const RESERVED_FILES: usize = 256;
 const DRAIN_FOR: Duration = Duration::from_secs(10);
 /// Refusals written at once, at most; past it a connection is just closed.
 const MAX_REFUSING: usize = 1024;
+/// Connections the kernel keeps waiting for `accept` (it caps this at
+/// `net.core.somaxconn`, 4096 by default). A rush opens thousands at once,
+/// and a connection past a full queue has its SYN dropped: its client sends
+/// it again a second later, so that fan waits a second more. tokio's own
+/// `TcpListener::bind` asks for 1024.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// A listener on `addr` with [`LISTEN_BACKLOG`] (and `SO_REUSEADDR`, as
+/// tokio's own bind sets it, so a restarted service can bind at once).
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
 
 /// One connection's place under the cap, held by the connection and by any
 /// WebSocket upgraded from it (take it from the request's extensions and
@@ -56,9 +75,7 @@ pub struct Server {
 
 impl Server {
     pub async fn bind(addr: SocketAddr, limits: HttpLimits) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("binding {addr}"))?;
+        let listener = listen(addr).with_context(|| format!("binding {addr}"))?;
         let max_connections = effective_connection_cap(limits.max_http_connections);
         Ok(Self {
             listener,

@@ -217,3 +217,54 @@ async fn framework_errors_answer_in_the_api_shape() {
     let body: serde_json::Value = unknown.json().await.unwrap();
     assert_eq!(body["error"], "not_found");
 }
+
+/// A rush opens thousands of connections at once. While the process is
+/// busy and not accepting, the kernel queues them up to the listen backlog;
+/// one past it has its SYN dropped and its client waits a second to try
+/// again. 2,000 connections to a server that accepts none all complete
+/// their handshake at once (tokio's default backlog, 1024, left half of
+/// them waiting for that second).
+#[tokio::test]
+async fn a_burst_of_connections_waits_in_the_listen_queue_not_for_a_retry() {
+    let somaxconn: u32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(
+        somaxconn >= 2_048,
+        "net.core.somaxconn is {somaxconn}: this host cannot keep 2,000 connections waiting"
+    );
+    let limits = HttpLimits {
+        header_read_timeout_ms: 5_000,
+        body_read_timeout_ms: 5_000,
+        request_timeout_ms: 5_000,
+        max_http_connections: 100,
+    };
+    // Bound, never serving: nothing is accepted.
+    let server = Server::bind("127.0.0.1:0".parse().unwrap(), limits)
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    let connects = (0..2_000).map(|_| async move {
+        tokio::time::timeout(Duration::from_millis(900), TcpStream::connect(addr))
+            .await
+            .is_ok_and(|connected| connected.is_ok())
+    });
+    let connected = all_at_once(connects).await;
+    let waiting = connected.iter().filter(|ok| !**ok).count();
+    assert_eq!(waiting, 0, "{waiting} of 2,000 connections were not queued");
+    drop(server);
+}
+
+/// The futures as tasks, so they run at once on every worker; their answers in order.
+async fn all_at_once<F>(futures: impl Iterator<Item = F>) -> Vec<bool>
+where
+    F: std::future::Future<Output = bool> + Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for handle in handles {
+        out.push(handle.await.unwrap_or(false));
+    }
+    out
+}
