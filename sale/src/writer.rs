@@ -6,8 +6,7 @@
 //! it landed in to commit. Several workers share one queue: while one commits,
 //! the next gathers the orders that arrived meanwhile.
 //!
-//! A batch is one statement, `record_order_batch` (migration 0021), sent in
-//! autocommit: one round trip, the commit included. In that statement each drop's `held` is raised by the batch's units,
+//! In the same transaction each drop's `held` is raised by the batch's units,
 //! guarded by `held + units <= stock` (PostgreSQL refuses an oversell even if
 //! Redis were wrong) and by `redis_epoch = <the epoch the units were reserved
 //! under>`: a reservation made on a Redis copy that has since been rebuilt
@@ -23,30 +22,28 @@
 //! key's `(drop_id, user_id)` prefix) and, for a user twice in one batch,
 //! the batch's earlier orders. The `held` update runs *before* the insert: it
 //! locks the drop row, so concurrent batches of one drop take turns and each
-//! insert (a new snapshot: each statement of the PL/pgSQL function takes one,
-//! read committed) sees every order committed before it; the units of orders
-//! the insert left out (over the cap, or an idempotency key already used) are
-//! taken back off `held` in a second update, only when there are any. Cost on
-//! the common path: one condition in the insert. An order refused this way is
+//! insert (a new snapshot, read committed) sees every order committed before
+//! it; the units of orders the insert left out (over the cap, or an
+//! idempotency key already used) are taken back off `held` in a second
+//! update, only when there are any. Cost on the common path: one condition
+//! in the insert, no extra round trip. An order refused this way is
 //! answered [`WriteOutcome::OverCap`]; its reservation is released.
 //!
-//! One statement rather than BEGIN, UPDATE, INSERT and COMMIT because the
-//! drop's row stays locked from the UPDATE to the commit: with four round
-//! trips every batch of a hot drop queued behind three of another's, each a
-//! wait for the scheduler on a busy box.
+//! Over 400 lines on purpose: the batch's one transaction (drop rows, the
+//! guarded insert, the correction) reads best in one place, next to the
+//! worker that decides what each outcome means for the caller.
 //!
 //! What a failure means matters to the caller, who holds a Redis reservation:
-//! - [`WriteError::NotWritten`]: the batch surely did not commit (not sent, or
-//!   PostgreSQL answered with an error, which rolled it back). The caller
-//!   releases the reservation.
-//! - [`WriteError::Unknown`]: the batch was sent and no answer came (timeout,
+//! - [`WriteError::NotWritten`]: the transaction surely did not commit (failed
+//!   before `COMMIT` was sent). The caller releases the reservation.
+//! - [`WriteError::Unknown`]: `COMMIT` was sent and no answer came (timeout,
 //!   lost connection). The order may be recorded, so the reservation must stay;
 //!   reconciliation against PostgreSQL settles it later. Keeping units reserved
 //!   can only undersell, never oversell.
 
 use crate::store::OrderRow;
 use chrono::{DateTime, Utc};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -288,25 +285,81 @@ impl NewOrder {
     }
 }
 
-/// Writes one batch in one statement, `record_order_batch` (migration
-/// 0021), sent in autocommit: one round trip, the drop's row locked only
-/// while the function runs and commits.
+/// Writes one batch in one transaction.
 async fn commit_batch(
     db: &sqlx::PgPool,
     orders: &[&NewOrder],
     timeout: Duration,
 ) -> Result<Committed, BatchError> {
-    let sent = AtomicBool::new(false);
+    let commit_sent = AtomicBool::new(false);
     let attempt = async {
-        let mut conn = db
-            .acquire()
+        let not_written = |e: sqlx::Error| BatchError::Write(WriteError::NotWritten(e.to_string()));
+        let mut tx = db.begin().await.map_err(not_written)?;
+
+        // First the drop rows (sorted by drop id, so concurrent batches lock
+        // them in one order), for every order of the batch.
+        let mut units: BTreeMap<(&str, i64), i64> = BTreeMap::new();
+        for order in orders {
+            *units
+                .entry((order.drop_id.as_str(), order.epoch))
+                .or_default() += i64::from(order.quantity);
+        }
+        let mut stale = HashSet::new();
+        for (&(drop_id, epoch), &units) in &units {
+            let updated = sqlx::query!(
+                "UPDATE drops SET held = held + $2 \
+                 WHERE id = $1 AND held + $2 <= stock AND redis_epoch = $3",
+                drop_id,
+                units,
+                epoch
+            )
+            .execute(&mut *tx)
             .await
-            .map_err(|e| BatchError::Write(WriteError::NotWritten(e.to_string())))?;
+            .map_err(not_written)?;
+            if updated.rows_affected() == 1 {
+                continue;
+            }
+            let current =
+                sqlx::query_scalar!("SELECT redis_epoch FROM drops WHERE id = $1", drop_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(not_written)?;
+            if current != epoch {
+                stale.insert((drop_id.to_string(), epoch));
+                continue;
+            }
+            tracing::error!(
+                drop = drop_id,
+                units,
+                "PostgreSQL refused a batch that would oversell"
+            );
+            return Err(BatchError::Write(WriteError::NotWritten(format!(
+                "drop {drop_id} has not {units} units left in PostgreSQL"
+            ))));
+        }
+        if !stale.is_empty() {
+            return Err(BatchError::Stale(stale));
+        }
+
         let column = |f: fn(&NewOrder) -> String| orders.iter().map(|o| f(o)).collect::<Vec<_>>();
-        sent.store(true, Ordering::SeqCst);
-        let rows = sqlx::query!(
-            r#"SELECT outcome AS "outcome!", order_id AS "order_id!", updated_at
-               FROM record_order_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"#,
+        let inserted = sqlx::query!(
+            "INSERT INTO orders (id, drop_id, user_id, quantity, unit_price_cents, total_cents, \
+               currency, status, idempotency_key, admission_jti, created_at, expires_at) \
+             SELECT id, drop_id, user_id, quantity, unit_price_cents, \
+               unit_price_cents * quantity, currency, 'pending', \
+               idempotency_key, admission_jti, created_at, expires_at \
+             FROM (SELECT t.*, sum(t.quantity) OVER (PARTITION BY t.drop_id, t.user_id \
+                     ORDER BY t.n) AS in_batch \
+                   FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int[], $5::bigint[], \
+                     $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[]) \
+                     WITH ORDINALITY AS t(id, drop_id, user_id, quantity, unit_price_cents, \
+                       currency, idempotency_key, admission_jti, created_at, expires_at, n)) b \
+             WHERE b.in_batch + COALESCE((SELECT sum(o.quantity) FROM orders o \
+                 WHERE o.drop_id = b.drop_id AND o.user_id = b.user_id \
+                   AND o.status IN ('pending', 'paid')), 0) \
+               <= (SELECT d.per_user_cap FROM drops d WHERE d.id = b.drop_id) \
+             ON CONFLICT (drop_id, user_id, idempotency_key) DO NOTHING \
+             RETURNING id, updated_at",
             &orders.iter().map(|o| o.id).collect::<Vec<_>>(),
             &column(|o| o.drop_id.clone()),
             &column(|o| o.user_id.clone()),
@@ -320,68 +373,92 @@ async fn commit_batch(
             &column(|o| o.admission_jti.clone()),
             &orders.iter().map(|o| o.created_at).collect::<Vec<_>>(),
             &orders.iter().map(|o| o.expires_at).collect::<Vec<_>>(),
-            &orders.iter().map(|o| o.epoch).collect::<Vec<_>>(),
         )
-        .fetch_all(&mut *conn)
+        .fetch_all(&mut *tx)
         .await
-        .map_err(batch_error)?;
-        let mut committed = Committed {
-            recorded: HashMap::with_capacity(rows.len()),
-            over_cap: HashSet::new(),
-        };
-        for row in rows {
-            // The function's two outcomes: recorded (with its time), or over the cap.
-            match (row.outcome.as_str(), row.updated_at) {
-                ("recorded", Some(updated_at)) => {
-                    committed.recorded.insert(row.order_id, updated_at);
-                }
-                _ => {
-                    committed.over_cap.insert(row.order_id);
+        .map_err(not_written)?;
+
+        let mut over_cap = HashSet::new();
+        if inserted.len() < orders.len() {
+            // Rare: some were left out. Give their units back to `held`, and
+            // tell a used key from a refusal by the cap.
+            let recorded: HashSet<Uuid> = inserted.iter().map(|row| row.id).collect();
+            let left_out: Vec<&NewOrder> = orders
+                .iter()
+                .copied()
+                .filter(|o| !recorded.contains(&o.id))
+                .collect();
+            let mut back: BTreeMap<&str, i64> = BTreeMap::new();
+            for order in &left_out {
+                *back.entry(order.drop_id.as_str()).or_default() += i64::from(order.quantity);
+            }
+            for (drop_id, units) in back {
+                sqlx::query!(
+                    "UPDATE drops SET held = held - $2 WHERE id = $1",
+                    drop_id,
+                    units
+                )
+                .execute(&mut *tx)
+                .await
+                .map_err(not_written)?;
+            }
+            let column =
+                |f: fn(&NewOrder) -> String| left_out.iter().map(|o| f(o)).collect::<Vec<_>>();
+            let used = sqlx::query!(
+                "SELECT o.drop_id, o.user_id, o.idempotency_key FROM orders o \
+                 JOIN UNNEST($1::text[], $2::text[], $3::text[]) AS k(drop_id, user_id, key) \
+                   ON o.drop_id = k.drop_id AND o.user_id = k.user_id \
+                  AND o.idempotency_key = k.key",
+                &column(|o| o.drop_id.clone()),
+                &column(|o| o.user_id.clone()),
+                &column(|o| o.idempotency_key.clone()),
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(not_written)?;
+            let used: HashSet<(String, String, String)> = used
+                .into_iter()
+                .map(|row| (row.drop_id, row.user_id, row.idempotency_key))
+                .collect();
+            for order in left_out {
+                let key = (
+                    order.drop_id.clone(),
+                    order.user_id.clone(),
+                    order.idempotency_key.clone(),
+                );
+                if !used.contains(&key) {
+                    over_cap.insert(order.id);
                 }
             }
+            if !over_cap.is_empty() {
+                tracing::warn!(
+                    orders = over_cap.len(),
+                    "PostgreSQL refused orders over the per-user cap"
+                );
+                metrics::counter!("sale_orders_over_cap_refused_total")
+                    .increment(over_cap.len() as u64);
+            }
         }
-        if !committed.over_cap.is_empty() {
-            tracing::warn!(
-                orders = committed.over_cap.len(),
-                "PostgreSQL refused orders over the per-user cap"
-            );
-            metrics::counter!("sale_orders_over_cap_refused_total")
-                .increment(committed.over_cap.len() as u64);
-        }
-        Ok(committed)
+        commit_sent.store(true, Ordering::SeqCst);
+        tx.commit()
+            .await
+            .map_err(|e| BatchError::Write(WriteError::Unknown(e.to_string())))?;
+        Ok(Committed {
+            recorded: inserted
+                .into_iter()
+                .map(|row| (row.id, row.updated_at))
+                .collect(),
+            over_cap,
+        })
     };
     match tokio::time::timeout(timeout, attempt).await {
         Ok(result) => result,
-        // Not sent, or dropped before its answer: an unsent statement
-        // surely wrote nothing; a sent one may have committed.
-        Err(_) if !sent.load(Ordering::SeqCst) => Err(BatchError::Write(
-            WriteError::NotWritten("timed out before the batch was sent".into()),
+        // Dropping an uncommitted transaction rolls it back: surely not written.
+        Err(_) if !commit_sent.load(Ordering::SeqCst) => Err(BatchError::Write(
+            WriteError::NotWritten("timed out before commit".into()),
         )),
         Err(_) => Err(BatchError::Write(WriteError::Unknown(
-            "timed out waiting for the batch's commit".into(),
+            "timed out waiting for commit".into(),
         ))),
     }
-}
-
-/// What a failed batch statement means. An error PostgreSQL answered
-/// rolled the statement's transaction back: nothing was written (the
-/// stale epochs are one such answer, 'LU001', listed in its detail).
-/// Anything else (the connection lost, a protocol fault) came after
-/// the statement may have been sent, so it may have committed.
-fn batch_error(error: sqlx::Error) -> BatchError {
-    let sqlx::Error::Database(answered) = &error else {
-        return BatchError::Write(WriteError::Unknown(error.to_string()));
-    };
-    let pg = answered.try_downcast_ref::<sqlx::postgres::PgDatabaseError>();
-    if let Some(stale) = pg
-        .filter(|pg| pg.code() == "LU001")
-        .and_then(|pg| pg.detail())
-        .and_then(|detail| serde_json::from_str::<Vec<(String, i64)>>(detail).ok())
-    {
-        return BatchError::Stale(stale.into_iter().collect());
-    }
-    if pg.is_some_and(|pg| pg.code() == "LU002") {
-        tracing::error!(%error, "PostgreSQL refused a batch that would oversell");
-    }
-    BatchError::Write(WriteError::NotWritten(error.to_string()))
 }
