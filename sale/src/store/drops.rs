@@ -173,7 +173,7 @@ pub async fn live_page(db: &PgPool, after: &str, limit: i64) -> sqlx::Result<Vec
              state AS "state: DropState", created_at, updated_at, redis_epoch, draw_seed,
              event_id, seating AS "seating: Json<Seating>", stock_buckets
            FROM drops
-           WHERE (state <> 'closed' OR held > 0) AND id > $1
+           WHERE (state <> 'closed' OR holds_units) AND id > $1
            ORDER BY id
            LIMIT $2"#,
         after,
@@ -207,7 +207,7 @@ pub async fn changed_since(
 pub async fn seated_live_page(db: &PgPool, after: &str, limit: i64) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar!(
         "SELECT id FROM drops \
-         WHERE (state <> 'closed' OR held > 0) AND seating IS NOT NULL AND id > $1 \
+         WHERE (state <> 'closed' OR holds_units) AND seating IS NOT NULL AND id > $1 \
          ORDER BY id LIMIT $2",
         after,
         limit

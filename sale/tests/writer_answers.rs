@@ -1,0 +1,126 @@
+//! What the order writer answers when a batch does not simply commit: the
+//! caller releases the reservation on `NotWritten` and keeps it on
+//! `Unknown`, so `NotWritten` must mean the order can never be recorded.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::TestApp;
+use sale::writer::{NewOrder, OrderWriter, WriteError, WriterConfig};
+use std::time::Duration;
+
+fn order(drop: &str, user: &str, quantity: i32) -> NewOrder {
+    let now = chrono::Utc::now();
+    NewOrder {
+        id: uuid::Uuid::new_v4(),
+        drop_id: drop.into(),
+        user_id: user.into(),
+        quantity,
+        unit_price_cents: 100,
+        currency: "EUR".into(),
+        idempotency_key: format!("{user}-key"),
+        admission_jti: format!("{user}-jti"),
+        created_at: now,
+        expires_at: now + chrono::Duration::hours(1),
+        epoch: 0,
+    }
+}
+
+async fn recorded(db: &sqlx::PgPool, id: uuid::Uuid) -> bool {
+    sqlx::query_scalar::<_, i64>("SELECT count(*) FROM orders WHERE id = $1")
+        .bind(id)
+        .fetch_one(db)
+        .await
+        .unwrap()
+        == 1
+}
+
+/// A batch stuck behind the drop's lock past the writer's timeout has not
+/// sent its COMMIT: its transaction is rolled back, so it must never commit
+/// once the lock goes. `NotWritten` makes the caller release the
+/// reservation, and an order recorded after that would be units Redis
+/// sells again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_timed_out_before_its_commit_is_not_written_and_never_commits() {
+    let app = TestApp::spawn().await;
+    app.create_drop("locked", 10).await;
+    let config = WriterConfig {
+        workers: 1,
+        timeout: Duration::from_millis(300),
+        ..WriterConfig::default()
+    };
+    let (writer, _workers) = OrderWriter::spawn(app.db.clone(), config);
+
+    let mut lock = app.db.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM drops WHERE id = 'locked' FOR UPDATE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let slow = order("locked", "ann", 1);
+    let answer = writer.write(slow.clone()).await;
+    assert!(
+        matches!(answer, Err(WriteError::NotWritten(_))),
+        "{answer:?}"
+    );
+
+    lock.commit().await.unwrap();
+    // The writer's next batch goes through, on the connection the stuck one used or another.
+    let next = order("locked", "bob", 1);
+    assert!(writer.write(next.clone()).await.is_ok());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !recorded(&app.db, slow.id).await,
+        "the timed-out batch committed"
+    );
+    assert!(recorded(&app.db, next.id).await);
+    assert_eq!(app.pg_held_column("locked").await, 1);
+    app.stop().await;
+}
+
+/// PostgreSQL's refusal (here: the drop's stock in PostgreSQL is short of
+/// the batch, so `held + units <= stock` fails) rolls the batch back:
+/// `NotWritten`, and nothing changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_postgresql_refuses_is_not_written_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    app.create_drop("short", 3).await;
+    let (writer, _workers) = OrderWriter::spawn(app.db.clone(), WriterConfig::default());
+    assert!(writer.write(order("short", "ann", 2)).await.is_ok());
+
+    let refused = writer.write(order("short", "dan", 2)).await;
+    assert!(
+        matches!(refused, Err(WriteError::NotWritten(_))),
+        "{refused:?}"
+    );
+    assert_eq!(app.pg_held_column("short").await, 2);
+    assert_eq!(app.order_count().await, 1);
+    app.stop().await;
+}
+
+/// Every batch raises its drop's `held`: that update must be HOT (no new
+/// index entries), or a hot drop's row grows a dead entry in each of the
+/// drop's indexes per batch (migration 0021). Only crossing zero changes
+/// what an index reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raising_a_drops_held_is_a_hot_update() {
+    let app = TestApp::spawn().await;
+    app.create_drop("hot", 10).await;
+    let (writer, _workers) = OrderWriter::spawn(app.db.clone(), WriterConfig::default());
+    assert!(writer.write(order("hot", "ann", 1)).await.is_ok());
+
+    let mut tx = app.db.begin().await.unwrap();
+    sqlx::query("UPDATE drops SET held = held + 2 WHERE id = 'hot'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let (updated, hot): (i64, i64) = sqlx::query_as(
+        "SELECT pg_stat_get_xact_tuples_updated('drops'::regclass), \
+                pg_stat_get_xact_tuples_hot_updated('drops'::regclass)",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!((updated, hot), (1, 1), "the update of held was not HOT");
+    app.stop().await;
+}
