@@ -361,10 +361,14 @@ async fn a_common_word_walks_its_postings_and_not_the_gin() {
         .bind(word)
         .fetch_one(&app.db)
     };
-    let (rows, found) = walked("'gala' & ( 'beta' | 'zeta' )", "gala").await.unwrap();
+    let (rows, found) = walked("'gala' & ( 'beta' | 'zeta' )", "gala")
+        .await
+        .unwrap();
     assert_eq!((rows, found), (1001, 1001));
     assert_eq!(
-        walked("'beta' & ( 'psi' | 'alpha' )", "beta").await.unwrap(),
+        walked("'beta' & ( 'psi' | 'alpha' )", "beta")
+            .await
+            .unwrap(),
         (1, 0),
         "psi and alpha are in fewer events than beta: the GIN"
     );
