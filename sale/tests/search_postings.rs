@@ -3,8 +3,12 @@
 //! what the GIN path answers (every page, the facets), whether the walk
 //! finds all the candidates, reads all the word's postings, or stops at its
 //! bound and hands over to the GIN; the triggers keep the postings equal to
-//! the documents through inserts, edits, venue renames and deletes; and the
-//! walk is what runs for a common word (its plan, executed).
+//! the documents through inserts, edits, venue renames and deletes (and,
+//! since migration 0020, what they carry: the word's rank, the status, the
+//! local start, the city and the genre); and the walk is what runs for a
+//! common word (its plan, executed), for one word without a search row read
+//! (0020), and for a text with a word corrected several ways beside a plain
+//! one (0020).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -57,6 +61,9 @@ const TEXTS: &[&str] = &[
     "gala band 3",
     "city 2 gala",
     "alfa",
+    // Corrected several ways ("eta": beta or zeta) beside a plain word.
+    "eta psi",
+    "gala eta",
 ];
 
 async fn get(app: &TestApp, query: &[(&str, &str)]) -> Value {
@@ -132,16 +139,23 @@ async fn assert_same(app: &TestApp, walked: &[(String, Vec<String>, Value)]) {
     }
 }
 
-/// Postings that are not what the documents say (missing or extra).
+/// Postings that are not what the documents say (missing or extra, or
+/// carrying another rank, status, local start, city or genre than the
+/// search row's; the rank as the engine ranks a one-word text).
 async fn postings_off(app: &TestApp) -> i64 {
     sqlx::query_scalar(
         "WITH expected AS (
-           SELECT d.lexeme, s.starts_at, s.event_id
+           SELECT d.lexeme, s.starts_at, s.event_id,
+             ts_rank(s.doc, ('''' || d.lexeme || '''')::tsquery) AS rank,
+             s.status = 'cancelled' AS cancelled, s.local_start, s.city, s.genre
            FROM event_search s, unnest(tsvector_to_array(s.doc)) l(lexeme)
-           JOIN search_posted d ON d.lexeme = l.lexeme)
+           JOIN search_posted d ON d.lexeme = l.lexeme),
+         actual AS (
+           SELECT lexeme, starts_at, event_id, rank, cancelled, local_start, city, genre
+           FROM search_postings)
          SELECT (SELECT count(*) FROM (SELECT * FROM expected
-                  EXCEPT ALL SELECT * FROM search_postings) missing)
-           + (SELECT count(*) FROM (SELECT * FROM search_postings
+                  EXCEPT ALL SELECT * FROM actual) missing)
+           + (SELECT count(*) FROM (SELECT * FROM actual
                   EXCEPT ALL SELECT * FROM expected) extra)",
     )
     .fetch_one(&app.db)
@@ -195,6 +209,17 @@ async fn the_triggers_keep_the_postings_with_the_documents() {
            WHERE id = 'e9';
          UPDATE venues SET name = 'Gala Hall' WHERE id = 'v7';
          DELETE FROM events WHERE id IN ('e12', 'e15');",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(postings_off(&app).await, 0);
+    // What the postings carry beside the document (migration 0020): a
+    // cancellation and a venue's time zone move neither the document nor
+    // the start.
+    sqlx::raw_sql(
+        "UPDATE events SET status = 'cancelled' WHERE id IN ('e18', 'e21');
+         UPDATE venues SET timezone = 'America/New_York' WHERE id = 'v9';",
     )
     .execute(&app.db)
     .await
@@ -302,10 +327,51 @@ async fn a_common_word_walks_its_postings_and_not_the_gin() {
         "{shown}"
     );
     assert!(other_way(&plan).contains("never executed"), "{shown}");
-    // Each posting's event looked up once, until the candidates.
+    // One word: its postings carry the rank and what the facets count, so
+    // no search row is looked up (migration 0020; each posting's event was
+    // looked up once until then, 1,001 lookups).
     let (lookups, found) = walk_lookups(&mut conn, &["beta"]).await;
     assert_eq!(found, 1001);
+    assert_eq!(lookups, 0, "{lookups} lookups");
+    // Two words: each posting's event looked up once, until the candidates.
+    let (lookups, found) = walk_lookups(&mut conn, &["gala", "beta"]).await;
+    assert_eq!(found, 1001);
     assert!((1001..2002).contains(&lookups), "{lookups} lookups");
+    // A word corrected several ways beside a plain one walks the plain
+    // word's postings (0020; the GIN until then) when the alternatives are
+    // not the rarer, and hands over to the GIN when they are.
+    let words = |tsquery: &'static str| {
+        sqlx::query_scalar::<_, Option<Vec<String>>>(
+            "SELECT search_walk_words($1, NULL, NULL, NULL, NULL, false, NULL)",
+        )
+        .bind(tsquery)
+        .fetch_one(&app.db)
+    };
+    assert_eq!(
+        words("( 'beta' | 'zeta' ) & 'psi'").await.unwrap(),
+        Some(vec!["psi".to_string()])
+    );
+    assert_eq!(words("( 'beta' | 'zeta' )").await.unwrap(), None);
+    let walked = |tsquery: &'static str, word: &'static str| {
+        sqlx::query_as::<_, (i64, i64)>(
+            "SELECT count(*), count(event_id)
+             FROM search_walk($1, ARRAY[$2], NULL, NULL, now(), 1001)",
+        )
+        .bind(tsquery)
+        .bind(word)
+        .fetch_one(&app.db)
+    };
+    let (rows, found) = walked("'gala' & ( 'beta' | 'zeta' )", "gala")
+        .await
+        .unwrap();
+    assert_eq!((rows, found), (1001, 1001));
+    assert_eq!(
+        walked("'beta' & ( 'psi' | 'alpha' )", "beta")
+            .await
+            .unwrap(),
+        (1, 0),
+        "psi and alpha are in fewer events than beta: the GIN"
+    );
     // Words that seldom come together: the first postings say so, the
     // other way at once.
     let plan = explain(&mut conn, "'alpha' & 'psi'").await;
