@@ -73,11 +73,8 @@ impl App {
         let order_limiter = KeyedLimiter::per_second(config.order_rate_per_user);
 
         let write_timeout = config.write_timeout();
-        let (hold_writer, hold_writers) = crate::seats::writer::HoldWriter::spawn(
-            db.clone(),
-            config.order_writers,
-            write_timeout,
-        );
+        let (hold_writer, hold_writers) =
+            crate::seats::writer::HoldWriter::spawn(db.clone(), config.hold_writers, write_timeout);
         let (writer, mut writers) = OrderWriter::spawn(
             db.clone(),
             WriterConfig {

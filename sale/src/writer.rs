@@ -3,8 +3,11 @@
 //! order.
 //!
 //! A request hands its order to [`OrderWriter::write`] and waits for the batch
-//! it landed in to commit. Several workers share one queue: while one commits,
-//! the next gathers the orders that arrived meanwhile.
+//! it landed in to commit. The workers (one by default) share one queue:
+//! what arrives while a batch commits is the next batch. A batch of a drop
+//! holds the drop's row lock until its commit, so a second worker on one
+//! hot drop mostly waits for that lock, and splits the queue into smaller
+//! batches (more commits for the same orders).
 //!
 //! In the same transaction each drop's `held` is raised by the batch's units,
 //! guarded by `held + units <= stock` (PostgreSQL refuses an oversell even if
@@ -100,7 +103,7 @@ pub struct WriterConfig {
 impl Default for WriterConfig {
     fn default() -> Self {
         Self {
-            workers: 4,
+            workers: 1,
             max_batch: 512,
             queue_capacity: 20_000,
             timeout: Duration::from_secs(3),
