@@ -112,9 +112,9 @@ pub struct Config {
     pub pow_new_account_days: u64,
 
     /// What a young account's difficulty is multiplied by (1: off; at most
-    /// 64).
+    /// 64, `pow::MAX_NEW_ACCOUNT_FACTOR`).
     #[arg(long, env = "POW_NEW_ACCOUNT_FACTOR", default_value_t = 4,
-          value_parser = clap::value_parser!(u64).range(1..=64))]
+          value_parser = clap::value_parser!(u64).range(1..=crate::pow::MAX_NEW_ACCOUNT_FACTOR))]
     pub pow_new_account_factor: u64,
 
     /// The key challenges are signed with, the same on every queue node

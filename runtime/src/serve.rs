@@ -45,7 +45,7 @@ const MAX_REFUSING: usize = 1024;
 /// and a connection past a full queue has its SYN dropped: its client sends
 /// it again a second later, so that fan waits a second more. tokio's own
 /// `TcpListener::bind` asks for 1024.
-pub const LISTEN_BACKLOG: u32 = 4096;
+const LISTEN_BACKLOG: u32 = 4096;
 
 /// A listener on `addr` with [`LISTEN_BACKLOG`] (and `SO_REUSEADDR`, as
 /// tokio's own bind sets it, so a restarted service can bind at once).

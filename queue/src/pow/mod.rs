@@ -57,7 +57,7 @@ mod solve;
 #[cfg(test)]
 mod tests;
 
-pub use account_age::{AccountAge, NewAccounts};
+pub use account_age::{AccountAge, NewAccounts, MAX_NEW_ACCOUNT_FACTOR};
 pub use memory::{
     encode_hard, solve_hard, Argon2Cost, Binding, Deriver, Found, HardChallenge, HardSolution,
     Parameters, ARGON2ID,
