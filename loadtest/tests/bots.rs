@@ -76,7 +76,11 @@ async fn bots_pay_for_their_places_and_replays_never_join() {
     assert!(asked["farm"] > asked["spread"], "{mixed:?}");
     let cpu = &mixed.cpu_s_per_admission_by_kind;
     assert!(cpu.get("human").is_some_and(|s| *s > 0.0), "{mixed:?}");
-    assert!(cpu.get("spread").is_some_and(|s| *s > 0.0), "{mixed:?}");
+    // The phase ends once every human is in: a spread bot still solving
+    // its fourfold challenge then has no admission to divide by.
+    if mixed.bots_admitted_by_kind.contains_key("spread") {
+        assert!(cpu.get("spread").is_some_and(|s| *s > 0.0), "{mixed:?}");
+    }
     assert!(mixed.cpu_s_per_human_admission.unwrap() > 0.0);
     assert!(mixed.cpu_s_per_bot_admission.unwrap() > 0.0);
     assert!(result.human_extra_wait_s.is_some());
