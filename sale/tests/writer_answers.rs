@@ -124,3 +124,67 @@ async fn raising_a_drops_held_is_a_hot_update() {
     assert_eq!((updated, hot), (1, 1), "the update of held was not HOT");
     app.stop().await;
 }
+
+/// A worker keeps its connection while orders are queued. When PostgreSQL
+/// closes it mid-batch (a restart, `pg_terminate_backend`), that batch is
+/// `NotWritten` and the worker gives the connection up: the order queued
+/// behind it is recorded on a fresh one, not refused by a dead socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_connection_postgresql_closed_is_given_up_for_a_fresh_one() {
+    let app = TestApp::spawn().await;
+    app.create_drop("busy", 10).await;
+    let (writer, _workers) = OrderWriter::spawn(app.db.clone(), WriterConfig::default());
+
+    let mut lock = app.db.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM drops WHERE id = 'busy' FOR UPDATE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let first = order("busy", "ann", 1);
+    let stuck = tokio::spawn({
+        let (writer, first) = (writer.clone(), first.clone());
+        async move { writer.write(first).await }
+    });
+    let backend = loop {
+        let waiting: Option<i32> = sqlx::query_scalar(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+               AND wait_event_type = 'Lock' AND query LIKE 'UPDATE drops SET held%'",
+        )
+        .fetch_optional(&app.db)
+        .await
+        .unwrap();
+        match waiting {
+            Some(pid) => break pid,
+            None => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    };
+    // Queued behind the stuck batch: the worker will still have work, so it
+    // would keep its connection.
+    let next = order("busy", "bob", 1);
+    let queued = tokio::spawn({
+        let (writer, next) = (writer.clone(), next.clone());
+        async move { writer.write(next).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(backend)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let answer = stuck.await.unwrap();
+    assert!(
+        matches!(answer, Err(WriteError::NotWritten(_))),
+        "{answer:?}"
+    );
+    lock.commit().await.unwrap();
+
+    let answer = queued.await.unwrap();
+    assert!(
+        answer.is_ok(),
+        "the order after the closed connection: {answer:?}"
+    );
+    assert!(!recorded(&app.db, first.id).await);
+    assert!(recorded(&app.db, next.id).await);
+    assert_eq!(app.pg_held_column("busy").await, 1);
+    app.stop().await;
+}

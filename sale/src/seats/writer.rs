@@ -73,7 +73,7 @@ impl HoldWriter {
 
 async fn run_worker(db: sqlx::PgPool, jobs: Arc<Mutex<mpsc::Receiver<Job>>>, timeout: Duration) {
     loop {
-        let Some(batch) = crate::writer::next_batch(&jobs, MAX_BATCH).await else {
+        let Some(batch) = crate::writer::next_batch(&jobs, MAX_BATCH, || ()).await else {
             break;
         };
         metrics::histogram!("sale_hold_batch_size").record(batch.len() as f64);
