@@ -325,7 +325,10 @@ async fn commit_batch(
     let attempt = async {
         let conn: &mut PgConnection = match kept {
             Some(conn) => conn,
-            None => kept.insert(db.acquire().await.map_err(not_written)?),
+            None => {
+                metrics::counter!("sale_order_writer_connections_taken_total").increment(1);
+                kept.insert(db.acquire().await.map_err(not_written)?)
+            }
         };
         write_batch(conn, orders, &commit_sent).await
     };
