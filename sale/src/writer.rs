@@ -321,7 +321,6 @@ async fn commit_batch(
     timeout: Duration,
 ) -> Result<Committed, BatchError> {
     let commit_sent = AtomicBool::new(false);
-    let not_written = |e: sqlx::Error| BatchError::Write(WriteError::NotWritten(e.to_string()));
     let attempt = async {
         let conn: &mut PgConnection = match kept {
             Some(conn) => conn,
@@ -348,6 +347,12 @@ async fn commit_batch(
     outcome
 }
 
+/// A statement's failure before `COMMIT` was sent: the transaction rolls
+/// back, so nothing of the batch is written.
+fn not_written(error: sqlx::Error) -> BatchError {
+    BatchError::Write(WriteError::NotWritten(error.to_string()))
+}
+
 /// The batch's transaction on `conn`; `commit_sent` is set just before
 /// `COMMIT` goes out.
 async fn write_batch(
@@ -355,7 +360,6 @@ async fn write_batch(
     orders: &[&NewOrder],
     commit_sent: &AtomicBool,
 ) -> Result<Committed, BatchError> {
-    let not_written = |e: sqlx::Error| BatchError::Write(WriteError::NotWritten(e.to_string()));
     let mut tx = conn.begin().await.map_err(not_written)?;
 
     // First the drop rows (sorted by drop id, so concurrent batches lock
