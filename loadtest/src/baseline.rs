@@ -39,8 +39,8 @@ pub struct Args {
     /// With `--sale`: how many turns of ours then raw Lua.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub rounds: u32,
-    /// Also run `orders` against this sale service first and print its
-    /// rate as a ratio of each baseline.
+    /// Also run `orders` against this sale service, in turns with raw
+    /// Lua, and print its rate as a ratio of each baseline.
     #[arg(long)]
     pub sale: Option<String>,
     /// Operator API key for the `orders` run.
