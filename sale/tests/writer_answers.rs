@@ -35,6 +35,21 @@ async fn recorded(db: &sqlx::PgPool, id: uuid::Uuid) -> bool {
         == 1
 }
 
+/// Takes `drop`'s row lock in a transaction of the test's own, so the
+/// writer's next batch of that drop waits for it (until it commits).
+async fn lock_drop_row(
+    db: &sqlx::PgPool,
+    drop: &str,
+) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    let mut lock = db.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM drops WHERE id = $1 FOR UPDATE")
+        .bind(drop)
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    lock
+}
+
 /// A batch stuck behind the drop's lock past the writer's timeout has not
 /// sent its COMMIT: its transaction is rolled back, so it must never commit
 /// once the lock goes. `NotWritten` makes the caller release the
@@ -51,11 +66,7 @@ async fn a_batch_timed_out_before_its_commit_is_not_written_and_never_commits() 
     };
     let (writer, _workers) = OrderWriter::spawn(app.db.clone(), config);
 
-    let mut lock = app.db.begin().await.unwrap();
-    sqlx::query("SELECT 1 FROM drops WHERE id = 'locked' FOR UPDATE")
-        .execute(&mut *lock)
-        .await
-        .unwrap();
+    let lock = lock_drop_row(&app.db, "locked").await;
     let slow = order("locked", "ann", 1);
     let answer = writer.write(slow.clone()).await;
     assert!(
@@ -135,11 +146,7 @@ async fn a_kept_connection_postgresql_closed_is_given_up_for_a_fresh_one() {
     app.create_drop("busy", 10).await;
     let (writer, _workers) = OrderWriter::spawn(app.db.clone(), WriterConfig::default());
 
-    let mut lock = app.db.begin().await.unwrap();
-    sqlx::query("SELECT 1 FROM drops WHERE id = 'busy' FOR UPDATE")
-        .execute(&mut *lock)
-        .await
-        .unwrap();
+    let lock = lock_drop_row(&app.db, "busy").await;
     let first = order("busy", "ann", 1);
     let stuck = tokio::spawn({
         let (writer, first) = (writer.clone(), first.clone());
