@@ -20,9 +20,13 @@ pub struct OrderRow {
     pub currency: String,
     /// `pending`, `paid`, `cancelled`, `expired` or `refunded`.
     pub status: String,
+    #[serde(serialize_with = "crate::clock::rfc3339::utc")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::clock::rfc3339::utc")]
     pub expires_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::clock::rfc3339::utc")]
     pub updated_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::clock::rfc3339::utc_option")]
     pub paid_at: Option<DateTime<Utc>>,
     #[serde(skip)]
     pub idempotency_key: String,
