@@ -106,9 +106,11 @@ impl Sale {
         self.expiry().reconcile(grace).await
     }
 
-    /// Runs `work` to its end in a task of its own on the sale's tracker,
-    /// so a caller that stops waiting (a client hanging up) cannot stop it
-    /// between two writes; shutdown waits for it ([`Sale::finish_in_flight`]).
+    /// Runs `work` to its end, so a caller that stops waiting (a client
+    /// hanging up) cannot stop it between two writes: in the caller's task
+    /// while it waits, in a task of its own on the sale's tracker once it
+    /// stops ([`crate::to_end`]); shutdown waits for it either way
+    /// ([`Sale::finish_in_flight`]).
     pub(crate) async fn run_to_end<T, E>(
         &self,
         what: &'static str,
@@ -118,10 +120,9 @@ impl Sale {
         T: Send + 'static,
         E: From<anyhow::Error> + Send + 'static,
     {
-        self.tasks
-            .spawn(work)
+        crate::to_end::ToEnd::new(&self.tasks, work)
             .await
-            .unwrap_or_else(|join| Err(anyhow::anyhow!("{what} task failed: {join}").into()))
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("{what} task failed: it panicked").into()))
     }
 
     /// Waits (at most `within`) for the work that must finish, such as

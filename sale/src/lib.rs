@@ -34,7 +34,8 @@
 //! - [`sync`]: keeps Redis's copy of drop settings in step with PostgreSQL.
 //! - [`failover`]: on a Redis Cluster, rebuilds live drops after a failover.
 //! - [`retry`]: a retried request waits for the first one's record.
-//! - [`clock`]: injectable time.
+//! - [`to_end`]: work that must finish once begun, though its caller hangs up.
+//! - [`clock`]: injectable time, and a time as the API writes it.
 //!
 //! Around it:
 //! - [`http`]: the routes, a thin layer over the domain.
@@ -66,6 +67,7 @@ pub mod seating;
 pub mod seats;
 pub mod store;
 pub mod sync;
+pub mod to_end;
 pub mod upkeep;
 pub mod venues;
 pub mod writer;

@@ -5,9 +5,11 @@
 //! 2. The group-commit writer records the order in PostgreSQL.
 //! 3. The caller is answered (201).
 //!
-//! Steps 1-2 run in a task of their own ([`Sale::place_order`]): a client
-//! that hangs up (its request future dropped at any await) cannot stop
-//! between 1 and 2, so a reservation never waits for the reconciler because
+//! Steps 1-2 run to their end whatever the client does
+//! ([`Sale::place_order`], [`crate::to_end`]): in the request's task while
+//! it waits, in a task of their own once it stops. A client that hangs up
+//! (its request future dropped at any await) cannot stop them between 1
+//! and 2, so a reservation never waits for the reconciler because
 //! its buyer's phone lost signal. The buyer's retry with the same
 //! `Idempotency-Key` finds the reservation and waits (bounded) for the
 //! write in flight, then answers that order.
@@ -79,9 +81,9 @@ pub enum OrderError {
 }
 
 impl Sale {
-    /// Places an order. Cancellation-safe: the work runs in its own task, so
-    /// dropping this future (a client hanging up) never leaves a
-    /// reservation without its write.
+    /// Places an order. Cancellation-safe: dropping this future (a client
+    /// hanging up) hands the work, as far as it got, to a task of its own,
+    /// so a reservation is never left without its write.
     #[tracing::instrument(level = "debug", skip_all, fields(drop = %request.drop_id, user = %request.user))]
     pub async fn place_order(&self, request: PlaceOrder) -> Result<Placed, OrderError> {
         let sale = self.clone();

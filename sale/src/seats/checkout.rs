@@ -3,8 +3,9 @@
 //! (only while live and the fan's own), then PostgreSQL records the order,
 //! marks the hold ordered and makes its claims open-ended in one
 //! transaction. If PostgreSQL refuses (the hold lapsed there, a rebuilt
-//! Redis), Redis is turned back. The work runs in a task of its own, so a
-//! fan who hangs up cannot stop it between the two writes.
+//! Redis), Redis is turned back. The work runs to its end
+//! ([`crate::to_end`]), so a fan who hangs up cannot stop it between the
+//! two writes.
 
 use super::gate::{HoldRefusal, Ordered};
 use super::holds::HoldError;

@@ -109,8 +109,8 @@ enum Attempt {
 }
 
 impl Sale {
-    /// Holds seats for an admitted fan. Cancellation-safe: the work runs in
-    /// its own task.
+    /// Holds seats for an admitted fan. Cancellation-safe: the work runs to
+    /// its end though the caller hangs up ([`crate::to_end`]).
     #[tracing::instrument(level = "debug", skip_all, fields(drop = %request.drop_id, user = %request.user))]
     pub async fn hold_seats(&self, request: HoldSeats) -> Result<HeldSeats, HoldError> {
         let sale = self.clone();
