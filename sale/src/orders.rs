@@ -163,8 +163,10 @@ impl Sale {
     /// reservation.
     async fn record(&self, order: NewOrder) -> Result<Placed, OrderError> {
         let (drop_id, order_id, quantity) = (order.drop_id.clone(), order.id, order.quantity);
-        let tag = idempotency_tag(&order.user_id, &order.idempotency_key);
         let (user, key) = (order.user_id.clone(), order.idempotency_key.clone());
+        // Only a refused or unwritten order forgets its key (a hash: not
+        // worked out for the orders recorded).
+        let tag = || idempotency_tag(&user, &key);
         match self.writer.write(order).await {
             Ok(WriteOutcome::Recorded(order)) => {
                 metrics::counter!("sale_orders_placed_total").increment(1);
@@ -174,7 +176,7 @@ impl Sale {
                 // PostgreSQL's record holds more of this user's orders than
                 // Redis knew (a failover lost some): refused, units back.
                 self.gate
-                    .release_of(&drop_id, &user, order_id, Some(&tag))
+                    .release_of(&drop_id, &user, order_id, Some(&tag()))
                     .await?;
                 Err(OrderError::Refused(Refusal::CapExceeded))
             }
@@ -182,7 +184,7 @@ impl Sale {
                 // PostgreSQL already has an order under this key (Redis forgot
                 // it): hand back that one and free what this attempt reserved.
                 self.gate
-                    .release_of(&drop_id, &user, order_id, Some(&tag))
+                    .release_of(&drop_id, &user, order_id, Some(&tag()))
                     .await?;
                 let existing = orders::by_idempotency_key(&self.db, &drop_id, &user, &key)
                     .await?
@@ -195,7 +197,7 @@ impl Sale {
             Err(WriteError::NotWritten(cause)) => {
                 if let Err(error) = self
                     .gate
-                    .release_of(&drop_id, &user, order_id, Some(&tag))
+                    .release_of(&drop_id, &user, order_id, Some(&tag()))
                     .await
                 {
                     tracing::error!(%error, %order_id, "could not release an unrecorded reservation; reconciliation will");
