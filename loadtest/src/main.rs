@@ -55,6 +55,12 @@ enum Command {
     Tokens(tokens::Args),
 }
 
+/// The services' allocator: with glibc's malloc the generator spent about
+/// a tenth of its CPU per order in `malloc`/`free` (`loadtest/RESULTS.md`),
+/// and its CPU shares the two cores with what it measures.
+#[global_allocator]
+static ALLOCATOR: runtime::service::ServiceAllocator = runtime::service::ServiceAllocator;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let passed = |done: anyhow::Result<()>| done.map(|()| ExitCode::SUCCESS);
