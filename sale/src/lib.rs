@@ -25,6 +25,7 @@
 //! - [`gate`]: the Redis gate: the Lua scripts deciding orders, their keys;
 //!   a hot drop's stock split over several slots (stock buckets).
 //! - [`store`]: PostgreSQL, the durable record (checked queries).
+//! - [`batching`]: what the group-commit workers share.
 //! - [`writer`]: group commit of orders into PostgreSQL (stock and per-user
 //!   cap checked there too).
 //! - [`expiry`]: the expiry sweeper.
@@ -47,6 +48,7 @@
 
 pub mod access;
 pub mod app;
+pub mod batching;
 pub mod clock;
 pub mod config;
 pub mod domain;

@@ -34,11 +34,8 @@
 //!
 //! **A kept connection.** A worker keeps its PostgreSQL connection from one
 //! batch to the next while orders keep coming, and gives it back to the
-//! pool when the queue runs dry or a batch fails. Taking it from the pool
-//! for every batch cost a round trip (the pool's liveness check) before
-//! `BEGIN`: on a busy box each round trip waits for the scheduler twice
-//! (the backend's wake-up, then the worker's), and a rush's batches took
-//! ~0.9 ms of a ~4.9 ms cycle doing it.
+//! pool when the queue runs dry or a batch fails
+//! ([`crate::batching::KeptConnection`]).
 //!
 //! Over 400 lines on purpose: the batch's one transaction (drop rows, the
 //! guarded insert, the correction) reads best in one place, next to the
@@ -52,10 +49,10 @@
 //!   reconciliation against PostgreSQL settles it later. Keeping units reserved
 //!   can only undersell, never oversell.
 
+use crate::batching::{next_batch, KeptConnection};
 use crate::store::OrderRow;
 use chrono::{DateTime, Utc};
-use sqlx::pool::PoolConnection;
-use sqlx::{Connection, PgConnection, Postgres};
+use sqlx::{Connection, PgConnection};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -166,9 +163,9 @@ async fn run_worker(
     config: WriterConfig,
 ) {
     tracing::info!(worker = n, "order writer started");
-    let mut kept: Option<PoolConnection<Postgres>> = None;
+    let mut conn = KeptConnection::new(db, "sale_order_writer_connections_taken_total");
     loop {
-        let Some(batch) = next_batch(&jobs, config.max_batch, || kept = None).await else {
+        let Some(batch) = next_batch(&jobs, config.max_batch, || conn.give_back()).await else {
             break;
         };
         metrics::histogram!("sale_order_batch_size").record(batch.len() as f64);
@@ -176,7 +173,7 @@ async fn run_worker(
         // At most two rounds: the second without orders found stale in the first.
         for round in 0..2 {
             let orders: Vec<&NewOrder> = batch.iter().map(|job| &job.order).collect();
-            match commit_batch(&db, &mut kept, &orders, config.timeout).await {
+            match commit_batch(&mut conn, &orders, config.timeout).await {
                 Ok(Committed {
                     mut recorded,
                     over_cap,
@@ -227,35 +224,6 @@ async fn run_worker(
         }
     }
     tracing::info!(worker = n, "order writer stopped");
-}
-
-/// The next batch for a worker of a group-commit writer: waits for one job,
-/// then takes what else is queued, up to `max`; `None` once every sender is
-/// gone. `when_idle` runs first when no job is queued (the worker is about
-/// to wait). The lock makes the workers take turns: while one commits, the
-/// next gathers what arrived meanwhile.
-pub(crate) async fn next_batch<T>(
-    jobs: &Mutex<mpsc::Receiver<T>>,
-    max: usize,
-    when_idle: impl FnOnce(),
-) -> Option<Vec<T>> {
-    let mut jobs = jobs.lock().await;
-    let first = match jobs.try_recv() {
-        Ok(job) => job,
-        Err(mpsc::error::TryRecvError::Empty) => {
-            when_idle();
-            jobs.recv().await?
-        }
-        Err(mpsc::error::TryRecvError::Disconnected) => return None,
-    };
-    let mut batch = vec![first];
-    while batch.len() < max {
-        match jobs.try_recv() {
-            Ok(job) => batch.push(job),
-            Err(_) => break,
-        }
-    }
-    Some(batch)
 }
 
 /// Why a batch was not committed.
@@ -311,24 +279,17 @@ impl NewOrder {
     }
 }
 
-/// Writes one batch in one transaction, on the `kept` connection (taken
-/// from the pool when there is none). A batch that fails gives the
-/// connection back: it may be broken, or left mid-statement by the timeout.
+/// Writes one batch in one transaction, on the worker's kept connection.
+/// A batch that fails gives the connection back: it may be broken, or left
+/// mid-statement by the timeout.
 async fn commit_batch(
-    db: &sqlx::PgPool,
-    kept: &mut Option<PoolConnection<Postgres>>,
+    conn: &mut KeptConnection,
     orders: &[&NewOrder],
     timeout: Duration,
 ) -> Result<Committed, BatchError> {
     let commit_sent = AtomicBool::new(false);
     let attempt = async {
-        let conn: &mut PgConnection = match kept {
-            Some(conn) => conn,
-            None => {
-                metrics::counter!("sale_order_writer_connections_taken_total").increment(1);
-                kept.insert(db.acquire().await.map_err(not_written)?)
-            }
-        };
+        let conn = conn.get().await.map_err(not_written)?;
         write_batch(conn, orders, &commit_sent).await
     };
     let outcome = match tokio::time::timeout(timeout, attempt).await {
@@ -342,7 +303,7 @@ async fn commit_batch(
         ))),
     };
     if let Err(BatchError::Write(_)) = outcome {
-        *kept = None;
+        conn.give_back();
     }
     outcome
 }

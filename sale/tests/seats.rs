@@ -9,6 +9,7 @@
 mod common;
 
 use common::{TestApp, OPERATOR_KEY};
+use sale::batching::KeptConnection;
 use sale::clock::ManualClock;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
@@ -549,7 +550,7 @@ async fn postgres_refuses_a_double_claim_written_behind_the_fast_paths_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn holds_are_recorded_in_batches_and_a_refused_seat_refuses_only_its_hold() {
     use sale::seats::writer::{insert_batch, BatchFailure};
-    use sale::store::holds::{HoldWrite, NewHold};
+    use sale::store::holds::HoldWrite;
     let app = TestApp::spawn().await;
     app.seated_sale("batch").await;
     // Loads the sale into Redis (and PostgreSQL's epoch with it).
@@ -561,20 +562,10 @@ async fn holds_are_recorded_in_batches_and_a_refused_seat_refuses_only_its_hold(
         .fetch_one(&app.db)
         .await
         .unwrap();
-    let now = chrono::Utc::now();
-    let new = |user: &str, key: &str, seats: &[String], epoch: i64| NewHold {
-        id: uuid::Uuid::now_v7(),
-        drop_id: "batch".into(),
-        event_id: "batch-show".into(),
-        user_id: user.into(),
-        seats: seats.to_vec(),
-        total_cents: 8900 * seats.len() as i64,
-        idempotency_key: key.into(),
-        admission_jti: format!("jti-{user}-{key}"),
-        created_at: now,
-        expires_at: now + chrono::Duration::minutes(10),
-        epoch,
+    let new = |user: &str, key: &str, seats: &[String], epoch: i64| {
+        new_hold("batch", user, key, seats, epoch)
     };
+    let mut conn = KeptConnection::new(app.db.clone(), "test_connections_taken_total");
     let timeout = Duration::from_secs(5);
     let claims_of = |hold: uuid::Uuid| {
         let db = app.db.clone();
@@ -592,7 +583,7 @@ async fn holds_are_recorded_in_batches_and_a_refused_seat_refuses_only_its_hold(
     let cat = new("cat", "k1", &[seat("D", 3)], epoch);
     let again = new("ann", "k0", &[seat("D", 9)], epoch);
     let stale = new("dan", "k1", &[seat("D", 5)], epoch - 1);
-    let written = insert_batch(&app.db, &[&bob, &cat, &again, &stale], timeout)
+    let written = insert_batch(&app.db, &mut conn, &[&bob, &cat, &again, &stale], timeout)
         .await
         .unwrap();
     assert!(matches!(&written[0], HoldWrite::Recorded(row) if row.seats == bob.seats));
@@ -611,12 +602,20 @@ async fn holds_are_recorded_in_batches_and_a_refused_seat_refuses_only_its_hold(
     // refused and nothing of it committed...
     let eve = new("eve", "k1", &[seat("E", 1)], epoch);
     let fay = new("fay", "k1", &[seat("D", 1)], epoch); // bob's
-    let failure = insert_batch(&app.db, &[&eve, &fay], timeout).await;
+    let failure = insert_batch(&app.db, &mut conn, &[&eve, &fay], timeout).await;
     assert!(
         matches!(failure, Err(BatchFailure::SeatClaimed)),
         "{failure:?}"
     );
     assert_eq!((claims_of(eve.id).await, claims_of(fay.id).await), (0, 0));
+    // The refusal rolled its transaction back: the connection the worker
+    // keeps takes the next batch.
+    let gus = new("gus", "k1", &[seat("E", 2)], epoch);
+    let written = insert_batch(&app.db, &mut conn, &[&gus], timeout).await;
+    assert!(
+        matches!(written.as_deref(), Ok([HoldWrite::Recorded(_)])),
+        "{written:?}"
+    );
     // ...and the writer then records them one by one: only fay is refused.
     let (writer, _workers) = sale::seats::writer::HoldWriter::spawn(app.db.clone(), 1, timeout);
     let (eve_written, fay_written) =
@@ -630,6 +629,94 @@ async fn holds_are_recorded_in_batches_and_a_refused_seat_refuses_only_its_hold(
         "{fay_written:?}"
     );
     assert_eq!((claims_of(eve.id).await, claims_of(fay.id).await), (1, 0));
+    app.stop().await;
+}
+
+/// A hold for a batch insert on `drop`'s show (as `seated_sale` makes it).
+fn new_hold(
+    drop: &str,
+    user: &str,
+    key: &str,
+    seats: &[String],
+    epoch: i64,
+) -> sale::store::holds::NewHold {
+    let now = chrono::Utc::now();
+    sale::store::holds::NewHold {
+        id: uuid::Uuid::now_v7(),
+        drop_id: drop.into(),
+        event_id: format!("{drop}-show"),
+        user_id: user.into(),
+        seats: seats.to_vec(),
+        total_cents: 8900 * seats.len() as i64,
+        idempotency_key: key.into(),
+        admission_jti: format!("jti-{user}-{key}"),
+        created_at: now,
+        expires_at: now + chrono::Duration::minutes(10),
+        epoch,
+    }
+}
+
+/// The PostgreSQL backend serving a worker's kept connection.
+async fn backend_of(conn: &mut KeptConnection) -> i32 {
+    sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(conn.get().await.unwrap())
+        .await
+        .unwrap()
+}
+
+/// The hold writer's workers keep their connection from batch to batch.
+/// When PostgreSQL closes it (a restart, `pg_terminate_backend`), that
+/// batch is not written and the connection is given up: the next batch
+/// is recorded on a fresh one, not refused by a dead socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hold_batch_on_a_closed_connection_is_not_written_and_the_next_gets_a_fresh_one() {
+    use sale::seats::writer::{insert_batch, BatchFailure};
+    use sale::store::holds::HoldWrite;
+    let app = TestApp::spawn().await;
+    app.seated_sale("closed").await;
+    let (status, first) = app
+        .hold("closed", "ann", "k0", json!({"seats": [seat("C", 1)]}))
+        .await;
+    assert_eq!(status, 201, "{first}");
+    let epoch: i64 = sqlx::query_scalar("SELECT redis_epoch FROM drops WHERE id = 'closed'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let timeout = Duration::from_secs(5);
+    let mut conn = KeptConnection::new(app.db.clone(), "test_connections_taken_total");
+    let bob = new_hold("closed", "bob", "k1", &[seat("D", 1)], epoch);
+    let written = insert_batch(&app.db, &mut conn, &[&bob], timeout).await;
+    assert!(
+        matches!(written.as_deref(), Ok([HoldWrite::Recorded(_)])),
+        "{written:?}"
+    );
+
+    let backend = backend_of(&mut conn).await;
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(backend)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let cat = new_hold("closed", "cat", "k1", &[seat("D", 2)], epoch);
+    let failure = insert_batch(&app.db, &mut conn, &[&cat], timeout).await;
+    assert!(
+        matches!(failure, Err(BatchFailure::NotWritten(_))),
+        "{failure:?}"
+    );
+
+    let dan = new_hold("closed", "dan", "k1", &[seat("D", 3)], epoch);
+    let written = insert_batch(&app.db, &mut conn, &[&dan], timeout).await;
+    assert!(
+        matches!(written.as_deref(), Ok([HoldWrite::Recorded(_)])),
+        "the batch after the closed connection: {written:?}"
+    );
+    assert_ne!(backend_of(&mut conn).await, backend);
+    let recorded: Vec<String> =
+        sqlx::query_scalar("SELECT user_id FROM holds WHERE drop_id = 'closed' ORDER BY user_id")
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(recorded, ["ann", "bob", "dan"]);
     app.stop().await;
 }
 

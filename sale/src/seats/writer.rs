@@ -10,10 +10,12 @@
 //! exists, which the Redis decision makes rare), the batch is recorded
 //! again one hold per transaction, so only the hold at fault is refused.
 //! What each [`HoldWrite`] means for the Redis hold is the caller's
-//! ([`super::holds`]).
+//! ([`super::holds`]). A worker keeps its connection while holds keep
+//! coming, as the order writer's do ([`crate::batching::KeptConnection`]).
 
+use crate::batching::{next_batch, KeptConnection};
 use crate::store::holds::{self, by_key, fence, HoldRow, HoldWrite, NewHold};
-use sqlx::PgPool;
+use sqlx::{Connection, PgPool};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Mutex};
@@ -72,14 +74,15 @@ impl HoldWriter {
 }
 
 async fn run_worker(db: sqlx::PgPool, jobs: Arc<Mutex<mpsc::Receiver<Job>>>, timeout: Duration) {
+    let mut conn = KeptConnection::new(db.clone(), "sale_hold_writer_connections_taken_total");
     loop {
-        let Some(batch) = crate::writer::next_batch(&jobs, MAX_BATCH, || ()).await else {
+        let Some(batch) = next_batch(&jobs, MAX_BATCH, || conn.give_back()).await else {
             break;
         };
         metrics::histogram!("sale_hold_batch_size").record(batch.len() as f64);
         let new: Vec<&NewHold> = batch.iter().map(|job| &job.hold).collect();
         let answers: Vec<Result<HoldWrite, NotWritten>> =
-            match insert_batch(&db, &new, timeout).await {
+            match insert_batch(&db, &mut conn, &new, timeout).await {
                 Ok(written) => written.into_iter().map(Ok).collect(),
                 Err(BatchFailure::SeatClaimed) => {
                     let mut one_by_one = Vec::with_capacity(new.len());
@@ -131,15 +134,25 @@ pub enum BatchFailure {
 /// answer has one [`HoldWrite`] per hold, in order. When PostgreSQL refuses
 /// a claim (which the Redis decision makes rare) nothing is committed and
 /// [`BatchFailure::SeatClaimed`] says to fall back to [`holds::insert`] per hold.
+/// The transaction runs on the worker's kept connection `conn`, given back
+/// when the batch fails otherwise (broken, or left mid-statement by the
+/// timeout); `db` answers a duplicate's lookup after the commit.
 pub async fn insert_batch(
     db: &PgPool,
+    conn: &mut KeptConnection,
     holds: &[&NewHold],
     timeout: std::time::Duration,
 ) -> Result<Vec<HoldWrite>, BatchFailure> {
     let commit_sent = std::sync::atomic::AtomicBool::new(false);
     let attempt = async {
         let not_written = |e: sqlx::Error| BatchFailure::NotWritten(e.to_string());
-        let mut tx = db.begin().await.map_err(not_written)?;
+        let mut tx = conn
+            .get()
+            .await
+            .map_err(not_written)?
+            .begin()
+            .await
+            .map_err(not_written)?;
         let mut stale = std::collections::BTreeSet::new();
         let fences: std::collections::BTreeSet<(&str, i64)> = holds
             .iter()
@@ -241,12 +254,17 @@ pub async fn insert_batch(
         }
         Ok(written)
     };
-    match tokio::time::timeout(timeout, attempt).await {
+    let outcome = match tokio::time::timeout(timeout, attempt).await {
         Ok(result) => result,
         // Dropping an uncommitted transaction rolls it back.
         Err(_) if !commit_sent.load(std::sync::atomic::Ordering::SeqCst) => {
             Err(BatchFailure::NotWritten("timed out before commit".into()))
         }
         Err(_) => Err(BatchFailure::Unknown("timed out waiting for commit".into())),
+    };
+    // A refused seat rolled its transaction back on a sound connection.
+    if let Err(BatchFailure::NotWritten(_) | BatchFailure::Unknown(_)) = outcome {
+        conn.give_back();
     }
+    outcome
 }
