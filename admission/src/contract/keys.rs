@@ -19,13 +19,15 @@ pub struct DropKeys {
 impl DropKeys {
     pub fn new(prefix: &str, drop_id: &str) -> Self {
         Self {
-            base: format!("{prefix}:{{{drop_id}}}"),
+            base: [prefix, ":{", drop_id, "}"].concat(),
         }
     }
 
     /// A key of this drop named by `suffix` (for a service's own keys).
     pub fn key(&self, suffix: &str) -> String {
-        format!("{}:{suffix}", self.base)
+        // Sized once: an order names eight keys, and `format!` grew each
+        // (`loadtest/sitting/instructions`).
+        [self.base.as_str(), ":", suffix].concat()
     }
 
     /// Hash, written by the sale: stock, sold, state, opens_at_ms, cap,

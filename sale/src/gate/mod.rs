@@ -171,6 +171,8 @@ impl StockGate {
             idempotency_key,
         } = *call;
         let tag = idempotency_tag(user, idempotency_key);
+        let mut order_id_text = Uuid::encode_buffer();
+        let order_id_text: &str = order_id.hyphenated().encode_lower(&mut order_id_text);
         let reply: String = bounded(
             RESERVE
                 .prepare_invoke()
@@ -184,7 +186,7 @@ impl StockGate {
                 .arg(user)
                 .arg(quantity)
                 .arg(now_ms)
-                .arg(order_id.to_string())
+                .arg(order_id_text)
                 .arg(IDEMPOTENCY_TTL_SECS)
                 .arg(&tag)
                 .arg(jti)

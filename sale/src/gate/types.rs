@@ -46,7 +46,7 @@ impl GateKeys {
     }
     /// The idempotency key named by a tag (as kept in a reservation record).
     pub fn idempotency_by_tag(&self, tag: &str) -> String {
-        self.key(&format!("idem:{tag}"))
+        self.key(&["idem:", tag].concat())
     }
 }
 
