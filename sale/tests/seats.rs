@@ -552,16 +552,7 @@ async fn holds_are_recorded_in_batches_and_a_refused_seat_refuses_only_its_hold(
     use sale::seats::writer::{insert_batch, BatchFailure};
     use sale::store::holds::HoldWrite;
     let app = TestApp::spawn().await;
-    app.seated_sale("batch").await;
-    // Loads the sale into Redis (and PostgreSQL's epoch with it).
-    let (status, first) = app
-        .hold("batch", "ann", "k0", json!({"seats": [seat("C", 1)]}))
-        .await;
-    assert_eq!(status, 201, "{first}");
-    let epoch: i64 = sqlx::query_scalar("SELECT redis_epoch FROM drops WHERE id = 'batch'")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let (first, epoch) = loaded_with_ann_holding(&app, "batch").await;
     let new = |user: &str, key: &str, seats: &[String], epoch: i64| {
         new_hold("batch", user, key, seats, epoch)
     };
@@ -632,6 +623,22 @@ async fn holds_are_recorded_in_batches_and_a_refused_seat_refuses_only_its_hold(
     app.stop().await;
 }
 
+/// A seated sale `drop`, loaded into Redis (and PostgreSQL's epoch with it)
+/// by ann's hold of C1 under key `k0`: that hold, and the epoch.
+async fn loaded_with_ann_holding(app: &TestApp, drop: &str) -> (Value, i64) {
+    app.seated_sale(drop).await;
+    let (status, first) = app
+        .hold(drop, "ann", "k0", json!({"seats": [seat("C", 1)]}))
+        .await;
+    assert_eq!(status, 201, "{first}");
+    let epoch = sqlx::query_scalar("SELECT redis_epoch FROM drops WHERE id = $1")
+        .bind(drop)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    (first, epoch)
+}
+
 /// A hold for a batch insert on `drop`'s show (as `seated_sale` makes it).
 fn new_hold(
     drop: &str,
@@ -673,15 +680,7 @@ async fn a_hold_batch_on_a_closed_connection_is_not_written_and_the_next_gets_a_
     use sale::seats::writer::{insert_batch, BatchFailure};
     use sale::store::holds::HoldWrite;
     let app = TestApp::spawn().await;
-    app.seated_sale("closed").await;
-    let (status, first) = app
-        .hold("closed", "ann", "k0", json!({"seats": [seat("C", 1)]}))
-        .await;
-    assert_eq!(status, 201, "{first}");
-    let epoch: i64 = sqlx::query_scalar("SELECT redis_epoch FROM drops WHERE id = 'closed'")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let (_, epoch) = loaded_with_ann_holding(&app, "closed").await;
     let timeout = Duration::from_secs(5);
     let mut conn = KeptConnection::new(app.db.clone(), "test_connections_taken_total");
     let bob = new_hold("closed", "bob", "k1", &[seat("D", 1)], epoch);
