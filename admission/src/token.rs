@@ -31,6 +31,7 @@ pub const MAC_PARAM: &str = "lmac";
 
 /// The secret the queue and the sale share for the cheap check (see the
 /// module's doc): at least 32 bytes.
+///
 /// Held as the HMAC already keyed: each check clones it rather than
 /// hashing the key's two pads again.
 #[derive(Clone)]
