@@ -80,6 +80,40 @@ async fn flushall_mid_burst_rebuilds_and_loses_nothing() {
     redis_agrees(&app, &redis, "flush", held).await;
 }
 
+/// Redis forgets its scripts (as after a restart, or a failover to a
+/// replica that never loaded them): an order and its cancellation load
+/// theirs again and go through, and the unit comes back.
+#[tokio::test]
+async fn orders_and_cancellations_go_through_after_redis_forgets_its_scripts() {
+    let redis = PrivateRedis::start().await;
+    let url = redis.url();
+    let app = TestApp::spawn_with(|c| c.service.redis_url = url, None).await;
+    app.create_drop("scripts", 10).await;
+    let (status, _) = app
+        .place(&app.admit("ann", "scripts"), "a1", r#"{"quantity": 1}"#)
+        .await;
+    assert_eq!(status, 201);
+
+    redis.script_flush().await;
+    let (status, order) = app
+        .place(&app.admit("bob", "scripts"), "b1", r#"{"quantity": 1}"#)
+        .await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!(app.redis_sold("scripts").await, 2);
+
+    redis.script_flush().await;
+    let id = order["id"].as_str().unwrap();
+    let response = app
+        .http
+        .delete(app.url(&format!("/api/orders/{id}")))
+        .bearer_auth(app.user_token("bob"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(app.redis_sold("scripts").await, 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_restarted_empty_mid_burst_rebuilds_and_loses_nothing() {
     let mut redis = PrivateRedis::start().await;

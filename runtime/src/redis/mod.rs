@@ -19,15 +19,18 @@
 //! - [`cluster`]: the cluster client, its renewal after a master dies, and
 //!   the calls that reach every master.
 //! - [`pubsub`]: subscriptions, plain or sharded.
+//! - [`script`]: a Lua script's call written into one command.
 
 mod cluster;
 mod pubsub;
+mod script;
 
 pub use cluster::MasterNode;
 use cluster::{cluster_builder, Cluster};
 pub use pubsub::Subscription;
 use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Value};
+pub use script::ScriptCall;
 use std::sync::Arc;
 use std::time::Duration;
 

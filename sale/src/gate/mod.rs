@@ -23,7 +23,7 @@ pub use types::{
     Reservation, ReservationRecord, SlotLoad,
 };
 
-use runtime::redis::Redis;
+use runtime::redis::{Redis, ScriptCall};
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 use uuid::Uuid;
@@ -174,23 +174,26 @@ impl StockGate {
         let mut order_id_text = Uuid::encode_buffer();
         let order_id_text: &str = order_id.hyphenated().encode_lower(&mut order_id_text);
         let reply: String = bounded(
-            RESERVE
-                .prepare_invoke()
-                .key(slot.drop())
-                .key(slot.held())
-                .key(slot.reservations())
-                .key(slot.idempotency_by_tag(&tag))
-                .key(side.shopping())
-                .key(side.revoked_users())
-                .key(side.revoked_tokens())
-                .arg(user)
-                .arg(quantity)
-                .arg(now_ms)
-                .arg(order_id_text)
-                .arg(IDEMPOTENCY_TTL_SECS)
-                .arg(&tag)
-                .arg(jti)
-                .invoke_async(&mut self.redis.clone()),
+            ScriptCall::new(
+                &RESERVE,
+                &[
+                    &slot.drop(),
+                    &slot.held(),
+                    &slot.reservations(),
+                    &slot.idempotency_by_tag(&tag),
+                    &side.shopping(),
+                    &side.revoked_users(),
+                    &side.revoked_tokens(),
+                ],
+            )
+            .arg(user)
+            .arg(quantity)
+            .arg(now_ms)
+            .arg(order_id_text)
+            .arg(IDEMPOTENCY_TTL_SECS)
+            .arg(&tag)
+            .arg(jti)
+            .invoke(&mut self.redis.clone()),
         )
         .await?;
 
@@ -243,20 +246,25 @@ impl StockGate {
         order_id: Uuid,
         forget_tag: Option<&str>,
     ) -> redis::RedisResult<i64> {
+        let mut order_id_text = Uuid::encode_buffer();
+        let order_id_text: &str = order_id.hyphenated().encode_lower(&mut order_id_text);
         bounded(
-            RELEASE
-                .prepare_invoke()
-                .key(slot.drop())
-                .key(slot.held())
-                .key(slot.reservations())
-                .key(slot.idempotency_by_tag(forget_tag.unwrap_or("none")))
-                .arg(order_id.to_string())
-                .arg(if forget_tag.is_some() {
-                    "forget"
-                } else {
-                    "keep"
-                })
-                .invoke_async(&mut self.redis.clone()),
+            ScriptCall::new(
+                &RELEASE,
+                &[
+                    &slot.drop(),
+                    &slot.held(),
+                    &slot.reservations(),
+                    &slot.idempotency_by_tag(forget_tag.unwrap_or("none")),
+                ],
+            )
+            .arg(order_id_text)
+            .arg(if forget_tag.is_some() {
+                "forget"
+            } else {
+                "keep"
+            })
+            .invoke(&mut self.redis.clone()),
         )
         .await
     }

@@ -79,12 +79,21 @@ impl PrivateRedis {
     }
 
     pub async fn flushall(&self) {
+        self.run(redis::cmd("FLUSHALL")).await;
+    }
+
+    /// Forgets every loaded Lua script (keys stay), as a restart does.
+    pub async fn script_flush(&self) {
+        self.run(redis::cmd("SCRIPT").arg("FLUSH").clone()).await;
+    }
+
+    async fn run(&self, command: redis::Cmd) {
         let mut conn = redis::Client::open(self.url())
             .unwrap()
             .get_multiplexed_async_connection()
             .await
             .unwrap();
-        let _: () = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
+        let _: () = command.query_async(&mut conn).await.unwrap();
     }
 }
 
