@@ -23,6 +23,7 @@ use hmac::{Hmac, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -74,16 +75,18 @@ impl MacKey {
     }
 }
 
-/// The header of a token with a MAC.
+/// The header of a token with a MAC. Read borrowing from the decoded
+/// header where it can (no string of it is kept past the check).
 #[derive(Serialize, Deserialize)]
-struct MacHeader {
-    alg: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    typ: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    kid: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    lmac: Option<String>,
+struct MacHeader<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    typ: Option<Cow<'a, str>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    kid: Option<Cow<'a, str>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    lmac: Option<Cow<'a, str>>,
 }
 
 /// Seconds of clock skew tolerated on `exp` and `nbf`.
@@ -178,8 +181,8 @@ impl AdmissionSigner {
         let header = MacHeader {
             alg: "EdDSA".into(),
             typ: Some("JWT".into()),
-            kid: Some(self.kid.clone()),
-            lmac: Some(mac.tag(&self.kid, &payload)),
+            kid: Some(self.kid.as_str().into()),
+            lmac: Some(mac.tag(&self.kid, &payload).into()),
         };
         let header = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header)?);
         let input = format!("{header}.{payload}");
@@ -251,13 +254,13 @@ impl AdmissionVerifier {
         if parts.next().is_some() {
             return None;
         }
-        let header: MacHeader =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
+        let header = URL_SAFE_NO_PAD.decode(header).ok()?;
+        let header: MacHeader = serde_json::from_slice(&header).ok()?;
         if header.alg != "EdDSA" {
             return None;
         }
         let kid = header.kid?;
-        if !self.keys.contains_key(&kid) || !mac.checks(&kid, payload, &header.lmac?) {
+        if !self.keys.contains_key(kid.as_ref()) || !mac.checks(&kid, payload, &header.lmac?) {
             return None;
         }
         let claims: AdmissionClaims =
