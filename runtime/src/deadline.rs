@@ -7,7 +7,6 @@
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::Response;
 use std::future::Future;
 use std::pin::Pin;
@@ -64,23 +63,92 @@ impl HttpBody for DeadlineBody {
     }
 }
 
-/// Middleware: the request's body must arrive within `total`.
-pub async fn limit_body(total: Duration, request: Request, next: Next) -> Response {
-    let exceeded = Arc::new(AtomicBool::new(false));
-    let request = request.map(|inner| {
-        Body::new(DeadlineBody {
-            inner,
-            deadline: Box::pin(tokio::time::sleep(total)),
-            exceeded: exceeded.clone(),
-        })
-    });
-    let response = next.run(request).await;
-    if exceeded.load(Ordering::Relaxed) {
-        return crate::error::json_error(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
-            EXCEEDED,
-        );
+/// Layer: each request's body must arrive within `total`. A tower layer of
+/// its own rather than `axum::middleware::from_fn` (which clones and boxes
+/// the inner service and boxes its future on every request).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyDeadlineLayer {
+    total: Duration,
+}
+
+impl BodyDeadlineLayer {
+    pub fn new(total: Duration) -> Self {
+        Self { total }
     }
-    response
+}
+
+impl<S> tower::Layer<S> for BodyDeadlineLayer {
+    type Service = BodyDeadline<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        BodyDeadline {
+            inner,
+            total: self.total,
+        }
+    }
+}
+
+/// The service of [`BodyDeadlineLayer`].
+#[derive(Debug, Clone)]
+pub struct BodyDeadline<S> {
+    inner: S,
+    total: Duration,
+}
+
+impl<S> tower::Service<Request> for BodyDeadline<S>
+where
+    S: tower::Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = BodyDeadlineFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let exceeded = Arc::new(AtomicBool::new(false));
+        let request = request.map(|inner| {
+            Body::new(DeadlineBody {
+                inner,
+                deadline: Box::pin(tokio::time::sleep(self.total)),
+                exceeded: exceeded.clone(),
+            })
+        });
+        BodyDeadlineFuture {
+            inner: self.inner.call(request),
+            exceeded,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`BodyDeadline`]: the inner answer, replaced by 408
+    /// when the body ran past its deadline.
+    pub struct BodyDeadlineFuture<F> {
+        #[pin]
+        inner: F,
+        exceeded: Arc<AtomicBool>,
+    }
+}
+
+impl<F, E> Future for BodyDeadlineFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = std::task::ready!(this.inner.poll(cx))?;
+        if this.exceeded.load(Ordering::Relaxed) {
+            return Poll::Ready(Ok(crate::error::json_error(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                EXCEEDED,
+            )));
+        }
+        Poll::Ready(Ok(response))
+    }
 }

@@ -4,17 +4,20 @@
 //! Handlers build it through their own error enums (which call
 //! [`json_error`]); what the framework answers by itself (an unknown route,
 //! a wrong method, a path that is not UTF-8, a request timeout) is rewritten
-//! into the same shape by [`json_errors`], so no client ever sees an empty
+//! into the same shape by [`JsonErrorsLayer`], so no client ever sees an empty
 //! or plain-text error.
 
 use axum::body::Body;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures::future::BoxFuture;
 use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 /// What each service's error enum tells the renderer.
 pub trait ApiFailure: std::fmt::Display {
@@ -124,15 +127,88 @@ fn is_json(response: &Response) -> bool {
         .is_some_and(|v| v.starts_with("application/json"))
 }
 
-/// Middleware: an error response that is not JSON (axum's rejections, a
+/// Layer: an error response that is not JSON (axum's rejections, a
 /// timeout) is rewritten as `{"error", "message"}`, keeping its status and
-/// headers and using its text, if any, as the message.
-pub async fn json_errors(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
-    let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
-        return response;
+/// headers and using its text, if any, as the message. A tower layer of its
+/// own rather than `axum::middleware::from_fn`, which clones and boxes the
+/// inner service and boxes its future on every request: here a response
+/// that needs no rewriting (nearly all) passes through as it is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonErrorsLayer;
+
+impl<S> tower::Layer<S> for JsonErrorsLayer {
+    type Service = JsonErrors<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        JsonErrors { inner }
     }
+}
+
+/// The service of [`JsonErrorsLayer`].
+#[derive(Debug, Clone)]
+pub struct JsonErrors<S> {
+    inner: S,
+}
+
+impl<S, R> tower::Service<R> for JsonErrors<S>
+where
+    S: tower::Service<R, Response = Response>,
+    S::Error: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = JsonErrorsFuture<S::Future, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: R) -> Self::Future {
+        JsonErrorsFuture::Inner {
+            inner: self.inner.call(request),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`JsonErrors`]: the inner answer, then (rarely) its
+    /// rewriting, which reads the body.
+    #[project = JsonErrorsState]
+    pub enum JsonErrorsFuture<F, E> {
+        Inner { #[pin] inner: F },
+        Rewriting { rewriting: BoxFuture<'static, Result<Response, E>> },
+    }
+}
+
+impl<F, E> Future for JsonErrorsFuture<F, E>
+where
+    F: Future<Output = Result<Response, E>>,
+    E: Send + 'static,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            match self.as_mut().project() {
+                JsonErrorsState::Inner { inner } => {
+                    let response = std::task::ready!(inner.poll(cx))?;
+                    let status = response.status();
+                    if !(status.is_client_error() || status.is_server_error()) || is_json(&response)
+                    {
+                        return Poll::Ready(Ok(response));
+                    }
+                    let rewriting = Box::pin(async move { Ok(as_json_error(response).await) });
+                    self.set(JsonErrorsFuture::Rewriting { rewriting });
+                }
+                JsonErrorsState::Rewriting { rewriting } => return rewriting.as_mut().poll(cx),
+            }
+        }
+    }
+}
+
+/// A non-JSON error response in the API's shape, its text as the message.
+async fn as_json_error(response: Response) -> Response {
+    let status = response.status();
     let (mut parts, body) = response.into_parts();
     let text = match http_body_util::Limited::new(body, 4096).collect().await {
         Ok(collected) => String::from_utf8_lossy(&collected.to_bytes())

@@ -104,14 +104,12 @@ impl Server {
         // on every request): the JSON error shape outermost, then the
         // request deadline, then the body deadline.
         let app = tower::ServiceBuilder::new()
-            .layer(axum::middleware::from_fn(crate::error::json_errors))
+            .layer(crate::error::JsonErrorsLayer)
             .layer(tower_http::timeout::TimeoutLayer::with_status_code(
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
                 self.limits.request_timeout(),
             ))
-            .layer(axum::middleware::from_fn(move |request, next| {
-                crate::deadline::limit_body(body_deadline, request, next)
-            }))
+            .layer(crate::deadline::BodyDeadlineLayer::new(body_deadline))
             .service(router);
         let slots = Arc::new(Semaphore::new(self.max_connections));
         let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
