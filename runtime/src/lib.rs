@@ -5,8 +5,8 @@
 //!   tokens, dev mode, logging, connection limits), flattened into each
 //!   binary's clap arguments.
 //! - [`telemetry`]: tracing and the process-wide Prometheus recorder.
-//! - [`redis`]: the Redis connection (fast reconnects) and a deadline on
-//!   every call.
+//! - [`redis`]: the Redis connection (fast reconnects), a deadline on
+//!   every call, and a Lua script's call written into one command.
 //! - [`serve`]: HTTP serving with header, body and idle timeouts, a cap on
 //!   connections per process, and graceful shutdown.
 //! - [`service`]: a bound service with its background tasks, run until

@@ -102,15 +102,7 @@ async fn orders_and_cancellations_go_through_after_redis_forgets_its_scripts() {
     assert_eq!(app.redis_sold("scripts").await, 2);
 
     redis.script_flush().await;
-    let id = order["id"].as_str().unwrap();
-    let response = app
-        .http
-        .delete(app.url(&format!("/api/orders/{id}")))
-        .bearer_auth(app.user_token("bob"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    assert_eq!(app.cancel("bob", order["id"].as_str().unwrap()).await, 200);
     assert_eq!(app.redis_sold("scripts").await, 1);
 }
 

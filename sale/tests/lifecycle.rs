@@ -153,14 +153,7 @@ async fn a_declined_payment_can_be_retried_and_a_good_one_pays() {
     // Paid: no second payment, no cancel, still holding its units.
     let (status, body) = app.pay("alice", id, "card_ok").await;
     assert_eq!((status, body["error"].as_str()), (409, Some("not_pending")));
-    let cancel = app
-        .http
-        .delete(app.url(&format!("/api/orders/{id}")))
-        .bearer_auth(app.user_token("alice"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(cancel.status(), 409);
+    assert_eq!(app.cancel("alice", id).await, 409);
     assert_eq!(app.pg_held_column("pay").await, 2);
     assert_eq!(app.stats("pay").await["paid"]["units"], 2);
 

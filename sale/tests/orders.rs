@@ -344,30 +344,13 @@ async fn drop_rules_and_cancel() {
 
     // Bob cancels: his unit goes back and Carol can buy it.
     let id = bob_order["id"].as_str().unwrap();
-    let response = app
-        .http
-        .delete(app.url(&format!("/api/orders/{id}")))
-        .bearer_auth(app.user_token("bob"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let again = app
-        .http
-        .delete(app.url(&format!("/api/orders/{id}")))
-        .bearer_auth(app.user_token("bob"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(again.status(), 409, "cancelling twice is a conflict");
-    let someone_else = app
-        .http
-        .delete(app.url(&format!("/api/orders/{id}")))
-        .bearer_auth(app.user_token("mallory"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(someone_else.status(), 404);
+    assert_eq!(app.cancel("bob", id).await, 200);
+    assert_eq!(
+        app.cancel("bob", id).await,
+        409,
+        "cancelling twice is a conflict"
+    );
+    assert_eq!(app.cancel("mallory", id).await, 404);
     assert_eq!(app.redis_sold("rules").await, 2);
     assert_eq!(app.place(&carol, "c2", r#"{"quantity": 1}"#).await.0, 201);
 

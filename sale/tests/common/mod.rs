@@ -403,6 +403,18 @@ impl TestApp {
     }
 
     /// `POST /api/orders/{id}/pay` as `user`.
+    /// `user` cancels order `order_id` (`DELETE /api/orders/{id}`); the status.
+    pub async fn cancel(&self, user: &str, order_id: &str) -> u16 {
+        self.http
+            .delete(self.url(&format!("/api/orders/{order_id}")))
+            .bearer_auth(self.user_token(user))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
     pub async fn pay(&self, user: &str, order_id: &str, method: &str) -> (u16, Value) {
         let response = self
             .http
