@@ -402,24 +402,25 @@ impl TestApp {
             .unwrap()
     }
 
-    /// `POST /api/orders/{id}/pay` as `user`.
-    /// `user` cancels order `order_id` (`DELETE /api/orders/{id}`); the status.
-    pub async fn cancel(&self, user: &str, order_id: &str) -> u16 {
+    /// A request to `path` signed in as `user`.
+    fn as_user(&self, method: reqwest::Method, path: &str, user: &str) -> reqwest::RequestBuilder {
         self.http
-            .delete(self.url(&format!("/api/orders/{order_id}")))
+            .request(method, self.url(path))
             .bearer_auth(self.user_token(user))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
     }
 
+    /// `user` cancels order `order_id` (`DELETE /api/orders/{id}`); the status.
+    pub async fn cancel(&self, user: &str, order_id: &str) -> u16 {
+        let path = format!("/api/orders/{order_id}");
+        let response = self.as_user(reqwest::Method::DELETE, &path, user).send();
+        response.await.unwrap().status().as_u16()
+    }
+
+    /// `POST /api/orders/{id}/pay` as `user`.
     pub async fn pay(&self, user: &str, order_id: &str, method: &str) -> (u16, Value) {
+        let path = format!("/api/orders/{order_id}/pay");
         let response = self
-            .http
-            .post(self.url(&format!("/api/orders/{order_id}/pay")))
-            .bearer_auth(self.user_token(user))
+            .as_user(reqwest::Method::POST, &path, user)
             .json(&json!({ "method": method }))
             .send()
             .await
@@ -430,15 +431,9 @@ impl TestApp {
 
     /// `GET /api/orders/{id}` as `user`.
     pub async fn order(&self, user: &str, order_id: &str) -> Value {
-        self.http
-            .get(self.url(&format!("/api/orders/{order_id}")))
-            .bearer_auth(self.user_token(user))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        let path = format!("/api/orders/{order_id}");
+        let response = self.as_user(reqwest::Method::GET, &path, user).send();
+        response.await.unwrap().json().await.unwrap()
     }
 
     /// Polls the order until `done` holds for it (at most 10 s of real time).
