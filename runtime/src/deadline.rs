@@ -1,9 +1,10 @@
 //! A total deadline on each request body. `tower_http`'s request-body
 //! timeout fires only when the body stalls between two frames, so a client
 //! dripping one byte every few hundred milliseconds would hold a request
-//! (and a connection slot) forever; this one counts from the first poll.
-//! Past it the body errors, the handler's extractor refuses the request,
-//! and whatever the handler answered is replaced by 408 `request_timeout`.
+//! (and a connection slot) forever; this one counts from the request's
+//! arrival at the service. Past it the body errors at its next wait for
+//! the client, the handler's extractor refuses the request, and whatever
+//! the handler answered is replaced by 408 `request_timeout`.
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::Request;
@@ -14,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// The error text a body past its deadline fails with.
 pub const EXCEEDED: &str = "the request body did not arrive in time";
@@ -29,10 +31,14 @@ impl std::fmt::Display for Exceeded {
 
 impl std::error::Error for Exceeded {}
 
-/// A body that fails once `deadline` has passed.
+/// A body that fails once `at` has passed.
 struct DeadlineBody {
     inner: Body,
-    deadline: Pin<Box<tokio::time::Sleep>>,
+    /// When the whole body must be in (`None`: a deadline too far to count).
+    at: Option<Instant>,
+    /// Armed at the first wait for the client: a body already in when the
+    /// handler reads it (most are) never touches the timer wheel.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
     exceeded: Arc<AtomicBool>,
 }
 
@@ -47,11 +53,21 @@ impl HttpBody for DeadlineBody {
         if self.inner.is_end_stream() {
             return Poll::Ready(None);
         }
-        if self.deadline.as_mut().poll(cx).is_ready() {
+        let frame = Pin::new(&mut self.inner).poll_frame(cx);
+        if frame.is_ready() {
+            return frame;
+        }
+        let Some(at) = self.at else {
+            return Poll::Pending;
+        };
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
+        if timer.as_mut().poll(cx).is_ready() {
             self.exceeded.store(true, Ordering::Relaxed);
             return Poll::Ready(Some(Err(axum::Error::new(Exceeded))));
         }
-        Pin::new(&mut self.inner).poll_frame(cx)
+        Poll::Pending
     }
 
     fn is_end_stream(&self) -> bool {
@@ -112,7 +128,8 @@ where
         let request = request.map(|inner| {
             Body::new(DeadlineBody {
                 inner,
-                deadline: Box::pin(tokio::time::sleep(self.total)),
+                at: Instant::now().checked_add(self.total),
+                timer: None,
                 exceeded: exceeded.clone(),
             })
         });
