@@ -184,7 +184,8 @@ async fn one_users_racing_requests_stay_within_the_cap() {
 async fn a_transfer_left_half_done_is_finished_by_the_reconciler() {
     // The background reconciler only at start: this test calls it. The
     // transfer is journalled at the manual clock's now, so that start pass
-    // (whenever it runs) finds it too young to finish.
+    // finds it too young to finish, unless a loaded box delays the pass
+    // past the clock's advance below: then that pass finishes it.
     let clock = sale::clock::ManualClock::new(chrono::Utc::now());
     let app = TestApp::spawn_with(|c| c.reconcile_every_secs = 3600, Some(clock.clone())).await;
     let k = 2;
@@ -224,10 +225,16 @@ async fn a_transfer_left_half_done_is_finished_by_the_reconciler() {
         .reconcile(std::time::Duration::from_secs(60))
         .await
         .unwrap();
-    assert_eq!(done.transfers_finished, 1);
+    // 1, or 0 when the late start pass finished it: either way it is
+    // finished (the buyer gets the unit) and only once (no third unit).
+    assert!(done.transfers_finished <= 1, "{done:?}");
     let again = app.sale.reconcile(std::time::Duration::from_secs(60)).await;
     assert_eq!(again.unwrap().transfers_finished, 0, "credited once");
-    assert_eq!(buy(&app, "half", buyer, 1).await.0, 201);
+    assert_eq!(
+        buy(&app, "half", buyer, 1).await.0,
+        201,
+        "the lent unit arrived"
+    );
     let (status, body) = buy(&app, "half", "a-third", 1).await;
     assert_eq!((status, body["error"].as_str()), (409, Some("sold_out")));
     assert_eq!(app.pg_holdings("half").await.0, 2);
