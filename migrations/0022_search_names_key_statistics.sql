@@ -1,0 +1,12 @@
+-- Suggestions (sale/src/search/pg/text.rs) leave the choice of index to
+-- the planner's estimate of how many keys start with what a fan typed: a
+-- rare prefix should read its few keys through search_names_prefix, a
+-- common one walk search_names_by_freq from the most used name and stop
+-- early. With the default statistics target (100) the histogram's buckets
+-- are each 1 % of the names, so a prefix of 11 keys in 75,000 names was
+-- estimated at 515 and, on some ANALYZE samples, sent down the walk by
+-- use, which for a rare prefix reads every name (sale/tests/search.rs
+-- `the_big_queries_use_the_indexes` failed on such a sample). A target
+-- of 1,000 makes each bucket 0.1 % and the sample 300,000 rows (all of
+-- them up to that size, so the same plan every time).
+ALTER TABLE search_names ALTER COLUMN key SET STATISTICS 1000;
