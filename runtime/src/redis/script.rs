@@ -11,7 +11,7 @@
 //! Cluster the call goes to the master of the first key's slot.
 
 use redis::aio::ConnectionLike;
-use redis::{Cmd, ErrorKind, FromRedisValue, RedisResult, Script, ToRedisArgs};
+use redis::{Cmd, ErrorKind, FromRedisValue, RedisResult, RedisWrite, Script, ToRedisArgs};
 
 /// Room made for a call's arguments: how many, and their bytes together.
 const ARGS_EXPECTED: usize = 8;
@@ -44,6 +44,13 @@ impl<'a> ScriptCall<'a> {
     /// Appends one argument (`ARGV[n]`, in call order).
     pub fn arg(mut self, arg: impl ToRedisArgs) -> Self {
         self.cmd.arg(arg);
+        self
+    }
+
+    /// Appends one argument written by its `Display` (a UUID, a number's
+    /// text), straight into the command: no string of it is made first.
+    pub fn arg_display(mut self, arg: impl std::fmt::Display) -> Self {
+        self.cmd.write_arg_fmt(arg);
         self
     }
 

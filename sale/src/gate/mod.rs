@@ -171,8 +171,6 @@ impl StockGate {
             idempotency_key,
         } = *call;
         let tag = idempotency_tag(user, idempotency_key);
-        let mut order_id_text = Uuid::encode_buffer();
-        let order_id_text: &str = order_id.hyphenated().encode_lower(&mut order_id_text);
         let reply: String = bounded(
             ScriptCall::new(
                 &RESERVE,
@@ -189,7 +187,7 @@ impl StockGate {
             .arg(user)
             .arg(quantity)
             .arg(now_ms)
-            .arg(order_id_text)
+            .arg_display(order_id.hyphenated())
             .arg(IDEMPOTENCY_TTL_SECS)
             .arg(&tag)
             .arg(jti)
@@ -246,8 +244,6 @@ impl StockGate {
         order_id: Uuid,
         forget_tag: Option<&str>,
     ) -> redis::RedisResult<i64> {
-        let mut order_id_text = Uuid::encode_buffer();
-        let order_id_text: &str = order_id.hyphenated().encode_lower(&mut order_id_text);
         bounded(
             ScriptCall::new(
                 &RELEASE,
@@ -258,7 +254,7 @@ impl StockGate {
                     &slot.idempotency_by_tag(forget_tag.unwrap_or("none")),
                 ],
             )
-            .arg(order_id_text)
+            .arg_display(order_id.hyphenated())
             .arg(if forget_tag.is_some() {
                 "forget"
             } else {
